@@ -1,0 +1,173 @@
+"""The configuration of one run: one frozen dataclass, validated on creation.
+
+The same keys are used in preset files, session files, ``--set key=value`` on
+the command line and the metrics files (DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+DATA_1D = ("gaussian", "bimodal", "trimodal", "uniform", "far-gaussian")
+DATA_2D = ("ring8", "grid25", "spiral", "moons", "circle", "gaussian2d")
+DATA_NAMES = DATA_1D + DATA_2D
+LOSS_NAMES = ("minimax", "nonsaturating", "wgan", "wgan-gp")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+DEVICES = ("auto", "cpu", "cuda")
+
+#: Keys that apply at the next step of a running run.
+HOT_KEYS = frozenset(
+    {"loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "clip", "gp_weight"}
+)
+#: Keys whose change restarts the run (same seed).
+COLD_KEYS = frozenset({"data", "z_dim", "hidden", "layers", "seed", "device"})
+
+
+class ConfigError(ValueError):
+    """A config key or value that is not accepted; the message says what is."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a run. Every random draw flows from ``seed``."""
+
+    data: str = "ring8"
+    loss: str = "nonsaturating"
+    k: int = 1
+    lr_d: float = 1e-3
+    lr_g: float = 1e-3
+    optimizer: str = "adam"
+    batch_size: int = 256
+    z_dim: int = 2
+    hidden: int = 128
+    layers: int = 2
+    clip: float = 0.01
+    gp_weight: float = 10.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_choice("data", self.data, DATA_NAMES)
+        _check_choice("loss", self.loss, LOSS_NAMES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("device", self.device, DEVICES)
+        _check_int("k", self.k, 1, 1000)
+        _check_int("batch_size", self.batch_size, 1, 1 << 20)
+        _check_int("z_dim", self.z_dim, 1, 1024)
+        _check_int("hidden", self.hidden, 1, 8192)
+        _check_int("layers", self.layers, 1, 16)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_float("lr_d", self.lr_d, positive=True)
+        _check_float("lr_g", self.lr_g, positive=True)
+        _check_float("clip", self.clip, positive=True)
+        _check_float("gp_weight", self.gp_weight, positive=False)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the data space: 1 or 2."""
+        return 1 if self.data in DATA_1D else 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a plain dict of its keys (JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], base: Config | None = None) -> Config:
+        """Build a config from ``base`` (default: the defaults) updated by ``values``.
+
+        ``lr`` sets both ``lr_d`` and ``lr_g``. Raises ConfigError naming an
+        unknown key or a bad value and what is accepted.
+        """
+        base = base or cls()
+        merged = base.to_dict()
+        for key, value in expand_lr(values).items():
+            if key not in merged:
+                raise ConfigError(
+                    f"unknown key {key!r}; accepted keys: {', '.join(KEYS + ('lr',))}"
+                )
+            merged[key] = _coerce(key, value)
+        return cls(**merged)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied and validated."""
+        return Config.from_dict(changes, base=self)
+
+
+KEYS = tuple(f.name for f in fields(Config))
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def expand_lr(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace the shorthand ``lr`` by ``lr_d`` and ``lr_g`` (explicit ones win)."""
+    out = dict(values)
+    if "lr" in out:
+        lr = out.pop("lr")
+        out.setdefault("lr_d", lr)
+        out.setdefault("lr_g", lr)
+    return out
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line into a typed (key, value).
+
+    Raises ConfigError for a missing ``=``, an unknown key or a value of the
+    wrong type.
+    """
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key:
+        raise ConfigError(f"expected key=value, got {text!r}")
+    if key != "lr" and key not in _TYPES:
+        raise ConfigError(f"unknown key {key!r}; accepted keys: {', '.join(KEYS + ('lr',))}")
+    return key, _coerce(key, raw)
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Convert a string or JSON value to the key's type, or raise ConfigError."""
+    kind = "float" if key == "lr" else _TYPES[key]
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a name, got {value!r}")
+        return value.strip()
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number, got {value!r}") from None
+    return number
+
+
+def _check_choice(key: str, value: Any, accepted: tuple[str, ...]) -> None:
+    if value not in accepted:
+        raise ConfigError(f"unknown {key} {value!r}; accepted: {', '.join(accepted)}")
+
+
+def _check_int(key: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, got {value}")
+
+
+def _check_float(key: str, value: Any, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value}")
+    if positive and value <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+    if not positive and value < 0:
+        raise ConfigError(f"{key} must be >= 0, got {value}")

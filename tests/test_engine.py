@@ -1,0 +1,125 @@
+"""The training step: k counting, who updates what, determinism, hot changes."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganviz.core.config import Config, ConfigError
+from ganviz.core.engine import STEP_STATS, Engine, resolve_device
+
+SMALL = dict(hidden=16, batch_size=32)
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_exactly_k_d_updates_per_g_update(k):
+    e = Engine(Config(data="ring8", k=k, **SMALL))
+    calls = {"d": 0, "g": 0}
+    for opt, key in ((e.opt_d, "d"), (e.opt_g, "g")):
+        step = opt.step
+
+        def counted(*a, _step=step, _key=key, **kw):
+            calls[_key] += 1
+            return _step(*a, **kw)
+
+        opt.step = counted
+    for _ in range(4):
+        e.train_step()
+    assert calls == {"d": 4 * k, "g": 4}
+    assert (e.d_updates, e.g_updates, e.step) == (4 * k, 4, 4)
+
+
+@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "wgan", "wgan-gp"])
+def test_d_step_changes_only_d_and_g_step_only_g(loss):
+    e = Engine(Config(data="bimodal", loss=loss, **SMALL))
+    g0, d0 = params(e.G), params(e.D)
+    e.d_step()
+    g1, d1 = params(e.G), params(e.D)
+    assert same(g0, g1) and not same(d0, d1)
+    e.g_step()
+    assert not same(g1, params(e.G)) and same(d1, params(e.D))
+
+
+def test_wgan_clips_critic_weights():
+    e = Engine(Config(data="ring8", loss="wgan", clip=0.005, lr_d=0.1, **SMALL))
+    e.d_step()
+    assert max(p.abs().max().item() for p in e.D.parameters()) <= 0.005
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
+def test_same_seed_same_numbers_other_seed_others(loss):
+    def run(seed):
+        e = Engine(Config(data="ring8", loss=loss, seed=seed, k=2, **SMALL))
+        for _ in range(20):
+            e.train_step()
+        return e.drain()
+
+    a, b, c = run(1), run(1), run(2)
+    for name in STEP_STATS:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert not np.array_equal(a["loss_d"], c["loss_d"])
+
+
+def test_drain_returns_each_step_once():
+    e = Engine(Config(data="gaussian", **SMALL))
+    for _ in range(3):
+        e.train_step()
+    h = e.drain()
+    assert list(h["step"]) == [1, 2, 3] and set(STEP_STATS) <= set(h)
+    assert h["d_real"].min() > 0 and h["d_real"].max() < 1  # probabilities
+    e.train_step()
+    assert list(e.drain()["step"]) == [4]
+    assert len(e.drain()["step"]) == 0
+
+
+def test_hot_changes_apply_to_the_optimizers():
+    e = Engine(Config(data="gaussian", **SMALL))
+    e.apply({"lr_d": 0.01, "lr_g": 0.02, "k": 3, "loss": "wgan"})
+    assert e.opt_d.param_groups[0]["lr"] == 0.01 and e.opt_g.param_groups[0]["lr"] == 0.02
+    assert e.config.k == 3 and e.config.loss == "wgan"
+    e.apply({"optimizer": "sgd", "lr": 0.5})
+    assert isinstance(e.opt_d, torch.optim.SGD) and e.opt_g.param_groups[0]["lr"] == 0.5
+    with pytest.raises(ConfigError, match="data"):
+        e.apply({"data": "ring8"})
+    with pytest.raises(ConfigError, match="k"):
+        e.apply({"k": 0})
+    assert e.config.k == 3  # a rejected change leaves the run as it was
+
+
+def test_device_choice():
+    assert resolve_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="auto, cpu"):
+            resolve_device("cuda")
+
+
+def test_state_round_trip_restores_weights():
+    e = Engine(Config(data="ring8", **SMALL))
+    saved = e.state()
+    g0 = params(e.G)
+    for _ in range(5):
+        e.train_step()
+    assert not same(g0, params(e.G))
+    e.load_state(saved)
+    assert same(g0, params(e.G))
+
+
+def test_learns_a_1d_gaussian():
+    """Algorithm 1 moves p_g onto N(2, 0.5^2) (a short run of the gaussian-1d preset)."""
+    torch.set_num_threads(1)
+    e = Engine(Config(data="gaussian", z_dim=1, hidden=32, lr_d=1e-3, lr_g=1e-3, seed=0))
+    for _ in range(1500):
+        e.train_step()
+    with torch.no_grad():
+        x = e.G(e.sample_z(10_000))
+    assert x.mean().item() == pytest.approx(2.0, abs=0.25)
+    assert x.std().item() == pytest.approx(0.5, abs=0.15)
