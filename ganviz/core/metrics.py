@@ -1,0 +1,665 @@
+"""Measurements of a GAN against its target: divergences, D*, W1, mode coverage.
+
+Everything here is checked against closed forms in tests/test_metrics.py and
+docs/measurements.md states each estimator's measured error and cost.
+
+Conventions
+-----------
+- Divergences are in nats; JS lies in [0, ln 2].
+- Densities live on a uniform grid: (n,) in 1-D, (h, w) in 2-D where row i is
+  y = ys[i] and column j is x = xs[j]; they are in 1/unit^dim.
+- Functions taking generator samples accept torch tensors on any device (or
+  numpy arrays), do the heavy work where the samples are, and bring back only
+  the final small arrays / Python numbers. No Qt, no scipy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+import torch
+
+LN2 = math.log(2.0)
+
+#: Floor put under q where p > 0 in :func:`kl_divergence` (per grid cell,
+#: after normalisation): an empty cell of q adds p log(p / 1e-12), at most
+#: 27.6 nats per unit of p's mass, instead of infinity.
+KL_FLOOR = 1e-12
+
+#: D is clipped into [eps, 1 - eps] in :func:`value_function`.
+VALUE_EPS = 1e-12
+
+# Bandwidth ladder searched by the density estimators: from 0.25 cell of the
+# finest axis (below that, linear binning's own smoothing dominates) to 1/8
+# of the grid's shortest side (a kernel 4 sd wide still fits the padding).
+_H_MIN_CELLS = 0.25
+_H_STEPS = 28
+
+
+# --- divergences on a grid ---------------------------------------------------
+
+
+def _normalised_pair(p, q) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    if not (np.all(np.isfinite(p)) and np.all(np.isfinite(q))):
+        raise ValueError("p and q must be finite")
+    if (p < 0).any() or (q < 0).any():
+        raise ValueError("p and q must be non-negative")
+    sp, sq = p.sum(), q.sum()
+    if sp <= 0 and sq <= 0:
+        raise ValueError("p and q both have zero total mass")
+    return (p / sp if sp > 0 else p), (q / sq if sq > 0 else q)
+
+
+def _xlogy_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """sum a * log(a / b) with 0 log 0 = 0; b > 0 wherever a > 0 is assumed."""
+    mask = a > 0
+    return float(np.sum(a[mask] * np.log(a[mask] / b[mask])))
+
+
+def js_divergence(p, q) -> float:
+    """Jensen-Shannon divergence between two densities on one grid.
+
+    Parameters
+    ----------
+    p, q : array_like
+        Same shape, (n,) or (h, w): non-negative densities or counts on one
+        uniform grid. Each is divided by its own sum, so only the shape
+        matters (the cell size cancels).
+
+    Returns
+    -------
+    float
+        JS(p || q) in nats, in [0, ln 2], with 0 log 0 = 0. If exactly one of
+        p, q has zero mass (e.g. every generator sample fell outside the
+        grid) nothing of it overlaps the other on the grid and the result is
+        ln 2.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, values negative or non-finite, or both sums are zero.
+    """
+    p, q = _normalised_pair(p, q)
+    if p.sum() == 0 or q.sum() == 0:
+        return LN2
+    # p / m as 2p / (p + q): no 0/0 where (p + q) / 2 underflows.
+    s = p + q
+    mp, mq = p > 0, q > 0
+    js = 0.5 * np.sum(p[mp] * np.log(2.0 * p[mp] / s[mp]))
+    js += 0.5 * np.sum(q[mq] * np.log(2.0 * q[mq] / s[mq]))
+    # Rounding can step a hair outside the mathematical range.
+    return float(min(max(float(js), 0.0), LN2))
+
+
+def kl_divergence(p, q, floor: float = KL_FLOOR) -> float:
+    """Kullback-Leibler divergence KL(p || q) between two densities on one grid.
+
+    Parameters
+    ----------
+    p, q : array_like
+        Same shape, (n,) or (h, w); non-negative, each normalised by its sum.
+    floor : float
+        Where p > 0, q is replaced by max(q, floor) (cell probabilities after
+        normalisation) so the result is finite. Exact while every such cell
+        of q exceeds ``floor``; otherwise those cells' log-ratios are capped
+        at log(p / floor) <= -log(floor) (27.6 nats for the default 1e-12):
+        a huge KL reads huge, not infinite. Use 1e-300 for exact densities.
+
+    Returns
+    -------
+    float
+        KL(p || q) in nats, >= 0, never inf (if q has no mass at all, q is
+        the floor everywhere).
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, values negative or non-finite, or p has zero mass.
+    """
+    p, q = _normalised_pair(p, q)
+    if p.sum() == 0:
+        raise ValueError("p has zero total mass")
+    return max(_xlogy_ratio(p, np.maximum(q, floor)), 0.0)
+
+
+def optimal_discriminator(p_data, p_g) -> np.ndarray:
+    """The optimal discriminator D*(x) = p_data / (p_data + p_g), elementwise.
+
+    Parameters
+    ----------
+    p_data, p_g : array_like
+        Same shape, densities (1/unit^dim) at the same points.
+
+    Returns
+    -------
+    ndarray
+        Same shape, float64 in [0, 1]; 0.5 where both densities are 0
+        (D* is undefined there and 1/2 is what a discriminator that cannot
+        tell the two apart outputs).
+    """
+    p_data = np.asarray(p_data, dtype=np.float64)
+    p_g = np.asarray(p_g, dtype=np.float64)
+    s = p_data + p_g
+    out = np.full(np.broadcast_shapes(p_data.shape, p_g.shape), 0.5)
+    np.divide(p_data, s, out=out, where=s > 0)
+    return out
+
+
+def value_function(p_data, p_g, d, cell: float, eps: float = VALUE_EPS) -> float:
+    """GAN value V(G, D) = ∫ p_data log D + ∫ p_g log(1 - D), by a Riemann sum.
+
+    Parameters
+    ----------
+    p_data, p_g : array_like
+        Same shape, densities on the grid (1/unit^dim), used as given (not
+        renormalised).
+    d : array_like
+        Same shape, discriminator probabilities D(x) on the grid.
+    cell : float
+        Grid cell length (1-D) or area (2-D), unit^dim.
+    eps : float
+        D is clipped into [eps, 1 - eps] so every log is finite.
+
+    Returns
+    -------
+    float
+        V in nats; -log 4 = -1.386294 at D = 1/2 for normalised densities.
+    """
+    p_data = np.asarray(p_data, dtype=np.float64)
+    p_g = np.asarray(p_g, dtype=np.float64)
+    d = np.clip(np.asarray(d, dtype=np.float64), eps, 1.0 - eps)
+    return float((np.sum(p_data * np.log(d)) + np.sum(p_g * np.log1p(-d))) * cell)
+
+
+def optimal_value(js):
+    """V(G, D*) = -log 4 + 2 JS(p_data || p_g) (Goodfellow et al. 2014, Thm 1).
+
+    Parameters
+    ----------
+    js : float or ndarray
+        JS divergence in nats.
+
+    Returns
+    -------
+    float or ndarray
+        The value at the optimal discriminator, nats.
+    """
+    out = -math.log(4.0) + 2.0 * np.asarray(js, dtype=np.float64)
+    return float(out) if out.ndim == 0 else out
+
+
+# --- density of generator samples on the plotting grid ------------------------
+#
+# Estimator: a Gaussian kernel density estimate evaluated on the grid, computed
+# the binned way (Wand 1994, "Fast computation of multivariate kernel
+# estimators"): linear binning of the samples onto the grid points, then one
+# FFT convolution with a sampled Gaussian kernel on a zero-padded grid.
+# Bandwidth: one isotropic h (data units) chosen by least-squares cross
+# validation (Rudemo 1982, Bowman 1984) over a geometric ladder of 28 values.
+# On binned counts LSCV is exact and nearly free in the Fourier domain:
+#   ∫ f_h^2      ∝ Σ_f |C(f)|^2 K_h(f)^2 / n^2
+#   Σ_i f_-i(X_i) ∝ (Σ_f |C(f)|^2 K_h(f) - self_h) / (n (n - 1))
+# so one FFT of the counts scores every h. Unlike Scott/Silverman rules, which
+# scale with the overall spread and over-smooth ring8's std-0.1 modes about
+# tenfold, LSCV follows the scale of the structure that is there. Measured
+# against the best fixed bandwidth in hindsight (the one minimising JS to
+# the truth), its JS error is within 12% (6e-5 nats) of that on Gaussian,
+# bimodal and ring8 targets, and within 15-22% on grid25 std 0.1 at <= 128^2,
+# where a mode is about one cell wide (docs/measurements.md).
+
+
+def _compute_dtype(device: torch.device) -> torch.dtype:
+    # float64 keeps the LSCV differences clean; MPS has no float64.
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _as_tensor(x) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach()
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+
+
+def _check_grid(g, name: str) -> tuple[float, float, int]:
+    g = np.asarray(g, dtype=np.float64)
+    if g.ndim != 1 or len(g) < 2:
+        raise ValueError(f"{name} must be a 1-D array of at least 2 points")
+    step = np.diff(g)
+    dx = (g[-1] - g[0]) / (len(g) - 1)
+    # Loose enough for float32 linspace grids; a non-uniform grid is far off.
+    if not dx > 0 or not np.allclose(step, dx, rtol=1e-3, atol=0):
+        raise ValueError(f"{name} must be uniform and ascending")
+    return float(g[0]), float(dx), len(g)
+
+
+def _fft_len(n: int) -> int:
+    # Zero padding of n cells: wrap-around needs > 4 sd of the widest kernel.
+    return 2 * n
+
+
+def _kernel_spectra(h_cells: torch.Tensor, L: int, half: bool):
+    """Real DFT of unit-mass sampled Gaussians on a ring of L cells.
+
+    Returns (spec (H, L or L//2+1), w0 (H,), w1 (H,)): the spectrum and the
+    kernel's weights at offsets 0 and 1 (needed by the LSCV self term).
+    """
+    k = torch.arange(L, dtype=h_cells.dtype, device=h_cells.device)
+    k = torch.minimum(k, L - k)
+    w = torch.exp(-0.5 * (k[None, :] / h_cells[:, None]) ** 2)
+    w = w / w.sum(dim=1, keepdim=True)
+    spec = (torch.fft.rfft(w, dim=1) if half else torch.fft.fft(w, dim=1)).real
+    return spec, w[:, 0], w[:, 1]
+
+
+def _kde_grid(samples: torch.Tensor, axes: list[tuple[float, float, int]]):
+    """Binned LSCV Gaussian KDE on a grid.
+
+    samples: (N, d) with column k giving the coordinate along axes[k];
+    axes: (origin, step, n) per output dimension (output shape is the n's).
+    Returns (density tensor of shape (n_0, ..., n_{d-1}) in 1/unit^d, h).
+    """
+    device = samples.device
+    dt = _compute_dtype(device)
+    N = samples.shape[0]
+    d = len(axes)
+    shape = [n for (_, _, n) in axes]
+    cell = math.prod(step for (_, step, _) in axes)
+    if N == 0:
+        return torch.zeros(shape, dtype=dt, device=device), float("nan")
+
+    # Linear binning: each sample splits its unit mass between the 2^d grid
+    # points around it. Samples outside [first, last] grid point (or NaN) are
+    # dropped: the estimate is of the in-grid part of p_g.
+    t = [(samples[:, k].to(dt) - x0) / step for k, (x0, step, _) in enumerate(axes)]
+    inside = torch.ones(N, dtype=torch.bool, device=device)
+    for tk, (_, _, n) in zip(t, axes):
+        inside &= (tk >= 0) & (tk <= n - 1)
+    t = [tk[inside] for tk in t]
+    n_in = t[0].shape[0]
+    if n_in == 0:
+        return torch.zeros(shape, dtype=dt, device=device), float("nan")
+    lo, frac = [], []
+    for tk, (_, _, n) in zip(t, axes):
+        i0 = torch.floor(tk).clamp_(max=n - 2)  # tk == n-1 lands at frac 1
+        lo.append(i0.long())
+        frac.append(tk - i0)
+    counts = torch.zeros(math.prod(shape), dtype=dt, device=device)
+    for corner in range(2**d):
+        idx = torch.zeros(n_in, dtype=torch.long, device=device)
+        wt = torch.ones(n_in, dtype=dt, device=device)
+        for k in range(d):
+            up = (corner >> k) & 1
+            idx = idx * shape[k] + lo[k] + up
+            wt = wt * (frac[k] if up else 1.0 - frac[k])
+        counts.index_add_(0, idx, wt)
+    counts = counts.reshape(shape)
+
+    Ls = [_fft_len(n) for n in shape]
+    spec_c = torch.fft.rfftn(counts, s=Ls)  # zero-pads to Ls
+    power = spec_c.real**2 + spec_c.imag**2
+    # rfft keeps half of the last axis: interior frequencies stand for two.
+    mult = torch.full((Ls[-1] // 2 + 1,), 2.0, dtype=dt, device=device)
+    mult[0] = 1.0
+    if Ls[-1] % 2 == 0:
+        mult[-1] = 1.0
+    power = power * mult
+
+    # Ladder in data units: from a quarter of the finest cell to 1/8 of the
+    # shortest side, so 4 sd of the widest kernel fit in the padding.
+    h_lo = _H_MIN_CELLS * min(step for (_, step, _) in axes)
+    h_hi = max(min(n * step for (_, step, n) in axes) / 8.0, 2 * h_lo)
+    ladder = torch.logspace(
+        math.log10(h_lo), math.log10(h_hi), _H_STEPS, dtype=dt, device=device
+    )
+    specs, w0s, w1s = [], [], []
+    for k, ((_, step, _), L) in enumerate(zip(axes, Ls)):
+        s, w0, w1 = _kernel_spectra(ladder / step, L, half=(k == d - 1))
+        specs.append(s)
+        w0s.append(w0)
+        w1s.append(w1)
+
+    if n_in >= 2:
+        Ltot = math.prod(Ls)
+        if d == 1:
+            s1 = specs[0] @ power
+            s2 = (specs[0] ** 2) @ power
+        else:  # d == 2
+            s1 = torch.einsum("ha,ab,hb->h", specs[0], power, specs[1])
+            s2 = torch.einsum("ha,ab,hb->h", specs[0] ** 2, power, specs[1] ** 2)
+        s1, s2 = s1 / Ltot, s2 / Ltot  # Parseval: now c^T K c and |K c|^2
+        # Self term: a sample's split mass interacting with itself, per h;
+        # per axis w0 - 2 g (w0 - w1) with g = frac (1 - frac).
+        g = [f * (1.0 - f) for f in frac]
+        a = w0s
+        b = [2.0 * (w0 - w1) for w0, w1 in zip(w0s, w1s)]
+        if d == 1:
+            self_term = n_in * a[0] - b[0] * g[0].sum()
+        else:
+            self_term = (
+                n_in * a[0] * a[1]
+                - a[0] * b[1] * g[1].sum()
+                - a[1] * b[0] * g[0].sum()
+                + b[0] * b[1] * (g[0] * g[1]).sum()
+            )
+        lscv = s2 / n_in**2 - 2.0 * (s1 - self_term) / (n_in * (n_in - 1))
+        j = torch.argmin(lscv)
+    else:
+        j = torch.zeros((), dtype=torch.long, device=device)
+
+    kern = None
+    for k in range(d):
+        sk = specs[k][j]
+        view = [1] * d
+        view[k] = sk.shape[0]
+        sk = sk.reshape(view)
+        kern = sk if kern is None else kern * sk
+    smooth = torch.fft.irfftn(spec_c * kern, s=Ls)
+    smooth = smooth[tuple(slice(0, n) for n in shape)].clamp_(min=0.0)
+    # Mass the kernel spread beyond the grid edge is put back, so the estimate
+    # integrates to the in-grid fraction of samples.
+    total = smooth.sum()
+    dens = smooth * (n_in / N / cell) / total if total > 0 else smooth
+    return dens, ladder[j]
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    # .numpy() on a CPU tensor shares memory: copy so the caller owns it.
+    return t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def density_1d(samples, grid) -> np.ndarray:
+    """Density of 1-D samples on a uniform grid (binned Gaussian KDE, LSCV bandwidth).
+
+    Parameters
+    ----------
+    samples : torch.Tensor or ndarray
+        (N,) or (N, 1) sample positions, any device; data units.
+    grid : ndarray
+        (n,) uniform ascending grid points, data units.
+
+    Returns
+    -------
+    ndarray
+        (n,) float64 density in 1/unit. It integrates (sum * step) to the
+        fraction of samples inside [grid[0], grid[-1]]; samples outside, or
+        non-finite, are dropped. Measured error (docs/measurements.md):
+        JS(p || estimate) about 3e-4 nats for 10^4 samples of N(0,1) on 512
+        points.
+    """
+    x0, dx, n = _check_grid(grid, "grid")
+    s = _as_tensor(samples)
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim != 1:
+        raise ValueError(f"samples must be (N,) or (N, 1), got {tuple(s.shape)}")
+    dens, _ = _kde_grid(s[:, None], [(x0, dx, n)])
+    return _to_numpy(dens)
+
+
+def density_2d(samples, xs, ys) -> np.ndarray:
+    """Density of 2-D samples on a uniform grid (binned Gaussian KDE, LSCV bandwidth).
+
+    Parameters
+    ----------
+    samples : torch.Tensor or ndarray
+        (N, 2) positions (x, y), any device; data units.
+    xs : ndarray
+        (w,) uniform ascending x grid.
+    ys : ndarray
+        (h,) uniform ascending y grid.
+
+    Returns
+    -------
+    ndarray
+        (h, w) float64 density in 1/unit^2; row i is y = ys[i], column j is
+        x = xs[j]. It integrates (sum * dx * dy) to the fraction of samples
+        inside the grid's rectangle; samples outside are dropped. Measured
+        error: JS(p || estimate) about 0.0045 nats for 10^4 samples of ring8
+        (std 0.1) on 128x128 over [-3, 3]^2 (docs/measurements.md).
+    """
+    x0, dx, w = _check_grid(xs, "xs")
+    y0, dy, h = _check_grid(ys, "ys")
+    s = _as_tensor(samples)
+    if s.ndim != 2 or s.shape[1] != 2:
+        raise ValueError(f"samples must be (N, 2), got {tuple(s.shape)}")
+    # Axis 0 of the output is y (rows), so pass the columns as (y, x).
+    dens, _ = _kde_grid(s[:, [1, 0]], [(y0, dy, h), (x0, dx, w)])
+    return _to_numpy(dens)
+
+
+def density_bandwidth(samples, *grids) -> float:
+    """The bandwidth (data units) the density estimator picks for these samples.
+
+    Parameters
+    ----------
+    samples : torch.Tensor or ndarray
+        (N,) for one grid, (N, 2) as (x, y) for two grids ``xs, ys``.
+    *grids : ndarray
+        ``grid`` in 1-D, or ``xs, ys`` in 2-D, as for :func:`density_1d` /
+        :func:`density_2d`.
+
+    Returns
+    -------
+    float
+        The LSCV-chosen Gaussian kernel sd, data units (nan with no sample
+        inside the grid). For diagnostics and the docs.
+    """
+    s = _as_tensor(samples)
+    if len(grids) == 1:
+        _, h = _kde_grid(s.reshape(-1, 1), [_check_grid(grids[0], "grid")])
+    else:
+        xs, ys = grids
+        _, h = _kde_grid(s[:, [1, 0]], [_check_grid(ys, "ys"), _check_grid(xs, "xs")])
+    return float(h)
+
+
+# --- sample-based distances ---------------------------------------------------
+
+
+def _sort_rows(t: torch.Tensor) -> torch.Tensor:
+    """Sort each row of a (K, N) tensor ascending."""
+    if t.device.type == "cpu":
+        # numpy's vectorised sort is about 4x faster than torch's on the CPU.
+        return torch.from_numpy(np.sort(t.numpy(), axis=1))
+    return torch.sort(t, dim=1).values
+
+
+def _w1_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """W1 between each row of sorted a (K, N) and sorted b (K, M): (K,) float64.
+
+    W1 = ∫_0^1 |Q_a(u) - Q_b(u)| du with the empirical quantile functions,
+    which are constant between the breakpoints {i/N} ∪ {j/M}. The breakpoints
+    do not depend on the data, so one index pair per interval serves all rows.
+    """
+    N, M = a.shape[1], b.shape[1]
+    dev = a.device
+    if N == M:
+        return (a.double() - b.double()).abs().mean(dim=1)
+    # Integer numerators over N*M: exact, no float ties.
+    v = torch.unique(
+        torch.cat(
+            [
+                torch.arange(1, N + 1, device=dev, dtype=torch.int64) * M,
+                torch.arange(1, M + 1, device=dev, dtype=torch.int64) * N,
+            ]
+        )
+    )
+    ia = (v + M - 1) // M - 1  # Q_a on (u_prev, u] is a[ceil(u N) - 1]
+    ib = (v + N - 1) // N - 1
+    du = torch.diff(v, prepend=v.new_zeros(1)).double() / (N * M)
+    return ((a[:, ia].double() - b[:, ib].double()).abs() * du).sum(dim=1)
+
+
+def _samples_2d(x, name: str) -> torch.Tensor:
+    t = _as_tensor(x)
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.ndim != 2 or t.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty (N,) or (N, d) array")
+    return t
+
+
+def wasserstein_1d(a, b) -> float:
+    """Wasserstein-1 distance between two 1-D sample sets.
+
+    Parameters
+    ----------
+    a : torch.Tensor or ndarray
+        (N,) samples, any device.
+    b : torch.Tensor or ndarray
+        (M,) samples; M may differ from N; moved to a's device.
+
+    Returns
+    -------
+    float
+        W1 = ∫ |F_a(x) - F_b(x)| dx between the empirical distributions, data
+        units (exact for the samples; equals scipy.stats.wasserstein_distance).
+    """
+    ta = _samples_2d(a, "a")
+    tb = _samples_2d(b, "b").to(ta.device)
+    if ta.shape[1] != 1 or tb.shape[1] != 1:
+        raise ValueError("wasserstein_1d takes 1-D samples")
+    fdt = ta.dtype if ta.is_floating_point() else torch.float64
+    sa = _sort_rows(ta.T.to(fdt).contiguous())
+    sb = _sort_rows(tb.T.to(fdt).contiguous())
+    return float(_w1_rows(sa, sb)[0])
+
+
+def sliced_wasserstein(a, b, n_projections: int = 64, seed: int = 0) -> float:
+    """Sliced Wasserstein-1 distance: the mean over directions of W1 of projections.
+
+    Parameters
+    ----------
+    a : torch.Tensor or ndarray
+        (N, d) samples, any device.
+    b : torch.Tensor or ndarray
+        (M, d) samples, same d; moved to a's device.
+    n_projections : int
+        Number of directions. In 2-D they are evenly spaced angles
+        pi (k + u) / K with one random offset u: a stratified quadrature of
+        the average over the circle, far less noisy than K random directions.
+        In other dimensions, K random directions.
+    seed : int
+        Seeds the offset / directions; the result is deterministic given it.
+
+    Returns
+    -------
+    float
+        SW1 in data units. For N(mu, I) vs N(mu + d e_x, I) in 2-D it is
+        d E|cos theta| = 2 d / pi.
+    """
+    ta = _samples_2d(a, "a")
+    tb = _samples_2d(b, "b").to(ta.device)
+    dim = ta.shape[1]
+    if tb.shape[1] != dim:
+        raise ValueError(f"a and b differ in dimension: {dim} and {tb.shape[1]}")
+    # Project and sort in the samples' own precision (float32 from a
+    # generator: relative error 1e-7, and half the cost of float64).
+    fdt = ta.dtype if ta.is_floating_point() else torch.float64
+    rng = np.random.default_rng(seed)
+    K = int(n_projections)
+    if dim == 1:
+        dirs = np.ones((1, 1))
+    elif dim == 2:
+        theta = math.pi * (np.arange(K) + rng.random()) / K
+        dirs = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    else:
+        dirs = rng.standard_normal((K, dim))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    dirs_t = torch.as_tensor(dirs, dtype=fdt, device=ta.device)  # (K, d)
+    pa = _sort_rows(dirs_t @ ta.to(fdt).T)  # (K, N), rows contiguous
+    pb = _sort_rows(dirs_t @ tb.to(fdt).T)
+    return float(_w1_rows(pa, pb).mean())
+
+
+# --- mode coverage ------------------------------------------------------------
+
+
+def mode_coverage(samples, centres, std) -> dict:
+    """Mode coverage of a mixture target (VEEGAN / PacGAN protocol).
+
+    A sample is high quality if its Euclidean distance to the nearest mode
+    centre is at most 3 std of that mode; a mode is captured if at least one
+    high-quality sample falls to it.
+
+    Parameters
+    ----------
+    samples : torch.Tensor or ndarray
+        (N, d) or, in 1-D, (N,) generated samples, any device; data units.
+    centres : array_like
+        (m, d) or (m,) mode centres.
+    std : float or array_like
+        Mode standard deviation, a scalar or (m,) per mode.
+
+    Returns
+    -------
+    dict
+        ``modes_captured`` int; ``modes_total`` int (m); ``high_quality``
+        float, fraction of samples that are high quality (1 - exp(-4.5) =
+        0.989 for a perfect 2-D sampler, 0.9973 in 1-D); ``counts`` (m,)
+        int64 ndarray, high-quality samples per mode; ``reverse_kl`` float,
+        KL(q || uniform) in nats where q is the mode histogram of the
+        high-quality samples: 0 for balanced coverage (up to sampling noise
+        ~ (m - 1) / (2 N)), ln m when all fall on one mode, and nan when no
+        sample is high quality (q is undefined).
+    """
+    x = _samples_2d(samples, "samples")
+    dev = x.device
+    dt = torch.float32 if dev.type == "mps" else torch.float64
+    x = x.to(dt)
+    c = torch.as_tensor(np.asarray(centres, dtype=np.float64), device=dev).to(dt)
+    c = c.reshape(c.shape[0], -1)
+    m = c.shape[0]
+    if c.shape[1] != x.shape[1]:
+        raise ValueError(f"samples are {x.shape[1]}-D but centres are {c.shape[1]}-D")
+    s = torch.as_tensor(np.asarray(std, dtype=np.float64), device=dev).to(dt)
+    s = s.expand(m) if s.ndim == 0 else s.reshape(m)
+    # |x - c|^2 by expansion: one (N, d) x (d, m) product instead of an
+    # (N, m, d) temporary; float64 keeps the cancellation harmless.
+    d2 = (x * x).sum(1, keepdim=True) - 2.0 * (x @ c.T) + (c * c).sum(1)  # (N, m)
+    best, nearest = d2.min(dim=1)
+    hq = best <= (3.0 * s[nearest]) ** 2
+    counts = torch.bincount(nearest[hq], minlength=m)
+    counts_np = counts.cpu().numpy().astype(np.int64)  # the one host sync
+    n_hq = int(counts_np.sum())
+    if n_hq > 0:
+        q = counts_np[counts_np > 0] / n_hq
+        reverse_kl = float(max(np.sum(q * np.log(q * m)), 0.0))
+    else:
+        reverse_kl = float("nan")
+    return {
+        "modes_captured": int((counts_np > 0).sum()),
+        "modes_total": int(m),
+        "high_quality": n_hq / x.shape[0],
+        "counts": counts_np,
+        "reverse_kl": reverse_kl,
+    }
+
+
+# --- gradients ----------------------------------------------------------------
+
+
+def grad_norm(parameters: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Global L2 norm of the gradients of some parameters, left on the device.
+
+    Parameters
+    ----------
+    parameters : iterable of torch.Tensor
+        Parameters; those whose ``.grad`` is None are skipped.
+
+    Returns
+    -------
+    torch.Tensor
+        0-dim tensor sqrt(sum over params of ||grad||^2), on the gradients'
+        device (no host sync: call ``.item()`` once per snapshot, not per
+        step); 0 on the CPU when no parameter has a gradient.
+    """
+    grads = [p.grad.detach() for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads, norm_type=2.0)
