@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -73,12 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _headless(config: Config, steps: int, args) -> int:
-    import torch
-
     from .core.headless import run_headless
 
-    # One thread was as fast as two for these small matrices (DESIGN.md section 7).
-    torch.set_num_threads(int(os.environ.get("GANVIZ_THREADS", "1")))
     result = run_headless(config, steps, csv_path=args.csv, every=args.every, progress=sys.stderr)
     print(json.dumps(result))
     return 0

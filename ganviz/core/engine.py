@@ -6,6 +6,8 @@ one transfer, once per snapshot, so training never waits on a host sync.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from . import losses
@@ -15,6 +17,19 @@ from .models import make_models
 
 #: Per-iteration scalars, in the order they are stacked on the device.
 STEP_STATS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "d_real", "d_fake")
+
+
+def set_threads() -> int:
+    """Set torch's intra-op threads for training; returns the count.
+
+    These matrices are small: one thread trains as fast as two here and leaves
+    a core to the GUI, and more threads than free cores make OpenMP spin
+    (DESIGN.md section 7). ``GANVIZ_THREADS`` overrides.
+    """
+    n = int(os.environ.get("GANVIZ_THREADS", "1"))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,6 +70,7 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.device = resolve_device(config.device)
+        set_threads()
         self.target = make_target(config.data)
         # Model init uses the global RNG: fork it so a run never disturbs another.
         with torch.random.fork_rng(devices=[]):

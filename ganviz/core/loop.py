@@ -1,0 +1,243 @@
+"""The training loop as a plain generator: it trains, obeys an inbox, yields snapshots.
+
+This is what the GUI's worker runs (in a thread or a child process) and what
+the headless command line runs; it needs no Qt. Between steps it checks stop
+and pause and applies parameter changes; it yields a :class:`Snapshot` at most
+every ``interval`` seconds of wall time, not every step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+import numpy as np
+
+from .config import COLD_KEYS, Config, ConfigError
+from .engine import Engine
+from .snapshot import Probe, Snapshot
+
+#: Loop parameters that are not part of the run's config.
+LOOP_KEYS = ("speed",)
+
+
+class Inbox:
+    """Thread-safe mailbox from the GUI (or a test) to a running loop.
+
+    Parameter changes are merged (the latest value of each key wins) and
+    drained by the loop between steps. ``speed`` (steps per second, 0 for full
+    speed) is a loop parameter that rides along with the config keys.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changes: dict = {}
+        self._steps = 0  # single steps requested while paused
+        self._paused = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    def put(self, changes: dict) -> None:
+        """Queue parameter changes for the next step."""
+        with self._lock:
+            self._changes.update(changes)
+        self._wake.set()
+
+    def take(self) -> dict:
+        """Remove and return the queued changes (empty dict when none)."""
+        if not self._changes:  # cheap unlocked peek: this runs every step
+            return {}
+        with self._lock:
+            changes, self._changes = self._changes, {}
+        return changes
+
+    def pause(self) -> None:
+        """Stop training after the current step; the loop then waits."""
+        with self._lock:
+            self._paused = True
+        self._wake.set()
+
+    def resume(self) -> None:
+        """Continue training at full (or the set) speed."""
+        with self._lock:
+            self._paused = False
+            self._steps = 0
+        self._wake.set()
+
+    def request_steps(self, n: int = 1) -> None:
+        """While paused: train ``n`` more iterations, then yield a snapshot."""
+        with self._lock:
+            self._steps += n
+        self._wake.set()
+
+    def take_steps(self) -> int:
+        """The number of single steps requested and not yet done (and clears it)."""
+        with self._lock:
+            n, self._steps = self._steps, 0
+        return n
+
+    def stop(self) -> None:
+        """Ask the loop to end; it returns after the current step."""
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until something arrives or ``timeout`` seconds pass."""
+        self._wake.wait(timeout)
+        self._wake.clear()
+
+
+def train(
+    config: Config,
+    inbox: Inbox | None = None,
+    *,
+    max_steps: int | None = None,
+    interval: float = 1 / 30,
+    measure: bool = True,
+    run_id: int = 0,
+    speed: float = 0.0,
+    state: dict | None = None,
+) -> Iterator[Snapshot]:
+    """Train ``config`` and yield snapshots.
+
+    Parameters
+    ----------
+    config : Config
+        The run.
+    inbox : Inbox, optional
+        Pause, stop, single steps and parameter changes from another thread.
+    max_steps : int, optional
+        Stop after this many iterations (the last snapshot is at that step).
+    interval : float
+        Least wall time between two snapshots, seconds.
+    measure : bool
+        Compute the per-snapshot measurements (grids, divergences, modes).
+    run_id : int
+        Stamped on each snapshot; a cold change (a restart) increments it.
+    speed : float
+        Iterations per second at most; 0 for as fast as possible.
+    state : dict, optional
+        Weights to start from (see :meth:`Engine.state`).
+
+    Yields
+    ------
+    Snapshot
+        The first at step 0 (before training), then one per ``interval``, one
+        after each single step, one on every restart, pause or divergence, and
+        a final one when the loop ends.
+    """
+    inbox = inbox or Inbox()
+    engine = Engine(config)
+    if state is not None:
+        engine.load_state(state)
+    probe = Probe(engine) if measure else None
+    snap = _snapshot(engine, probe, run_id, 0.0, "")
+    good = engine.state()
+    yield snap
+    last_emit = time.perf_counter()
+    trained = 0.0  # wall seconds spent training, for steps/s
+    steps_since, rate = 0, 0.0
+    target_time = None  # for speed-limited running
+
+    while not inbox.stopped and (max_steps is None or engine.step < max_steps):
+        message = ""
+        changes = inbox.take()
+        if changes:
+            speed = float(changes.pop("speed", speed))
+            if set(changes) & COLD_KEYS:
+                try:
+                    new = engine.config.replace(**changes)
+                except ConfigError as exc:
+                    yield _snapshot(engine, probe, run_id, rate, f"not applied: {exc}")
+                    continue
+                keys = ", ".join(sorted(set(changes) & COLD_KEYS))
+                run_id += 1
+                engine = Engine(new)
+                probe = Probe(engine) if measure else None
+                good = engine.state()
+                yield _snapshot(engine, probe, run_id, 0.0, f"restarted: {keys} changed")
+                last_emit = time.perf_counter()
+                continue
+            if changes:
+                try:
+                    engine.apply(changes)
+                except ConfigError as exc:
+                    message = f"not applied: {exc}"
+
+        steps = 0
+        if inbox.paused:
+            steps = inbox.take_steps()
+            if steps == 0:
+                if message:
+                    yield _snapshot(engine, probe, run_id, rate, message)
+                inbox.wait(0.05)
+                continue
+
+        if steps == 0 and speed > 0:
+            # Slow motion: one iteration per 1/speed seconds, each one shown.
+            now = time.perf_counter()
+            target_time = target_time or now
+            if now < target_time:
+                inbox.wait(min(target_time - now, 0.05))
+                continue
+            target_time += 1.0 / speed
+            steps, force = 1, True
+        else:
+            target_time = None
+            force = steps > 0
+
+        t0 = time.perf_counter()
+        for _ in range(max(steps, 1)):
+            engine.train_step()
+            steps_since += 1
+            if max_steps is not None and engine.step >= max_steps:
+                break
+            if steps == 0 and (inbox.stopped or inbox._changes or inbox.paused):
+                break
+            if steps == 0 and time.perf_counter() - last_emit >= interval:
+                break
+        now = time.perf_counter()
+        trained += now - t0
+        # A pause shows the step it stopped at.
+        if force or message or inbox.paused or now - last_emit >= interval:
+            rate = steps_since / trained if trained > 0 else 0.0
+            snap = _snapshot(engine, probe, run_id, rate, message)
+            bad = _non_finite(snap)
+            if bad:
+                engine.load_state(good)
+                inbox.pause()
+                snap = _snapshot(
+                    engine, probe, run_id, 0.0,
+                    f"diverged: {bad} is not finite; paused and restored the weights of "
+                    f"the last good snapshot. Lower the learning rate, then resume or reset.",
+                    diverged=True,
+                )
+            else:
+                good = engine.state()
+            yield snap
+            last_emit = time.perf_counter()
+            trained, steps_since = 0.0, 0
+    # A final snapshot so the last step is always seen.
+    yield _snapshot(engine, probe, run_id, rate, "stopped" if inbox.stopped else "finished")
+
+
+def _snapshot(engine, probe, run_id, rate, message, diverged=False) -> Snapshot:
+    history = engine.drain()
+    return Snapshot.build(engine, probe, run_id, rate, history, message, diverged)
+
+
+def _non_finite(snap: Snapshot) -> str:
+    """Name of the first per-step quantity that is NaN or infinite, else ''."""
+    for name, values in snap.history.items():
+        if name != "step" and len(values) and not np.all(np.isfinite(values)):
+            return name
+    return ""

@@ -1,0 +1,69 @@
+"""Preset scenarios: small JSON files in ``resources/presets``, one per scenario.
+
+A preset file holds a ``config`` (any subset of the config keys), a suggested
+number of ``steps``, and text for the GUI: ``title``, ``explanation`` (what
+it shows), ``look_for`` and ``next`` (a suggested next change).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, ConfigError
+
+PRESET_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+_TEXT_KEYS = ("title", "explanation", "look_for", "next")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named scenario: a config plus the words that explain it."""
+
+    name: str
+    config: Config
+    steps: int
+    title: str
+    explanation: str
+    look_for: str = ""
+    next: str = ""
+
+
+def preset_names(directory: Path = PRESET_DIR) -> list[str]:
+    """Names of the presets found in ``directory``, sorted."""
+    return sorted(p.stem for p in directory.glob("*.json"))
+
+
+def load_preset(name: str, directory: Path = PRESET_DIR) -> Preset:
+    """The preset called ``name``; ConfigError names it and lists those that exist."""
+    path = directory / f"{name}.json"
+    if not path.is_file():
+        names = ", ".join(preset_names(directory)) or "(none found)"
+        raise ConfigError(f"unknown preset {name!r}; accepted: {names}")
+    return read_preset(path)
+
+
+def read_preset(path: Path) -> Preset:
+    """Read and validate one preset file; ConfigError says what is wrong with it."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read preset file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"preset file {path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+        raise ConfigError(f"preset file {path} needs an object with a \"config\" object")
+    try:
+        config = Config.from_dict(raw["config"])
+    except ConfigError as exc:
+        raise ConfigError(f"preset file {path}: {exc}") from None
+    steps = raw.get("steps", 3000)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"preset file {path}: steps must be a positive integer, got {steps!r}")
+    text = {k: raw.get(k, "") for k in _TEXT_KEYS}
+    bad = [k for k, v in text.items() if not isinstance(v, str)]
+    if bad:
+        raise ConfigError(f"preset file {path}: {', '.join(bad)} must be text")
+    return Preset(name=path.stem, config=config, steps=steps, **text)
