@@ -1,0 +1,113 @@
+"""The probe's numbers, end to end through the app's own path, against known values."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganviz.core.config import Config
+from ganviz.core.engine import Engine
+from ganviz.core.snapshot import Probe, Snapshot
+
+
+class Affine(torch.nn.Module):
+    """G(z) = shift + scale * z[:, :dim]: a generator whose p_g is known exactly."""
+
+    def __init__(self, shift, scale):
+        super().__init__()
+        self.shift = torch.tensor(shift, dtype=torch.float32)
+        self.scale = scale
+
+    def forward(self, z):
+        return self.shift + self.scale * z[:, : len(self.shift)]
+
+
+class RingSampler(torch.nn.Module):
+    """A perfect ring8 generator: z -> a mode centre (from z[:, 0]) plus 0.1 z[:, 1:3]."""
+
+    def __init__(self, centres, collapse=False):
+        super().__init__()
+        self.c = torch.tensor(centres, dtype=torch.float32)
+        self.collapse = collapse
+
+    def forward(self, z):
+        idx = torch.zeros(len(z), dtype=torch.long) if self.collapse else (
+            (torch.special.ndtr(z[:, 0]) * 8).long().clamp(0, 7))
+        return self.c[idx] + 0.1 * z[:, 1:3]
+
+
+def probe_with(config, generator):
+    e = Engine(config)
+    e.G = generator
+    return Probe(e), e
+
+
+def test_matching_generator_reads_js_near_zero_and_d_star_half():
+    probe, _ = probe_with(Config(data="gaussian", z_dim=1), Affine([2.0], 0.5))
+    out = probe.measure(force=True)
+    assert out["metrics"]["js"] < 0.005
+    inside = out["p_data"] > 0.05
+    assert np.abs(out["d_star"][inside] - 0.5).max() < 0.06
+    assert out["metrics"]["value_opt"] == pytest.approx(-math.log(4), abs=0.01)
+    assert out["metrics"]["w1"] < 0.05
+
+
+@pytest.mark.parametrize("d, js", [(1.0, 0.111421), (2.0, 0.336831)])
+def test_shifted_generator_reads_the_reference_js(d, js):
+    # N(2, 0.5^2) against N(2 + d/2, 0.5^2): the REFERENCES table at distance d sd.
+    probe, _ = probe_with(Config(data="gaussian", z_dim=1), Affine([2.0 + 0.5 * d], 0.5))
+    m = probe.measure(force=True)["metrics"]
+    assert m["js"] == pytest.approx(js, abs=0.01)
+    assert m["w1"] == pytest.approx(0.5 * d, abs=0.06)
+
+
+def test_generator_off_the_grid_reads_ln2_not_zero():
+    probe, _ = probe_with(Config(data="gaussian", z_dim=1), Affine([40.0], 0.5))
+    assert probe.measure(force=True)["metrics"]["js"] == pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_perfect_and_collapsed_ring_generators():
+    cfg = Config(data="ring8", z_dim=3)
+    e = Engine(cfg)
+    probe, _ = probe_with(cfg, RingSampler(e.target.centres))
+    m = probe.measure(force=True)["metrics"]
+    assert (m["modes_captured"], m["modes_total"]) == (8, 8)
+    assert 0.982 < m["high_quality"] < 0.995
+    assert m["js"] < 0.01
+    probe, _ = probe_with(cfg, RingSampler(e.target.centres, collapse=True))
+    out = probe.measure(force=True)
+    assert out["metrics"]["modes_captured"] == 1
+    assert out["mode_counts"].sum() == out["mode_counts"].max()
+    # All mass on one of eight separated modes: with M = (p + q)/2 = 9/16 of a mode
+    # there and 1/16 on the others, JS = (KL(p||M) + KL(q||M))/2 in closed form.
+    kl_p = (1 / 8) * math.log((1 / 8) / (9 / 16)) + (7 / 8) * math.log(2)
+    kl_q = math.log(16 / 9)
+    assert out["metrics"]["js"] == pytest.approx((kl_p + kl_q) / 2, abs=0.01)
+
+
+def test_fields_shapes_and_read_only():
+    e = Engine(Config(data="spiral", hidden=16))
+    snap = Snapshot.build(e, Probe(e), 0, 0.0, e.drain(), "start")
+    h, w = len(snap.ys), len(snap.xs)
+    for name in ("p_data", "p_g", "d", "d_star"):
+        assert getattr(snap, name).shape == (h, w)
+        assert not getattr(snap, name).flags.writeable
+    assert snap.fake.shape == snap.fake_grad.shape == (512, 2)
+    assert snap.d.min() >= 0 and snap.d.max() <= 1
+    assert snap.mode_counts is None and snap.metrics["modes_captured"] is None
+
+
+def test_arrows_vanish_for_the_minimax_loss_on_a_confident_d():
+    """The per-sample G gradient: minimax ~ a*D, non-saturating ~ a*(1 - D)."""
+    e = Engine(Config(data="gaussian", z_dim=1, loss="minimax"))
+    e.G = Affine([-1.0], 0.1)
+    e.D = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        e.D.weight.fill_(10.0)
+        e.D.bias.fill_(-5.0)  # D(x) = sigmoid(10 (x - 0.5)); fakes near -1: D ~ 3e-7
+    probe = Probe(e)
+    small = np.abs(probe.measure(force=True)["fake_grad"]).max()
+    e.config = e.config.replace(loss="nonsaturating")
+    large = np.abs(probe.measure(force=True)["fake_grad"]).min()
+    assert small < 1e-4 and large > 9.9
