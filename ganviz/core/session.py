@@ -1,0 +1,169 @@
+"""Session files: a run's config and, optionally, G and D's weights and its metric history.
+
+A session is one JSON file, so a teacher can prepare a state and open it in
+class. Weights are stored as base64 of little-endian float32 with their shapes;
+history as lists of numbers. Every problem reading a file raises one
+SessionError that names the file and what is wrong; nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config, ConfigError
+
+FORMAT = "ganviz-session"
+VERSION = 1
+
+
+class SessionError(ConfigError):
+    """A session file that cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a session file holds."""
+
+    config: Config
+    step: int = 0
+    state: dict | None = None  # {"G": state_dict, "D": state_dict} of CPU tensors
+    history: dict = field(default_factory=dict)  # metric name -> (n,) float64
+    preset: str = ""
+
+
+def save_session(path, session: Session) -> None:
+    """Write ``session`` to ``path`` atomically (a crash never leaves half a file).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination, conventionally ``*.json``.
+    session : Session
+        Config, and optionally weights and history.
+    """
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "preset": session.preset,
+        "step": int(session.step),
+        "config": session.config.to_dict(),
+        "history": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in session.history.items()},
+    }
+    if session.state is not None:
+        doc["weights"] = {net: {k: _encode(t) for k, t in sd.items()} for net, sd in session.state.items()}
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_session(path) -> Session:
+    """Read a session file; SessionError names the problem and what is accepted."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SessionError(f"cannot read session file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionError(f"session file {path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SessionError(f"{path} is not a ganviz session file (no \"format\": \"{FORMAT}\")")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SessionError(f"session file {path} has no valid version number")
+    if version > VERSION:
+        raise SessionError(
+            f"session file {path} is version {version}, written by a newer ganviz; "
+            f"this one reads version {VERSION} or older"
+        )
+    try:
+        config = Config.from_dict(_need(doc, "config", dict))
+        step = doc.get("step", 0)
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise SessionError(f"step must be a non-negative integer, got {step!r}")
+        history = {}
+        for k, v in _need(doc, "history", dict, {}).items():
+            try:
+                arr = np.asarray(v, dtype=np.float64)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is None or arr.ndim != 1:
+                raise SessionError(f"history {k!r} must be a list of numbers")
+            history[k] = arr
+        lengths = {len(v) for v in history.values()}
+        if len(lengths) > 1:
+            raise SessionError("history columns have different lengths")
+        state = None
+        if "weights" in doc:
+            weights = _need(doc, "weights", dict)
+            state = {net: {k: _decode(v, f"{net}.{k}") for k, v in _need(weights, net, dict).items()}
+                     for net in ("G", "D")}
+            _check_shapes(config, state)
+        preset = doc.get("preset", "")
+    except SessionError as exc:
+        raise SessionError(f"session file {path}: {exc}") from None
+    except ConfigError as exc:
+        raise SessionError(f"session file {path}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise SessionError(f"session file {path}: malformed content ({exc})") from None
+    return Session(config=config, step=step, state=state, history=history,
+                   preset=preset if isinstance(preset, str) else "")
+
+
+def _need(doc: dict, key: str, kind: type, default=None):
+    if key not in doc:
+        if default is not None:
+            return default
+        raise SessionError(f"missing {key!r}")
+    if not isinstance(doc[key], kind):
+        raise SessionError(f"{key!r} must be a JSON {'object' if kind is dict else kind.__name__}")
+    return doc[key]
+
+
+def _encode(t: torch.Tensor) -> dict:
+    a = t.detach().cpu().numpy().astype("<f4")
+    return {"shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _decode(v, name: str) -> torch.Tensor:
+    if not isinstance(v, dict) or "shape" not in v or "data" not in v:
+        raise SessionError(f"weight {name} must be an object with shape and data")
+    shape = tuple(int(s) for s in v["shape"])
+    try:
+        raw = base64.b64decode(v["data"], validate=True)
+    except (ValueError, TypeError):
+        raise SessionError(f"weight {name} is not valid base64") from None
+    if len(raw) != 4 * int(np.prod(shape)):
+        raise SessionError(f"weight {name} holds {len(raw) // 4} numbers, its shape {shape} needs {int(np.prod(shape))}")
+    a = np.frombuffer(raw, dtype="<f4").reshape(shape)
+    if not np.all(np.isfinite(a)):
+        raise SessionError(f"weight {name} is not finite")
+    return torch.from_numpy(a.astype(np.float32))
+
+
+def _check_shapes(config: Config, state: dict) -> None:
+    """The weights must fit the models the config builds."""
+    from .models import make_models
+
+    dim = config.dim
+    for net, module in zip(("G", "D"), make_models(dim, config.z_dim, config.hidden, config.layers)):
+        want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in state[net].items()}
+        if want != got:
+            raise SessionError(
+                f"the weights of {net} do not fit the config (z_dim={config.z_dim}, "
+                f"hidden={config.hidden}, layers={config.layers})"
+            )
