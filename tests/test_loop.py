@@ -43,7 +43,7 @@ class Runner:
         self.inbox = Inbox()
         self.snaps = []
         self.thread = threading.Thread(
-            target=lambda: self.snaps.extend(train(config, self.inbox, measure=False, interval=0.01, **kw))
+            target=lambda: self.snaps.extend(train(config, self.inbox, interval=0.01, **kw))
         )
         self.thread.start()
 
@@ -134,3 +134,25 @@ def test_slow_motion_speed_limit():
     steps = r.snaps[-1].step
     r.stop()
     assert 3 <= steps <= 15  # about 10 at 20 steps/s, each one shown
+
+
+def test_single_d_and_g_steps_change_only_their_network():
+    r = Runner(FAST)
+    r.wait_for(lambda s: s.step > 3)
+    r.inbox.pause()
+    base = r.wait_for(lambda s: r.inbox.paused and s is r.snaps[-1])
+    time.sleep(0.1)
+    base = r.snaps[-1]
+    r.inbox.request_steps(2, kind="d")
+    snap = r.wait_for(lambda s: s.d_updates == base.d_updates + 2)
+    assert snap.g_updates == base.g_updates and snap.step == base.step
+    assert not np.array_equal(snap.d, base.d)  # D moved: its heatmap changed
+    np.testing.assert_array_equal(snap.fake, base.fake)  # G did not
+    r.inbox.request_steps(1, kind="g")
+    after = r.wait_for(lambda s: s.g_updates == base.g_updates + 1)
+    assert after.d_updates == snap.d_updates
+    assert not np.array_equal(after.fake, snap.fake)
+    np.testing.assert_array_equal(after.d, snap.d)
+    with pytest.raises(ValueError, match="iteration"):
+        r.inbox.request_steps(1, kind="x")
+    r.stop()

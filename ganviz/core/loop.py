@@ -20,6 +20,8 @@ from .snapshot import Probe, Snapshot
 
 #: Loop parameters that are not part of the run's config.
 LOOP_KEYS = ("speed",)
+#: What a single step request can ask for.
+STEP_KINDS = ("iteration", "d", "g")
 
 
 class Inbox:
@@ -33,7 +35,7 @@ class Inbox:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._changes: dict = {}
-        self._steps = 0  # single steps requested while paused
+        self._steps: list[str] = []  # single steps requested while paused, in order
         self._paused = False
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -62,25 +64,36 @@ class Inbox:
         """Continue training at full (or the set) speed."""
         with self._lock:
             self._paused = False
-            self._steps = 0
+            self._steps = []
         self._wake.set()
 
-    def request_steps(self, n: int = 1) -> None:
-        """While paused: train ``n`` more iterations, then yield a snapshot."""
+    def request_steps(self, n: int = 1, kind: str = "iteration") -> None:
+        """While paused: do ``n`` more steps, then yield a snapshot.
+
+        ``kind`` is ``iteration`` (k D steps and one G step, Algorithm 1's
+        loop body), ``d`` (one D step) or ``g`` (one G step).
+        """
+        if kind not in STEP_KINDS:
+            raise ValueError(f"unknown step kind {kind!r}; accepted: {', '.join(STEP_KINDS)}")
         with self._lock:
-            self._steps += n
+            self._steps.extend([kind] * n)
         self._wake.set()
 
-    def take_steps(self) -> int:
-        """The number of single steps requested and not yet done (and clears it)."""
+    def take_steps(self) -> list[str]:
+        """The single steps requested and not yet done, in order (and clears them)."""
         with self._lock:
-            n, self._steps = self._steps, 0
-        return n
+            steps, self._steps = self._steps, []
+        return steps
 
     def stop(self) -> None:
         """Ask the loop to end; it returns after the current step."""
         self._stop.set()
         self._wake.set()
+
+    @property
+    def has_changes(self) -> bool:
+        """True when parameter changes wait to be taken (unlocked peek)."""
+        return bool(self._changes)
 
     @property
     def paused(self) -> bool:
@@ -173,16 +186,22 @@ def train(
                 except ConfigError as exc:
                     message = f"not applied: {exc}"
 
-        steps = 0
         if inbox.paused:
-            steps = inbox.take_steps()
-            if steps == 0:
+            singles = inbox.take_steps()
+            if singles:
+                for kind in singles:
+                    _single(engine, kind)
+                snap, good = _checked(engine, probe, run_id, 0.0, message, good, inbox)
+                yield snap
+                last_emit = time.perf_counter()
+            else:
                 if message:
                     yield _snapshot(engine, probe, run_id, rate, message)
                 inbox.wait(0.05)
-                continue
+            continue
 
-        if steps == 0 and speed > 0:
+        force = speed > 0
+        if speed > 0:
             # Slow motion: one iteration per 1/speed seconds, each one shown.
             now = time.perf_counter()
             target_time = target_time or now
@@ -190,39 +209,25 @@ def train(
                 inbox.wait(min(target_time - now, 0.05))
                 continue
             target_time += 1.0 / speed
-            steps, force = 1, True
         else:
             target_time = None
-            force = steps > 0
 
         t0 = time.perf_counter()
-        for _ in range(max(steps, 1)):
+        while True:
             engine.train_step()
             steps_since += 1
-            if max_steps is not None and engine.step >= max_steps:
+            if speed > 0 or (max_steps is not None and engine.step >= max_steps):
                 break
-            if steps == 0 and (inbox.stopped or inbox._changes or inbox.paused):
+            if inbox.stopped or inbox.has_changes or inbox.paused:
                 break
-            if steps == 0 and time.perf_counter() - last_emit >= interval:
+            if time.perf_counter() - last_emit >= interval:
                 break
         now = time.perf_counter()
         trained += now - t0
         # A pause shows the step it stopped at.
         if force or message or inbox.paused or now - last_emit >= interval:
             rate = steps_since / trained if trained > 0 else 0.0
-            snap = _snapshot(engine, probe, run_id, rate, message)
-            bad = _non_finite(snap)
-            if bad:
-                engine.load_state(good)
-                inbox.pause()
-                snap = _snapshot(
-                    engine, probe, run_id, 0.0,
-                    f"diverged: {bad} is not finite; paused and restored the weights of "
-                    f"the last good snapshot. Lower the learning rate, then resume or reset.",
-                    diverged=True,
-                )
-            else:
-                good = engine.state()
+            snap, good = _checked(engine, probe, run_id, rate, message, good, inbox)
             yield snap
             last_emit = time.perf_counter()
             trained, steps_since = 0.0, 0
@@ -230,9 +235,36 @@ def train(
     yield _snapshot(engine, probe, run_id, rate, "stopped" if inbox.stopped else "finished")
 
 
+def _single(engine, kind: str) -> None:
+    """One requested step: a whole iteration, or one D or one G update alone."""
+    if kind == "iteration":
+        engine.train_step()
+    elif kind == "d":
+        engine.d_step()
+    else:
+        engine.g_step()
+
+
 def _snapshot(engine, probe, run_id, rate, message, diverged=False) -> Snapshot:
     history = engine.drain()
     return Snapshot.build(engine, probe, run_id, rate, history, message, diverged)
+
+
+def _checked(engine, probe, run_id, rate, message, good, inbox) -> tuple[Snapshot, dict]:
+    """A snapshot, and the weights to fall back on; on a non-finite loss restore and pause."""
+    snap = _snapshot(engine, probe, run_id, rate, message)
+    bad = _non_finite(snap)
+    if not bad:
+        return snap, engine.state()
+    engine.load_state(good)
+    inbox.pause()
+    snap = _snapshot(
+        engine, probe, run_id, 0.0,
+        f"diverged: {bad} is not finite; paused and restored the weights of "
+        "the last good snapshot. Lower the learning rate, then resume or reset.",
+        diverged=True,
+    )
+    return snap, good
 
 
 def _non_finite(snap: Snapshot) -> str:
