@@ -1,22 +1,45 @@
 """One training run: Algorithm 1 of Goodfellow et al. 2014 with k D steps per G step.
 
-Per-step scalars stay on the device; :meth:`Engine.drain` reads them back in
-one transfer, once per snapshot, so training never waits on a host sync.
+Two implementations of the same run, with the same random stream, give the
+same numbers (tests/test_engine_fast.py checks it for every loss, optimizer
+and k):
+
+- :class:`ReferenceEngine` is the straightforward one: ``nn.Module`` forward
+  passes, autograd, ``torch.optim``. It is the specification.
+- :class:`Engine` is the fast one the app runs. For these tiny MLPs a step's
+  time is mostly per-op overhead, so it does the same maths in far fewer ops:
+  each network's parameters and gradients live in one flat tensor
+  (:class:`~ganviz.core.models.FlatMLP`), the forward and backward passes are
+  written out by hand (a dozen matrix products, no autograd graph), the loss
+  gradients are written in closed form, and each optimizer step is a few ops
+  on the flat tensors. docs/performance.md has what each change gave.
+
+Per-step scalars stay on the device; :meth:`drain` reads them back in one
+transfer, once per snapshot, so training never waits on a host sync.
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
+import torch.nn.functional as F
 
 from . import losses
 from .config import HOT_KEYS, Config, ConfigError
 from .data import make_target
-from .models import make_models
+from .models import FlatMLP, make_models
 
 #: Per-iteration scalars, in the order they are stacked on the device.
 STEP_STATS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "d_real", "d_fake")
+
+#: Optimizer hyper-parameters besides the learning rate (shared by both engines).
+SGD_MOMENTUM = 0.9  # as in the paper
+ADAM_BETAS = (0.5, 0.999)  # as in DCGAN
+ADAM_EPS = 1e-8
+RMSPROP_ALPHA = 0.99
+RMSPROP_EPS = 1e-8
 
 
 def set_threads() -> int:
@@ -45,11 +68,11 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     """``sgd`` (momentum 0.9, as in the paper), ``adam`` (beta1 0.5, as in DCGAN) or ``rmsprop``."""
     params = list(params)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+        return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS)
     raise ConfigError(f"unknown optimizer {name!r}; accepted: sgd, adam, rmsprop")
 
 
@@ -58,14 +81,8 @@ def _grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
-class Engine:
-    """A GAN on a toy target, trained one iteration (k D steps, 1 G step) at a time.
-
-    Parameters
-    ----------
-    config : Config
-        The run. Model weights, minibatches and noise all follow ``config.seed``.
-    """
+class _Run:
+    """What both engines share: config, target, models, random stream, counters, stats, state."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -77,6 +94,7 @@ class Engine:
             torch.manual_seed(config.seed)
             G, D = make_models(self.target.dim, config.z_dim, config.hidden, config.layers)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        self._init_params()
         self.g_params = list(self.G.parameters())
         self.d_params = list(self.D.parameters())
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
@@ -84,15 +102,20 @@ class Engine:
         self.step = 0  # completed G steps (iterations)
         self.d_updates = 0
         self.g_updates = 0
-        self._stats: list[torch.Tensor] = []
-        self._last_d = None  # (loss_d, d_real, d_fake, grad_norm_d) of the last D step
+        self._stats: list = []  # per-iteration scalars on the device, until drained
+        self._last_d = None  # the last D step's scalars (each engine its own layout)
 
-    # --- parameters --------------------------------------------------------
+    def _init_params(self) -> None:
+        """Hook for the fast engine to move the parameters into flat tensors."""
 
     def _build_optimizers(self) -> None:
-        c = self.config
-        self.opt_d = make_optimizer(c.optimizer, self.d_params, c.lr_d)
-        self.opt_g = make_optimizer(c.optimizer, self.g_params, c.lr_g)
+        raise NotImplementedError
+
+    def _set_lr(self) -> None:
+        for group in self.opt_d.param_groups:
+            group["lr"] = self.config.lr_d
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.config.lr_g
 
     def apply(self, changes: dict) -> Config:
         """Apply hot parameter changes at the next step; returns the new config.
@@ -107,10 +130,7 @@ class Engine:
         if new.optimizer != old.optimizer:
             self._build_optimizers()  # a new optimizer starts with fresh state
         else:
-            for group in self.opt_d.param_groups:
-                group["lr"] = new.lr_d
-            for group in self.opt_g.param_groups:
-                group["lr"] = new.lr_g
+            self._set_lr()
         return new
 
     # --- sampling ----------------------------------------------------------
@@ -127,6 +147,82 @@ class Engine:
 
     def d_step(self) -> None:
         """One update of D (the critic) on a fresh minibatch of real and generated samples."""
+        raise NotImplementedError
+
+    def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One update of G on a fresh noise minibatch; returns (loss_g, grad_norm_g) on the device."""
+        raise NotImplementedError
+
+    def train_step(self) -> None:
+        """One iteration of Algorithm 1: k D steps, then one G step."""
+        for _ in range(self.config.k):
+            self.d_step()
+        loss_g, gn_g = self.g_step()
+        loss_d, d_real, d_fake, gn_d = self._last_d
+        self._stats.append(torch.stack([loss_d, loss_g, gn_g, gn_d, d_real, d_fake]))
+        self.step += 1
+
+    def drain(self) -> dict[str, "numpy.ndarray"]:
+        """Per-iteration scalars since the last drain, read back in one transfer.
+
+        Returns
+        -------
+        dict
+            ``step`` (n,) int64 and each of STEP_STATS as (n,) float64.
+        """
+        import numpy as np
+
+        n = len(self._stats)
+        steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
+        if n == 0:
+            values = np.empty((0, len(STEP_STATS)))
+        else:
+            values = self._stacked_stats().double().cpu().numpy()
+        self._stats.clear()
+        out = {"step": steps}
+        out.update({name: values[:, i].copy() for i, name in enumerate(STEP_STATS)})
+        return out
+
+    def _stacked_stats(self) -> torch.Tensor:
+        """(n, len(STEP_STATS)) per-iteration scalars kept since the last drain."""
+        return torch.stack(self._stats)
+
+    # --- state -------------------------------------------------------------
+
+    def state(self) -> dict:
+        """Weights of G and D (CPU copies, contiguous), for a checkpoint or a session file."""
+        return {
+            name: {
+                k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+                for k, v in net.state_dict().items()
+            }
+            for name, net in (("G", self.G), ("D", self.D))
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Restore weights saved by :meth:`state`; optimizers start afresh."""
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self._build_optimizers()
+
+
+class ReferenceEngine(_Run):
+    """The straightforward engine: module forward passes, autograd and ``torch.optim``.
+
+    It defines what :class:`Engine` must compute; keep it plain.
+
+    Parameters
+    ----------
+    config : Config
+        The run. Model weights, minibatches and noise all follow ``config.seed``.
+    """
+
+    def _build_optimizers(self) -> None:
+        c = self.config
+        self.opt_d = make_optimizer(c.optimizer, self.d_params, c.lr_d)
+        self.opt_g = make_optimizer(c.optimizer, self.g_params, c.lr_g)
+
+    def d_step(self) -> None:
         c = self.config
         m = c.batch_size
         real = self.sample_real(m)
@@ -157,10 +253,7 @@ class Engine:
             )
 
     def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One update of G on a fresh noise minibatch; returns (loss_g, grad_norm_g) on the device.
-
-        Only G's parameters are differentiated, so D is left exactly as it was.
-        """
+        """One update of G; only G's parameters are differentiated, so D stays as it was."""
         c = self.config
         fake = self.G(self.sample_z(c.batch_size))
         loss = losses.g_loss(c.loss, self.D(fake))
@@ -171,47 +264,299 @@ class Engine:
         self.g_updates += 1
         return loss.detach(), _grad_norm(list(grads))
 
+
+# --- the fast engine's optimizers ---------------------------------------------
+
+
+class _FlatOptimizer:
+    """An optimizer over one flat parameter tensor and its flat gradient.
+
+    The same update as ``torch.optim``'s single-tensor implementation (the
+    same formulas in the same order, so results agree to rounding), in a few
+    ops on the whole network at once. ``param_groups[0]["lr"]`` is read at
+    every step, as in ``torch.optim``.
+    """
+
+    name = ""
+
+    def __init__(self, net: FlatMLP, lr: float) -> None:
+        self.params, self.grad = net.params, net.grad
+        self.param_groups = [{"lr": lr}]
+        self.steps = 0
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class FlatSGD(_FlatOptimizer):
+    """SGD with momentum 0.9 (``torch.optim.SGD(momentum=0.9)``)."""
+
+    name = "sgd"
+
+    def __init__(self, net: FlatMLP, lr: float) -> None:
+        super().__init__(net, lr)
+        self.buf = torch.zeros_like(self.params)
+
+    def step(self) -> None:
+        # The first step leaves buf = grad exactly, as torch's clone does.
+        self.buf.mul_(SGD_MOMENTUM).add_(self.grad)
+        self.params.add_(self.buf, alpha=-self.param_groups[0]["lr"])
+        self.steps += 1
+
+
+class FlatAdam(_FlatOptimizer):
+    """Adam with betas (0.5, 0.999) (``torch.optim.Adam``).
+
+    Uses torch's fused Adam kernel (one op for the whole network, the same
+    kernel as ``torch.optim.Adam(fused=True)``) where this torch has it for
+    the device, else the single-tensor formulas (7 ops).
+    """
+
+    name = "adam"
+
+    def __init__(self, net: FlatMLP, lr: float) -> None:
+        super().__init__(net, lr)
+        self.exp_avg = torch.zeros_like(self.params)
+        self.exp_avg_sq = torch.zeros_like(self.params)
+        self.fused = _fused_adam_works(self.params.device)
+        if self.fused:
+            self._step_t = torch.zeros((), dtype=torch.float32, device=self.params.device)
+            self._lists = ([self.params], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self._step_t])
+
+    def step(self) -> None:
+        b1, b2 = ADAM_BETAS
+        self.steps += 1
+        lr = self.param_groups[0]["lr"]
+        if self.fused:
+            self._step_t.add_(1)
+            torch._fused_adam_(
+                *self._lists, lr=lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=ADAM_EPS,
+                amsgrad=False, maximize=False,
+            )
+            return
+        g = self.grad
+        self.exp_avg.lerp_(g, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+        bias1 = 1 - b1**self.steps
+        bias2_sqrt = (1 - b2**self.steps) ** 0.5
+        denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(ADAM_EPS)
+        self.params.addcdiv_(self.exp_avg, denom, value=-lr / bias1)
+
+
+_FUSED_ADAM: dict[str, bool] = {}
+
+
+def _fused_adam_works(device: torch.device) -> bool:
+    """Whether ``torch._fused_adam_`` runs on ``device`` (CPU needs torch >= 2.4)."""
+    if device.type not in _FUSED_ADAM:
+        try:
+            t = [torch.zeros(1, device=device) for _ in range(4)]
+            step = torch.ones((), device=device)
+            torch._fused_adam_(
+                [t[0]], [t[1]], [t[2]], [t[3]], [], [step], lr=0.1, beta1=0.5, beta2=0.9,
+                weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False,
+            )
+            _FUSED_ADAM[device.type] = True
+        except (AttributeError, NotImplementedError, RuntimeError):
+            _FUSED_ADAM[device.type] = False
+    return _FUSED_ADAM[device.type]
+
+
+class FlatRMSprop(_FlatOptimizer):
+    """RMSprop with alpha 0.99 (``torch.optim.RMSprop``)."""
+
+    name = "rmsprop"
+
+    def __init__(self, net: FlatMLP, lr: float) -> None:
+        super().__init__(net, lr)
+        self.square_avg = torch.zeros_like(self.params)
+
+    def step(self) -> None:
+        g = self.grad
+        self.square_avg.mul_(RMSPROP_ALPHA).addcmul_(g, g, value=1 - RMSPROP_ALPHA)
+        avg = self.square_avg.sqrt().add_(RMSPROP_EPS)
+        self.params.addcdiv_(g, avg, value=-self.param_groups[0]["lr"])
+        self.steps += 1
+
+
+FLAT_OPTIMIZERS = {cls.name: cls for cls in (FlatSGD, FlatAdam, FlatRMSprop)}
+
+
+def make_flat_optimizer(name: str, net: FlatMLP, lr: float) -> _FlatOptimizer:
+    """The fast engine's optimizer ``name`` over ``net``'s flat parameters."""
+    try:
+        return FLAT_OPTIMIZERS[name](net, lr)
+    except KeyError:
+        raise ConfigError(f"unknown optimizer {name!r}; accepted: sgd, adam, rmsprop") from None
+
+
+class Engine(_Run):
+    """The fast engine: the run of :class:`ReferenceEngine`, in a fraction of the ops.
+
+    ``G`` and ``D`` are still the ``nn.Module`` networks (their parameters are
+    views of the flat tensors), so calling them, ``state()`` and
+    ``load_state()`` work as before; training goes through ``Gf`` and ``Df``,
+    their :class:`~ganviz.core.models.FlatMLP` views.
+
+    Parameters
+    ----------
+    config : Config
+        The run. Model weights, minibatches and noise all follow ``config.seed``.
+    """
+
+    def _init_params(self) -> None:
+        self.Gf = FlatMLP(self.G)
+        self.Df = FlatMLP(self.D)
+        self._d_grad_views = self.Df.grad_views()
+        self._consts: dict = {}
+
+    def _build_optimizers(self) -> None:
+        c = self.config
+        self.opt_d = make_flat_optimizer(c.optimizer, self.Df, c.lr_d)
+        self.opt_g = make_flat_optimizer(c.optimizer, self.Gf, c.lr_g)
+
+    def _const(self, m: int) -> dict:
+        """Per-batch-size constants: labels, signs and the WGAN logit gradients."""
+        if m not in self._consts:
+            kw = dict(device=self.device, dtype=self.Df.params.dtype)
+            ones = torch.ones(m, 1, **kw)
+            sign = torch.cat([-ones, ones])  # the D loss is mean softplus(sign * logit)
+            self._consts[m] = dict(
+                sign=sign,
+                sign_m=sign / m,  # also the WGAN critic's dL/dlogit
+                inv_m=torch.full((2 * m,), 1.0 / m, **kw),
+                g_wgan=torch.full((m, 1), -1.0 / m, **kw),
+            )
+            # Rows that average the real and the fake half of a (2m,) vector.
+            halves = torch.zeros(2, 2 * m, **kw)
+            halves[0, :m] = halves[1, m:] = 1.0 / m
+            self._consts[m]["halves"] = halves
+            # [1 - mean of the first half, mean of the second]: D(x) on real and fake
+            # samples from s = [sigmoid(-real logits), sigmoid(fake logits)].
+            self._consts[m]["flip"] = halves * torch.tensor([[-1.0], [1.0]], **kw)
+            self._consts[m]["flip0"] = torch.tensor([1.0, 0.0], **kw)
+        return self._consts[m]
+
+    # --- Algorithm 1 -------------------------------------------------------
+
+    def _mode(self):
+        """Inference mode for the hand-written steps (no autograd bookkeeping per op);
+        normal mode for WGAN-GP's D step, whose penalty autograd differentiates."""
+        return torch.inference_mode(self.config.loss != "wgan-gp")
+
+    def d_step(self) -> None:
+        with self._mode():
+            self._d_step(stats=True)
+
+    def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One update of G; only G's gradient is formed, so D stays as it was."""
+        with torch.inference_mode():
+            return self._g_step()
+
     def train_step(self) -> None:
         """One iteration of Algorithm 1: k D steps, then one G step."""
-        for _ in range(self.config.k):
-            self.d_step()
-        loss_g, gn_g = self.g_step()
-        loss_d, d_real, d_fake, gn_d = self._last_d
-        self._stats.append(torch.stack([loss_d, loss_g, gn_g, gn_d, d_real, d_fake]))
+        k = self.config.k
+        if self.config.loss == "wgan-gp":
+            for i in range(k):
+                self._d_step(stats=i == k - 1)
+            with torch.inference_mode():
+                loss_g, gn_g = self._g_step()
+        else:
+            with torch.inference_mode():
+                for i in range(k):
+                    self._d_step(stats=i == k - 1)
+                loss_g, gn_g = self._g_step()
+        self._stats.append(self._last_d + (loss_g, gn_g))
         self.step += 1
 
-    def drain(self) -> dict[str, "numpy.ndarray"]:
-        """Per-iteration scalars since the last drain, read back in one transfer.
+    def _d_step(self, stats: bool) -> None:
+        """One D step on fresh samples; ``stats`` keeps its scalars for the iteration's record."""
+        m = self.config.batch_size
+        real, z = self.sample_real(m), self.sample_z(m)
+        eps = self._sample_eps(m)
+        self._d_update(real, self.Gf(z), eps, stats)
 
-        Returns
-        -------
-        dict
-            ``step`` (n,) int64 and each of STEP_STATS as (n,) float64.
-        """
-        import numpy as np
+    def _g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        fake, g_acts = self.Gf.forward(self.sample_z(self.config.batch_size))
+        return self._g_update(fake, g_acts)
 
-        n = len(self._stats)
-        steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
-        if n == 0:
-            values = np.empty((0, len(STEP_STATS)))
+    def _sample_eps(self, m: int) -> torch.Tensor | None:
+        """WGAN-GP's interpolation weights, drawn right after the D step's noise."""
+        if self.config.loss != "wgan-gp":
+            return None
+        return torch.rand(m, 1, generator=self.rng, device=self.device)
+
+    def _d_update(self, real, fake, eps, stats: bool) -> None:
+        """One D step on ``real`` and ``fake`` (m each); ``stats`` keeps its scalars."""
+        c = self.config
+        m = c.batch_size
+        x = torch.cat([real, fake])
+        if c.loss == "wgan-gp":
+            self._d_grad_autograd(c, m, real, fake, x, eps, stats)
         else:
-            values = torch.stack(self._stats).double().cpu().numpy()
-        self._stats.clear()
-        out = {"step": steps}
-        out.update({name: values[:, i].copy() for i, name in enumerate(STEP_STATS)})
-        return out
+            k = self._const(m)
+            logits, acts = self.Df.forward(x)
+            if c.loss == "wgan":
+                d_logits = k["sign_m"]  # the critic loss is linear in its logits
+                if stats:
+                    loss = torch.dot(logits.view(-1), d_logits.view(-1))
+                    means = torch.mv(k["halves"], logits.view(-1))
+            else:
+                # loss = mean softplus(sign * l) over each half; dloss/dl = sign * sigmoid(sign * l) / m
+                sl = logits * k["sign"]
+                s = torch.sigmoid(sl)
+                d_logits = s * k["sign_m"]
+                if stats:
+                    loss = torch.dot(F.softplus(sl).view(-1), k["inv_m"])
+                    means = torch.addmv(k["flip0"], k["flip"], s.view(-1))
+            self.Df.backward(d_logits, acts, weights=True, inputs=False)
+            if stats:
+                self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
+        self.opt_d.step()
+        if c.loss == "wgan":
+            self.Df.params.clamp_(-c.clip, c.clip)
+        self.d_updates += 1
 
-    # --- state -------------------------------------------------------------
+    def _d_grad_autograd(self, c, m, real, fake, x, eps, stats) -> None:
+        """WGAN-GP's D gradient: the penalty needs a double backward, so autograd does it."""
+        logits = self.D(x)
+        loss = losses.d_loss(c.loss, logits[:m], logits[m:])
+        loss = loss + c.gp_weight * losses.gradient_penalty(self.D, real, fake, eps)
+        grads = torch.autograd.grad(loss, self.d_params)
+        torch._foreach_copy_(self._d_grad_views, grads)
+        if stats:
+            with torch.no_grad():
+                self._last_d = (
+                    loss.detach(),
+                    logits.detach().view(2, m).mean(1),
+                    torch.linalg.vector_norm(self.Df.grad),
+                )
 
-    def state(self) -> dict:
-        """Weights of G and D (CPU copies), for a checkpoint or a session file."""
-        return {
-            "G": {k: v.detach().cpu().clone() for k, v in self.G.state_dict().items()},
-            "D": {k: v.detach().cpu().clone() for k, v in self.D.state_dict().items()},
-        }
+    def _g_update(self, fake, g_acts) -> tuple[torch.Tensor, torch.Tensor]:
+        """One G step, given G's output on fresh noise and its activations."""
+        c = self.config
+        m = c.batch_size
+        logits, d_acts = self.Df.forward(fake)
+        if c.loss == "nonsaturating":
+            # loss = mean softplus(-l); dloss/dl = -sigmoid(-l) / m
+            neg = -logits
+            d_logits = torch.sigmoid(neg).mul_(-1.0 / m)
+            loss = F.softplus(neg).mean()
+        elif c.loss == "minimax":
+            # loss = -mean softplus(l); dloss/dl = -sigmoid(l) / m
+            d_logits = torch.sigmoid(logits).mul_(-1.0 / m)
+            loss = -F.softplus(logits).mean()
+        else:
+            d_logits = self._const(m)["g_wgan"]
+            loss = -logits.mean()
+        d_fake = self.Df.backward(d_logits, d_acts, weights=False, inputs=True)
+        self.Gf.backward(d_fake, g_acts, weights=True, inputs=False)
+        grad_norm = torch.linalg.vector_norm(self.Gf.grad)
+        self.opt_g.step()
+        self.g_updates += 1
+        return loss, grad_norm
 
-    def load_state(self, state: dict) -> None:
-        """Restore weights saved by :meth:`state`; optimizers start afresh."""
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self._build_optimizers()
+    def _stacked_stats(self) -> torch.Tensor:
+        # Each entry: (loss_d, [d_real, d_fake], grad_norm_d, loss_g, grad_norm_g).
+        loss_d, means, gn_d, loss_g, gn_g = (torch.stack(col) for col in zip(*self._stats))
+        return torch.cat([torch.stack([loss_d, loss_g, gn_g, gn_d], 1), means], 1)
