@@ -416,26 +416,31 @@ class Engine(_Run):
         self.opt_g = make_flat_optimizer(c.optimizer, self.Gf, c.lr_g)
 
     def _const(self, m: int) -> dict:
-        """Per-batch-size constants: labels, signs and the WGAN logit gradients."""
-        if m not in self._consts:
-            kw = dict(device=self.device, dtype=self.Df.params.dtype)
-            ones = torch.ones(m, 1, **kw)
-            sign = torch.cat([-ones, ones])  # the D loss is mean softplus(sign * logit)
-            self._consts[m] = dict(
-                sign=sign,
-                sign_m=sign / m,  # also the WGAN critic's dL/dlogit
-                inv_m=torch.full((2 * m,), 1.0 / m, **kw),
-                g_wgan=torch.full((m, 1), -1.0 / m, **kw),
-            )
-            # Rows that average the real and the fake half of a (2m,) vector.
-            halves = torch.zeros(2, 2 * m, **kw)
-            halves[0, :m] = halves[1, m:] = 1.0 / m
-            self._consts[m]["halves"] = halves
-            # [1 - mean of the first half, mean of the second]: D(x) on real and fake
-            # samples from s = [sigmoid(-real logits), sigmoid(fake logits)].
-            self._consts[m]["flip"] = halves * torch.tensor([[-1.0], [1.0]], **kw)
-            self._consts[m]["flip0"] = torch.tensor([1.0, 0.0], **kw)
-        return self._consts[m]
+        """Per-batch-size constants: signs, averaging rows and the WGAN logit gradients."""
+        consts = self._consts.get(m)
+        if consts is None:
+            consts = self._consts[m] = self._make_consts(m)
+        return consts
+
+    @torch.inference_mode(False)  # plain tensors, whichever mode the first step runs in
+    def _make_consts(self, m: int) -> dict:
+        kw = dict(device=self.device, dtype=self.Df.params.dtype)
+        ones = torch.ones(m, 1, **kw)
+        sign = torch.cat([-ones, ones])  # the D loss is mean softplus(sign * logit)
+        # Rows that average the real and the fake half of a (2m,) vector.
+        halves = torch.zeros(2, 2 * m, **kw)
+        halves[0, :m] = halves[1, m:] = 1.0 / m
+        return dict(
+            sign=sign,
+            sign_m=sign / m,  # also the WGAN critic's dL/dlogit
+            inv_m=torch.full((2 * m,), 1.0 / m, **kw),
+            g_wgan=torch.full((m, 1), -1.0 / m, **kw),
+            halves=halves,
+            # flip0 + flip @ s = [1 - mean of the first half, mean of the second]: D(x) on
+            # real and fake samples from s = [sigmoid(-real logits), sigmoid(fake logits)].
+            flip=halves * torch.tensor([[-1.0], [1.0]], **kw),
+            flip0=torch.tensor([1.0, 0.0], **kw),
+        )
 
     # --- Algorithm 1 -------------------------------------------------------
 

@@ -106,22 +106,43 @@ class FlatMLP:
             lin.bias.data = p_b
             self.layers.append((w, w.t(), p_b, g_store, g_b, transposed))
         self.module = mlp
+        self._bufs: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+
+    def _buffers(self, n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per-layer output and input-gradient buffers for ``n`` rows, made once.
+
+        Every step writes into the same memory (``out=``), which stays in the
+        caches; a new allocation per op was 2% slower (docs/performance.md).
+        """
+        bufs = self._bufs.get(n)
+        if bufs is None:
+            if len(self._bufs) >= 4:  # the batch size changed: forget old sizes
+                self._bufs.clear()
+            kw = dict(dtype=self.params.dtype, device=self.params.device)
+            with torch.inference_mode(False):  # plain tensors, usable in and out of inference mode
+                outs = [torch.empty(n, w.shape[0], **kw) for w, *_ in self.layers]
+                grads = [torch.empty(n, w.shape[1], **kw) for w, *_ in self.layers]
+            bufs = self._bufs[n] = (outs, grads)
+        return bufs
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """The output only, no activations kept (as ``mlp(x)`` under no_grad, fewer ops)."""
-        last = len(self.layers) - 1
-        for i, (_, wt, b, _, _, _) in enumerate(self.layers):
-            x = torch.addmm(b, x, wt)
-            if i < last:
-                x = F.leaky_relu_(x, SLOPE)
-        return x
+        """The output only (as ``mlp(x)`` under no_grad, in fewer ops).
+
+        The result lives in this object's buffers: it is overwritten by the
+        next call or :meth:`forward` on as many rows.
+        """
+        return self.forward(x)[0]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Output and the activations the backward pass needs: [input, h1, ..., output]."""
+        """Output and the activations the backward pass needs: [input, h1, ..., output].
+
+        Like :meth:`__call__`, they live in buffers reused by the next call on as many rows.
+        """
+        outs = self._buffers(x.shape[0])[0]
         acts = [x]
         last = len(self.layers) - 1
         for i, (_, wt, b, _, _, _) in enumerate(self.layers):
-            x = torch.addmm(b, x, wt)
+            x = torch.addmm(b, x, wt, out=outs[i])
             if i < last:
                 # In place: the backward reads the sign from the result (slope > 0).
                 x = F.leaky_relu_(x, SLOPE)
@@ -136,20 +157,22 @@ class FlatMLP:
         Parameters
         ----------
         d_out : torch.Tensor
-            (n, n_out) gradient of the loss with respect to the output.
+            (n, n_out) gradient of the loss with respect to the output; not modified.
         acts : list of torch.Tensor
             From :meth:`forward`, with no parameter change since.
         weights : bool
             Write dL/d parameters into ``self.grad`` (overwriting it).
         inputs : bool
-            Return dL/d input (n, n_in); otherwise return None and skip that product.
+            Return dL/d input (n, n_in), in a buffer reused by the next backward
+            on as many rows; otherwise return None and skip that product.
         """
+        grads = self._buffers(d_out.shape[0])[1]
         d = d_out
         last = len(self.layers) - 1
         for i in range(last, -1, -1):
             w, _, _, g_store, g_b, transposed = self.layers[i]
             if i < last:
-                # In place: d is the fresh product of the layer above, never the caller's.
+                # In place: d is the product of the layer above, in our buffer.
                 d = _leaky_relu_backward_into(d, acts[i + 1], SLOPE, True, grad_input=d)
             if weights:
                 h = acts[i]
@@ -159,9 +182,12 @@ class FlatMLP:
                     torch.mm(d.t(), h, out=g_store)
                 torch.sum(d, 0, out=g_b)
             if i > 0 or inputs:
-                # A one-output layer's input gradient is an outer product: a broadcast
-                # multiply is the same numbers, faster than a K=1 matrix product.
-                d = d * w if w.shape[0] == 1 else torch.mm(d, w)
+                if w.shape[0] == 1:
+                    # A one-output layer's input gradient is an outer product: a broadcast
+                    # multiply is the same numbers, faster than a K=1 matrix product.
+                    d = torch.mul(d, w, out=grads[i])
+                else:
+                    d = torch.mm(d, w, out=grads[i])
             else:
                 d = None
         return d
