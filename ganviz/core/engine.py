@@ -10,9 +10,10 @@ and k):
   time is mostly per-op overhead, so it does the same maths in far fewer ops:
   each network's parameters and gradients live in one flat tensor
   (:class:`~ganviz.core.models.FlatMLP`), the forward and backward passes are
-  written out by hand (a dozen matrix products, no autograd graph), the loss
-  gradients are written in closed form, and each optimizer step is a few ops
-  on the flat tensors. docs/performance.md has what each change gave.
+  written out by hand (a dozen matrix products, no autograd graph; WGAN-GP's
+  double backward too), the loss gradients are written in closed form, and
+  each optimizer step is a few ops on the flat tensors. docs/performance.md
+  has what each change gave.
 
 Per-step scalars stay on the device; :meth:`drain` reads them back in one
 transfer, once per snapshot, so training never waits on a host sync.
@@ -407,7 +408,6 @@ class Engine(_Run):
     def _init_params(self) -> None:
         self.Gf = FlatMLP(self.G)
         self.Df = FlatMLP(self.D)
-        self._d_grad_views = self.Df.grad_views()
         self._consts: dict = {}
 
     def _build_optimizers(self) -> None:
@@ -444,13 +444,8 @@ class Engine(_Run):
 
     # --- Algorithm 1 -------------------------------------------------------
 
-    def _mode(self):
-        """Inference mode for the hand-written steps (no autograd bookkeeping per op);
-        normal mode for WGAN-GP's D step, whose penalty autograd differentiates."""
-        return torch.inference_mode(self.config.loss != "wgan-gp")
-
     def d_step(self) -> None:
-        with self._mode():
+        with torch.inference_mode():
             self._d_step(stats=True)
 
     def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -461,16 +456,11 @@ class Engine(_Run):
     def train_step(self) -> None:
         """One iteration of Algorithm 1: k D steps, then one G step."""
         k = self.config.k
-        if self.config.loss == "wgan-gp":
+        # No autograd bookkeeping per op: every gradient here is written out by hand.
+        with torch.inference_mode():
             for i in range(k):
                 self._d_step(stats=i == k - 1)
-            with torch.inference_mode():
-                loss_g, gn_g = self._g_step()
-        else:
-            with torch.inference_mode():
-                for i in range(k):
-                    self._d_step(stats=i == k - 1)
-                loss_g, gn_g = self._g_step()
+            loss_g, gn_g = self._g_step()
         self._stats.append(self._last_d + (loss_g, gn_g))
         self.step += 1
 
@@ -496,46 +486,33 @@ class Engine(_Run):
         c = self.config
         m = c.batch_size
         x = torch.cat([real, fake])
-        if c.loss == "wgan-gp":
-            self._d_grad_autograd(c, m, real, fake, x, eps, stats)
-        else:
-            k = self._const(m)
-            logits, acts = self.Df.forward(x)
-            if c.loss == "wgan":
-                d_logits = k["sign_m"]  # the critic loss is linear in its logits
-                if stats:
-                    loss = torch.dot(logits.view(-1), d_logits.view(-1))
-                    means = torch.mv(k["halves"], logits.view(-1))
-            else:
-                # loss = mean softplus(sign * l) over each half; dloss/dl = sign * sigmoid(sign * l) / m
-                sl = logits * k["sign"]
-                s = torch.sigmoid(sl)
-                d_logits = s * k["sign_m"]
-                if stats:
-                    loss = torch.dot(F.softplus(sl).view(-1), k["inv_m"])
-                    means = torch.addmv(k["flip0"], k["flip"], s.view(-1))
-            self.Df.backward(d_logits, acts, weights=True, inputs=False)
+        k = self._const(m)
+        logits, acts = self.Df.forward(x)
+        if c.loss in ("wgan", "wgan-gp"):
+            d_logits = k["sign_m"]  # the critic loss is linear in its logits
             if stats:
-                self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
+                loss = torch.dot(logits.view(-1), d_logits.view(-1))
+                means = torch.mv(k["halves"], logits.view(-1))
+        else:
+            # loss = mean softplus(sign * l) over each half; dloss/dl = sign * sigmoid(sign * l) / m
+            sl = logits * k["sign"]
+            s = torch.sigmoid(sl)
+            d_logits = s * k["sign_m"]
+            if stats:
+                loss = torch.dot(F.softplus(sl).view(-1), k["inv_m"])
+                means = torch.addmv(k["flip0"], k["flip"], s.view(-1))
+        self.Df.backward(d_logits, acts, weights=True, inputs=False)
+        if c.loss == "wgan-gp":
+            x_hat = eps * real + (1 - eps) * fake
+            penalty = self.Df.gradient_penalty(x_hat, c.gp_weight)
+            if stats:
+                loss = loss + c.gp_weight * penalty
+        if stats:
+            self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
         self.opt_d.step()
         if c.loss == "wgan":
             self.Df.params.clamp_(-c.clip, c.clip)
         self.d_updates += 1
-
-    def _d_grad_autograd(self, c, m, real, fake, x, eps, stats) -> None:
-        """WGAN-GP's D gradient: the penalty needs a double backward, so autograd does it."""
-        logits = self.D(x)
-        loss = losses.d_loss(c.loss, logits[:m], logits[m:])
-        loss = loss + c.gp_weight * losses.gradient_penalty(self.D, real, fake, eps)
-        grads = torch.autograd.grad(loss, self.d_params)
-        torch._foreach_copy_(self._d_grad_views, grads)
-        if stats:
-            with torch.no_grad():
-                self._last_d = (
-                    loss.detach(),
-                    logits.detach().view(2, m).mean(1),
-                    torch.linalg.vector_norm(self.Df.grad),
-                )
 
     def _g_update(self, fake, g_acts) -> tuple[torch.Tensor, torch.Tensor]:
         """One G step, given G's output on fresh noise and its activations."""

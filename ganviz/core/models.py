@@ -107,6 +107,7 @@ class FlatMLP:
             self.layers.append((w, w.t(), p_b, g_store, g_b, transposed))
         self.module = mlp
         self._bufs: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
+        self._ones: dict[int, torch.Tensor] = {}
 
     def _buffers(self, n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Per-layer output and input-gradient buffers for ``n`` rows, made once.
@@ -191,6 +192,48 @@ class FlatMLP:
             else:
                 d = None
         return d
+
+    def gradient_penalty(self, x: torch.Tensor, weight: float) -> torch.Tensor:
+        """WGAN-GP's penalty P = mean_i (||grad_x f(x_i)|| - 1)^2 of this one-output net.
+
+        Adds ``weight * dP/dparams`` to ``self.grad`` (call it after the
+        backward pass that writes the rest of the loss's gradient) and returns P.
+
+        The input gradient g = c_0 W_0, with c_j = s_j * (c_{j+1} W_{j+1}) and
+        c_last = 1, is :meth:`backward` of ones; the slopes s_j are piecewise
+        constant, so P depends on the weights through that chain of products
+        alone (autograd's double backward agrees: leaky_relu_backward has no
+        gradient with respect to its input, and the biases get none). Its
+        derivative runs the chain the other way: with q_0 = dP/dg,
+        dP/dW_j = c_j^T q_j and q_{j+1} = s_j * (q_j W_j^T); the head's is sum_i q_last.
+        """
+        n = x.shape[0]
+        last = len(self.layers) - 1
+        if self.layers[last][0].shape[0] != 1:
+            raise ValueError("the gradient penalty needs a one-output net")
+        _, acts = self.forward(x)
+        ones = self._ones.get(n)
+        if ones is None:
+            with torch.inference_mode(False):
+                ones = self._ones[n] = torch.ones(n, 1, dtype=self.params.dtype, device=self.params.device)
+        g = self.backward(ones, acts, weights=False, inputs=True)  # c_j stay in the buffers
+        chain = self._buffers(n)[1]
+        norms = torch.linalg.vector_norm(g, dim=1, keepdim=True)
+        gap = norms - 1
+        penalty = gap.square().mean()
+        # dP/dg = 2 (|g| - 1) g / (n |g|); zero where g = 0, as autograd's norm backward.
+        q = g * (gap.mul_(2.0 / n) / norms.clamp_min_(1e-30))
+        for j in range(last):
+            w, wt, _, g_store, _, transposed = self.layers[j]
+            c = chain[j + 1]
+            if transposed:
+                g_store.addmm_(q.t(), c, alpha=weight)
+            else:
+                g_store.addmm_(c.t(), q, alpha=weight)
+            q = torch.mm(q, wt)
+            q = _leaky_relu_backward_into(q, acts[j + 1], SLOPE, True, grad_input=q)
+        self.layers[last][3].add_(q.sum(0, keepdim=True), alpha=weight)
+        return penalty
 
     def grad_views(self) -> list[torch.Tensor]:
         """Views of ``self.grad`` shaped like the module's parameters, in their order."""
