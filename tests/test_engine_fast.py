@@ -248,3 +248,25 @@ def test_flat_gradient_penalty_equals_autograd(float64, n_in, hidden, layers):
     torch.testing.assert_close(got, penalty.detach())
     for view, g in zip(flat.grad_views(), grads):
         torch.testing.assert_close(view, g + 0.5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_graph_gives_the_eager_numbers(monkeypatch):
+    """On CUDA the iteration is captured in a graph after a warm-up; same run as eager."""
+    c = config("nonsaturating", 2, "adam", device="cuda")
+    graphed = Engine(c)
+    monkeypatch.setenv("GANVIZ_CUDA_GRAPH", "0")
+    eager = Engine(c)
+    assert graphed._graph is not None and eager._graph is None
+    for changes in ({}, {"lr_d": 2e-3, "k": 1}, {"loss": "wgan-gp", "optimizer": "rmsprop"}):
+        graphed.apply(changes)
+        eager.apply(changes)
+        for _ in range(8):
+            graphed.train_step()
+            eager.train_step()
+        assert graphed._graph is not None and graphed._graph.graph is not None  # captured, still on
+    assert_same_run(graphed, eager, rtol=1e-5, atol=1e-7, weights_atol=1e-5)
+
+
+def test_no_cuda_graph_on_the_cpu():
+    assert Engine(config("nonsaturating", 1, "adam", device="cpu"))._graph is None

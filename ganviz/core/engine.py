@@ -409,11 +409,14 @@ class Engine(_Run):
         self.Gf = FlatMLP(self.G)
         self.Df = FlatMLP(self.D)
         self._consts: dict = {}
+        self._optimizers_built = 0
+        self._graph = _StepGraph(self) if _StepGraph.wanted(self) else None
 
     def _build_optimizers(self) -> None:
         c = self.config
         self.opt_d = make_flat_optimizer(c.optimizer, self.Df, c.lr_d)
         self.opt_g = make_flat_optimizer(c.optimizer, self.Gf, c.lr_g)
+        self._optimizers_built += 1  # a CUDA graph holds the old ones: capture again
 
     def _const(self, m: int) -> dict:
         """Per-batch-size constants: signs, averaging rows and the WGAN logit gradients."""
@@ -445,35 +448,49 @@ class Engine(_Run):
     # --- Algorithm 1 -------------------------------------------------------
 
     def d_step(self) -> None:
+        m = self.config.batch_size
         with torch.inference_mode():
-            self._d_step(stats=True)
+            real, z, eps = self.sample_real(m), self.sample_z(m), self._sample_eps(m)
+            self._d_update(real, self.Gf(z), eps, stats=True)
+        self.d_updates += 1
 
     def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One update of G; only G's gradient is formed, so D stays as it was."""
         with torch.inference_mode():
-            return self._g_step()
+            out = self._g_update(*self.Gf.forward(self.sample_z(self.config.batch_size)))
+        self.g_updates += 1
+        return out
 
     def train_step(self) -> None:
-        """One iteration of Algorithm 1: k D steps, then one G step."""
-        k = self.config.k
-        # No autograd bookkeeping per op: every gradient here is written out by hand.
+        """One iteration of Algorithm 1: k D steps, then one G step.
+
+        The iteration's samples are drawn first, in the order the reference
+        engine draws them (each D step's real batch, noise and, for WGAN-GP,
+        interpolation weights; then the G step's noise); no autograd
+        bookkeeping runs, since every gradient here is written out by hand.
+        """
+        c = self.config
+        k, m = c.k, c.batch_size
         with torch.inference_mode():
-            for i in range(k):
-                self._d_step(stats=i == k - 1)
-            loss_g, gn_g = self._g_step()
-        self._stats.append(self._last_d + (loss_g, gn_g))
+            draws = [(self.sample_real(m), self.sample_z(m), self._sample_eps(m)) for _ in range(k)]
+            z_g = self.sample_z(m)
+            record = None
+            if self._graph is not None:
+                record = self._graph.run(draws, z_g)
+            if record is None:
+                record = self._iteration(draws, z_g)
+        self._stats.append(record)
         self.step += 1
+        self.d_updates += k
+        self.g_updates += 1
 
-    def _d_step(self, stats: bool) -> None:
-        """One D step on fresh samples; ``stats`` keeps its scalars for the iteration's record."""
-        m = self.config.batch_size
-        real, z = self.sample_real(m), self.sample_z(m)
-        eps = self._sample_eps(m)
-        self._d_update(real, self.Gf(z), eps, stats)
-
-    def _g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        fake, g_acts = self.Gf.forward(self.sample_z(self.config.batch_size))
-        return self._g_update(fake, g_acts)
+    def _iteration(self, draws, z_g) -> tuple:
+        """The device work of one iteration on given samples; returns its per-step scalars."""
+        k = len(draws)
+        for i, (real, z, eps) in enumerate(draws):
+            self._d_update(real, self.Gf(z), eps, stats=i == k - 1)
+        loss_g, grad_norm_g = self._g_update(*self.Gf.forward(z_g))
+        return self._last_d + (loss_g, grad_norm_g)
 
     def _sample_eps(self, m: int) -> torch.Tensor | None:
         """WGAN-GP's interpolation weights, drawn right after the D step's noise."""
@@ -512,7 +529,6 @@ class Engine(_Run):
         self.opt_d.step()
         if c.loss == "wgan":
             self.Df.params.clamp_(-c.clip, c.clip)
-        self.d_updates += 1
 
     def _g_update(self, fake, g_acts) -> tuple[torch.Tensor, torch.Tensor]:
         """One G step, given G's output on fresh noise and its activations."""
@@ -535,10 +551,91 @@ class Engine(_Run):
         self.Gf.backward(d_fake, g_acts, weights=True, inputs=False)
         grad_norm = torch.linalg.vector_norm(self.Gf.grad)
         self.opt_g.step()
-        self.g_updates += 1
         return loss, grad_norm
 
     def _stacked_stats(self) -> torch.Tensor:
-        # Each entry: (loss_d, [d_real, d_fake], grad_norm_d, loss_g, grad_norm_g).
-        loss_d, means, gn_d, loss_g, gn_g = (torch.stack(col) for col in zip(*self._stats))
-        return torch.cat([torch.stack([loss_d, loss_g, gn_g, gn_d], 1), means], 1)
+        # Eager records: (loss_d, [d_real, d_fake], grad_norm_d, loss_g, grad_norm_g);
+        # CUDA-graph records: the same, already packed as one row.
+        if all(isinstance(r, tuple) for r in self._stats):
+            loss_d, means, gn_d, loss_g, gn_g = (torch.stack(col) for col in zip(*self._stats))
+            return torch.cat([torch.stack([loss_d, loss_g, gn_g, gn_d], 1), means], 1)
+        return torch.stack([_pack(r) if isinstance(r, tuple) else r for r in self._stats])
+
+
+def _pack(record: tuple) -> torch.Tensor:
+    """One iteration's scalars as a STEP_STATS row."""
+    loss_d, means, gn_d, loss_g, gn_g = record
+    return torch.cat([torch.stack([loss_d, loss_g, gn_g, gn_d]), means])
+
+
+class _StepGraph:
+    """An iteration captured in a CUDA graph and replayed: one launch instead of ~80.
+
+    CUDA only, and UNTESTED on a GPU so far (written on a CPU-only machine;
+    tests/test_engine_fast.py has the CUDA checks, skipped without a device).
+    Samples are drawn eagerly from the run's generator, exactly as without
+    the graph, and copied into the graph's static inputs, so the numbers are
+    the eager ones. What a capture bakes in (the config's learning rates, k,
+    batch size, loss; the optimizer objects) is its key: a new key runs
+    ``WARMUP`` eager iterations on a side stream, then captures again. Any
+    failure turns graphs off for the run (a warning says why) and training
+    goes on eagerly. ``GANVIZ_CUDA_GRAPH=0`` turns them off.
+    """
+
+    WARMUP = 3
+
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self.key = None
+        self.graph = None
+        self.warm = 0
+        self.stream = torch.cuda.Stream(device=engine.device)
+
+    @staticmethod
+    def wanted(engine: "Engine") -> bool:
+        return (
+            engine.device.type == "cuda"
+            and os.environ.get("GANVIZ_CUDA_GRAPH", "1") != "0"
+            and hasattr(torch.cuda, "CUDAGraph")
+        )
+
+    def run(self, draws, z_g) -> torch.Tensor | tuple | None:
+        """This iteration's record, trained through the graph; None: train eagerly."""
+        e = self.engine
+        key = (e.config, e._optimizers_built)
+        if key != self.key:
+            self.key, self.graph, self.warm = key, None, 0
+        try:
+            if self.graph is None:
+                # Adam's bias correction must come from its device step count.
+                if not all(getattr(o, "fused", True) for o in (e.opt_d, e.opt_g)):
+                    raise RuntimeError("the optimizer keeps Python state a graph would freeze")
+                if self.warm < self.WARMUP:
+                    self.warm += 1
+                    current = torch.cuda.current_stream(e.device)
+                    self.stream.wait_stream(current)
+                    with torch.cuda.stream(self.stream):
+                        record = e._iteration(draws, z_g)
+                    current.wait_stream(self.stream)
+                    return record
+                self._capture(draws, z_g)
+            torch._foreach_copy_(self.inputs, [t for d in draws for t in d if t is not None] + [z_g])
+            self.graph.replay()
+            return self.packed.clone()
+        except Exception as exc:  # noqa: BLE001 - any failure: eager from now on
+            import warnings
+
+            warnings.warn(f"CUDA graph disabled for this run ({type(exc).__name__}: {exc}); training eagerly")
+            e._graph = None
+            return None
+
+    def _capture(self, draws, z_g) -> None:
+        e = self.engine
+        statics = [tuple(None if t is None else torch.empty_like(t) for t in d) for d in draws]
+        z_static = torch.empty_like(z_g)
+        self.inputs = [t for d in statics for t in d if t is not None] + [z_static]
+        graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize(e.device)
+        with torch.cuda.graph(graph):  # records the kernels; runs none of them
+            self.packed = _pack(e._iteration(statics, z_static))
+        self.graph = graph
