@@ -441,6 +441,13 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True) -> 
         "engine_live/reference": result["engine_live"]["ratio"],
         "gui/reference": (result["gui"] or {}).get("ratio"),
     }
+    g = result["gui"] or {}
+    result["targets"] = {
+        "engine/reference >= 2.0": result["engine"]["ratio"] >= 2.0,
+        "gui/reference >= 1.0": None if not g.get("ratio") else g["ratio"] >= 1.0,
+        "gui frames/s >= 30": None if not g.get("frames_per_s") else g["frames_per_s"] >= 30,
+        "latency <= 100 ms": None if g.get("latency_ms") is None else g["latency_ms"] <= 100,
+    }
     result["device"] = str(device)
     result["torch_threads"] = threads
     result["torch"] = torch.__version__
@@ -474,7 +481,7 @@ def sweep(config: Config = BENCH_CONFIG, tiny: bool = False) -> list[dict]:
     points += [dict(hidden=h) for h in (32, 64, 256, 512)]
     if tiny:
         points = [dict(batch_size=64), dict(hidden=32)]
-    window = 0.02 if tiny else 0.4
+    window = 0.02 if tiny else 0.3
     rows = []
     for change in points:
         c = config.replace(**change)
@@ -541,6 +548,10 @@ def format_table(result: dict) -> str:
         + (f" (training child {g['child_peak_rss_mib']} MiB)" if g and g.get("child_peak_rss_mib") else "")
         + f"; {result['seconds']} s"
     )
+    lines.append("targets: " + "; ".join(
+        f"{name} {'-' if ok is None else 'met' if ok else 'NOT met'}"
+        for name, ok in result["targets"].items()
+    ))
     return "\n".join(lines)
 
 

@@ -27,6 +27,8 @@ def test_tiny_bench_has_every_figure():
     assert r["ratios"]["engine/reference"] == r["engine"]["ratio"]
     assert r["ratios"]["engine_live/reference"] == r["engine_live"]["ratio"]
     assert r["ratios"]["gui/reference"] is None
+    assert r["targets"]["engine/reference >= 2.0"] in (True, False)
+    assert r["targets"]["latency <= 100 ms"] is None  # no GUI measured
     assert r["device"] in ("cpu", "cuda") or r["device"].startswith("cuda")
     assert r["torch_threads"] >= 1
     assert positive(r["peak_rss_mib"])
@@ -34,7 +36,7 @@ def test_tiny_bench_has_every_figure():
     assert Config.from_dict(r["config"]) == SMALL
     json.dumps(r)  # what --json prints
     text = bench.format_table(r)
-    assert "engine_live" in text and "reference" in text
+    assert "engine_live" in text and "reference" in text and "targets:" in text
 
 
 def test_tiny_sweep_rows():
