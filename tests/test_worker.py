@@ -165,3 +165,14 @@ def test_slim_messages_leave_out_unchanged_heavy_fields():
             a, b = getattr(snap, name), getattr(back, name)
             assert (a is None and b is None) or np.array_equal(a, b)
         assert back.step == snap.step and back.history.keys() == snap.history.keys()
+
+
+def test_reset_before_the_first_snapshot_starts_the_new_config(qtbot):
+    worker = Worker(SMALL, "thread", measure=False)
+    sink = _start(worker)  # the reset below may reach the session before its first run
+    worker.reset(dict(SMALL, k=3))
+    try:
+        qtbot.waitUntil(lambda: sink.count >= 2, timeout=10_000)
+        assert all(s.config["k"] == 3 for s in sink.snaps)
+    finally:
+        assert worker.stop(1.0)

@@ -4,14 +4,14 @@ A :class:`Session` runs one training run after another (a reset starts the
 next) and obeys commands given as tuples from any thread:
 
     ("set", {key: value})   hot or cold parameter changes (cold ones restart)
-    ("pause",) ("resume",) ("step", n)
+    ("pause",) ("resume",) ("step", n[, kind])   kind: iteration (default), d or g
     ("reset", config_dict, epoch)   restart from this config; later messages carry ``epoch``
     ("quit",)
 
 It hands each event to ``emit`` as ``(kind, epoch, payload)``: ``("snap",
 epoch, Snapshot)``, ``("error", epoch, text)``. The worker runs a session in a
 thread of the GUI process, or in a child process started with the ``spawn``
-method (:func:`child_main`), where snapshots travel through a queue: there
+method (:func:`child_main`), where snapshots travel through a pipe: there
 :class:`Slimmer` leaves out the heavy arrays that did not change since the
 previous message, and :class:`Fattener` on the other side puts them back.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import queue
 import threading
 import traceback
 from typing import Any, Callable
@@ -81,7 +80,7 @@ class Session:
             elif kind == "resume":
                 inbox.resume()
             elif kind == "step":
-                inbox.request_steps(int(cmd[1]))
+                inbox.request_steps(int(cmd[1]), *cmd[2:3])
             elif kind == "reset":
                 # A fresh inbox at once, so that commands after the reset reach the new run.
                 self._pending = (dict(cmd[1]), int(cmd[2]))
@@ -100,11 +99,24 @@ class Session:
         """Train until a ``quit`` command; blocks the calling thread."""
         from .loop import train
 
-        config, epoch = self._config, 0
+        config, epoch, ran = self._config, 0, False
         while True:
             with self._lock:
+                if self._pending is not None:  # a reset, possibly before the first run
+                    values, epoch = self._pending
+                    self._pending = None
+                    try:
+                        config = Config.from_dict(values)
+                    except Exception:
+                        config = None
+                        emit((ERROR, epoch, traceback.format_exc()))
                 inbox = self._inbox
-            if not self._quit and config is not None:
+            if self._quit:
+                return
+            if config is not None:
+                if ran:
+                    self.run_id += 1
+                ran = True
                 try:
                     for snap in train(config, inbox, run_id=self.run_id, speed=self._speed,
                                       **self._kw):
@@ -112,21 +124,11 @@ class Session:
                         emit((SNAP, epoch, snap))
                 except Exception:  # shown by the GUI; the session waits for a reset
                     emit((ERROR, epoch, traceback.format_exc()))
+                config = None
             # The run ended (finished, failed, reset or quit): wait for what comes next.
             while not self._quit and self._pending is None:
                 self._wake.wait(0.1)
                 self._wake.clear()
-            if self._quit:
-                return
-            with self._lock:
-                values, epoch = self._pending
-                self._pending = None
-            self.run_id += 1
-            try:
-                config = Config.from_dict(values)
-            except Exception:
-                config = None
-                emit((ERROR, epoch, traceback.format_exc()))
 
 
 class Slimmer:
@@ -170,42 +172,53 @@ class Fattener:
 
 
 def child_main(commands, events, config: dict, options: dict) -> None:
-    """Entry point of the training process: commands from a queue, slim events to a queue."""
-    import multiprocessing
+    """Entry point of the training process: commands from a pipe, slim events to a pipe.
 
+    Sends are synchronous (no feeder thread), so every message is whole when the
+    process exits; a closed pipe on either side means the GUI is gone: stop.
+    """
     import torch
 
     # One thread was as fast as two for one small GAN, and leaves a core to the GUI.
     torch.set_num_threads(int(os.environ.get("GANVIZ_THREADS", "1")))
-    events.cancel_join_thread()  # never hang at exit on a full pipe nobody reads
     slim = Slimmer()
+    lock = threading.Lock()  # the session thread and the command thread both send
+
+    def send(event) -> None:
+        with lock:
+            events.send(event)
+
     try:
         session = Session(config, **options)
     except Exception:
-        events.put((ERROR, 0, traceback.format_exc()))
-        events.put((EXIT, 0, None))
+        send((ERROR, 0, traceback.format_exc()))
+        send((EXIT, 0, None))
         return
-    parent = multiprocessing.parent_process()
 
     def forward() -> None:
         while True:
             try:
-                cmd = commands.get(timeout=0.5)
-            except queue.Empty:
-                if parent is not None and not parent.is_alive():
-                    session.command(("quit",))  # the GUI is gone: do not train on alone
-                    return
-                continue
+                cmd = commands.recv()
             except (EOFError, OSError):
-                session.command(("quit",))
+                session.command(("quit",))  # the GUI is gone: do not train on alone
                 return
             try:
                 session.command(cmd)
             except Exception:
-                events.put((ERROR, 0, traceback.format_exc()))
+                send((ERROR, 0, traceback.format_exc()))
             if cmd[0] == "quit":
                 return
 
     threading.Thread(target=forward, name="ganviz-commands", daemon=True).start()
-    session.run(lambda event: events.put(slim(event)))
-    events.put((EXIT, 0, None))
+
+    def emit(event) -> None:
+        try:
+            send(slim(event))
+        except (BrokenPipeError, EOFError, OSError):
+            session.command(("quit",))
+
+    session.run(emit)
+    try:
+        send((EXIT, 0, None))
+    except (BrokenPipeError, EOFError, OSError):
+        pass

@@ -3,7 +3,7 @@
 A :class:`Worker` is a QThread that drives a :class:`ganviz.core.child.Session`
 and turns its events into signals. In ``process`` mode (the default) the
 session runs in a child process started with ``spawn`` and the thread only
-moves snapshots from a queue to signals; torch then never competes with the
+moves snapshots from a pipe to signals; torch then never competes with the
 GUI for the GIL (DESIGN.md section 7 measured 3-4x lost speed in-process). In
 ``thread`` mode the session runs in this QThread itself. The views do not know
 which.
@@ -72,22 +72,19 @@ class Worker(QThread):
         self._session = session
         self._process = None
         self._lock = threading.Lock()
-        self._backlog: list[tuple] = []  # commands before a session or process exists
         if self.mode == "thread" and session is None:
             self._session = Session(self._config, **self._options)
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()  # GUI thread -> this thread
         if self.mode == "process":
             self._ctx = multiprocessing.get_context("spawn")
-            self._commands = self._ctx.Queue()
-            self._events = self._ctx.Queue(maxsize=256)
-            self._commands.cancel_join_thread()
 
     # --- commands (call from the GUI thread) -----------------------------
 
     def send(self, cmd: tuple) -> None:
-        """Pass a command tuple to the session (see ganviz.core.child)."""
+        """Pass a command tuple to the session (see ganviz.core.child); never blocks."""
         with self._lock:
             if self.mode == "process":
-                self._commands.put(cmd)
+                self._outbox.put(cmd)  # this thread forwards it within ~10 ms
             else:
                 self._session.command(cmd)
 
@@ -101,9 +98,9 @@ class Worker(QThread):
     def resume(self) -> None:
         self.send(("resume",))
 
-    def step(self, n: int = 1) -> None:
-        """While paused: train ``n`` iterations."""
-        self.send(("step", int(n)))
+    def step(self, n: int = 1, kind: str = "iteration") -> None:
+        """While paused: ``n`` iterations, or ``n`` single D (``d``) or G (``g``) updates."""
+        self.send(("step", int(n), kind))
 
     def reset(self, config: dict) -> None:
         """Start a new run of ``config``; snapshots of older runs are dropped."""
@@ -115,7 +112,7 @@ class Worker(QThread):
         self._quit.set()
         try:
             self.send(("quit",))
-        except Exception:  # a broken queue: the thread still ends on the flag
+        except Exception:  # the thread still ends on the flag
             pass
         if not self.isRunning():
             return True
@@ -158,61 +155,74 @@ class Worker(QThread):
         self._session.run(self._deliver)
 
     def _run_process(self) -> None:
+        # Pipes, not queues: sends are synchronous, so a message is never cut short by a
+        # process that exits; and once each side holds only its own ends, a dead peer
+        # reads as EOF instead of a read that waits for ever.
+        cmd_recv, cmd_send = self._ctx.Pipe(duplex=False)
+        ev_recv, ev_send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
-            target=child_main, args=(self._commands, self._events, self._config, self._options),
+            target=child_main, args=(cmd_recv, ev_send, self._config, self._options),
             name="ganviz-train", daemon=True,
         )
         try:
             proc.start()
         except Exception as exc:  # e.g. no way to spawn here: train in this thread instead
+            for conn in (cmd_recv, cmd_send, ev_recv, ev_send):
+                conn.close()
             self.notice.emit(f"could not start a training process ({exc}); training in a thread")
             self._fallback_to_thread()
             return
+        cmd_recv.close()
+        ev_send.close()
         self._process = proc
+        try:
+            self._pump(proc, cmd_send, ev_recv)
+        finally:
+            proc.join(0.3)
+            if proc.is_alive():
+                proc.kill()  # a process, not a QThread: it holds nothing of ours
+                proc.join(0.5)
+            cmd_send.close()
+            ev_recv.close()
+
+    def _pump(self, proc, cmd_send, ev_recv) -> None:
+        """Forward commands to the child and its events to signals until it exits."""
         fatten = Fattener()
-        exited = False
         deadline = None
         while True:
             try:
-                event = self._events.get(timeout=0.05)
+                while True:
+                    cmd_send.send(self._outbox.get_nowait())
             except queue.Empty:
-                event = None
+                pass
+            except (OSError, EOFError):
+                pass  # the child is gone; the read below says so
+            try:
+                event = ev_recv.recv() if ev_recv.poll(0.01) else None
             except (EOFError, OSError):
-                break
+                if not self._quit.is_set():
+                    proc.join(0.2)
+                    self.failed.emit("the training process ended unexpectedly "
+                                     f"(exit code {proc.exitcode})")
+                return
             if event is not None:
                 event = fatten(event)
                 if event[0] == EXIT:
-                    exited = True
-                    break
+                    return
                 if not self._quit.is_set():
                     self._deliver(event)
-                continue
-            if self._quit.is_set():
-                deadline = deadline or time.monotonic() + 0.8
-                if not proc.is_alive() or time.monotonic() > deadline:
-                    break
-            elif not proc.is_alive():
-                self.failed.emit(
-                    f"the training process ended unexpectedly (exit code {proc.exitcode})"
-                )
-                break
-        proc.join(0.5 if exited else 0.1)
-        if proc.is_alive():
-            proc.kill()  # a process, not a QThread: it holds nothing of ours
-            proc.join(0.5)
-        self._events.close()
+            elif self._quit.is_set():
+                deadline = deadline or time.monotonic() + 0.6
+                if time.monotonic() > deadline:
+                    return
 
     def _fallback_to_thread(self) -> None:
-        backlog = []
-        while True:
-            try:
-                backlog.append(self._commands.get_nowait())
-            except (queue.Empty, OSError, EOFError):
-                break
         with self._lock:
             self.mode = "thread"
             self._session = Session(self._config, **self._options)
-            for cmd in backlog:
-                self._session.command(cmd)
+            while True:
+                try:
+                    self._session.command(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
         self._run_thread()
-
