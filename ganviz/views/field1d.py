@@ -1,0 +1,201 @@
+"""The 1-D view: Goodfellow et al. 2014, Figure 1, made live.
+
+Top: p_data (exact), p_g (estimated), and on the right axis D(x) beside the
+optimal D*(x) = p_data / (p_data + p_g). Below, on the same x axis: the map
+z -> x = G(z) drawn as lines from the noise line to the data line, and a rug
+of the generated samples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+
+from . import style
+
+LAYERS = {
+    "p_data": "p_data (exact)",
+    "p_g": "p_g (estimated)",
+    "d": "D(x)",
+    "d_star": "optimal D*(x)",
+    "rug": "generated samples (rug)",
+    "mapping": "z -> x mapping lines",
+}
+#: D's axis: [0, 1] in the lower three quarters, the legend above.
+D_RANGE = (-0.02, 1.32)
+D_TICKS = [[(v, f"{v:g}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]]
+HEADROOM = 1.3
+#: Mapping lines drawn (a subset of the shown samples, evenly spread in z).
+N_LINES = 48
+
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (places z ~ N(0, 1) uniformly along the noise line)."""
+    erf = np.vectorize(math.erf, otypes=[float])
+    return 0.5 * (1.0 + erf(np.asarray(z, dtype=np.float64) / math.sqrt(2.0)))
+
+
+class DensityView1D(pg.GraphicsLayoutWidget):
+    """p_data, p_g, D(x) and D*(x) on one x axis; the z -> x map and a rug below."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot = self.addPlot(row=0, col=0)
+        style.style_plot(self.plot, "Densities and the discriminator", left="density",
+                         bottom=None)
+        self.plot.setMenuEnabled(False)
+        self.plot.showAxis("right")
+        self.dview = pg.ViewBox()
+        self.plot.scene().addItem(self.dview)
+        right = self.plot.getAxis("right")
+        right.linkToView(self.dview)
+        right.setLabel("D(x)", **{"font-size": f"{style.FONT_SIZE}pt", "color": style.DISC})
+        right.setStyle(tickFont=style.TICK_FONT)
+        right.setTicks(D_TICKS)
+        self.dview.setXLink(self.plot)
+        self.dview.setYRange(*D_RANGE, padding=0)
+        self.dview.setMouseEnabled(x=False, y=False)
+        self.plot.vb.sigResized.connect(self._sync_views)
+        self.legend = style.legend(self.plot)
+
+        data_fill = pg.mkBrush(78, 224, 122, 60)
+        self.p_data = pg.PlotDataItem(pen=style.pen(style.DATA, 2.5), fillLevel=0.0,
+                                      brush=data_fill)
+        self.p_g = pg.PlotDataItem(pen=style.pen(style.GEN, 3.0))
+        self.d = pg.PlotDataItem(pen=style.pen(style.DISC, 2.5))
+        self.d_star = pg.PlotDataItem(pen=style.pen(style.OPTIMAL, 1.8, dash=True))
+        self.half = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen("#555", width=1))
+        self.plot.addItem(self.p_data)
+        self.plot.addItem(self.p_g)
+        self.dview.addItem(self.half)
+        self.dview.addItem(self.d)
+        self.dview.addItem(self.d_star)
+        self.legend.addItem(self.p_data, "p_data (exact)")
+        self.legend.addItem(self.p_g, "p_g (from 10^4 samples)")
+        self.legend.addItem(self.d, "D(x)")
+        self.legend.addItem(self.d_star, "D*(x) = p_data / (p_data + p_g)")
+
+        self.strip = self.addPlot(row=1, col=0)
+        style.style_plot(self.strip, None, bottom="x")
+        self.strip.setMenuEnabled(False)
+        self.strip.setXLink(self.plot)
+        self.strip.setYRange(-0.12, 1.35, padding=0)
+        self.strip.setMouseEnabled(x=True, y=False)
+        self.strip.getAxis("left").setTicks([[(0.0, "z"), (1.0, "x")]])
+        for plot in (self.plot, self.strip):  # equal axis widths keep the x axes aligned
+            plot.getAxis("left").setWidth(56)
+            plot.showAxis("right")
+            plot.getAxis("right").setWidth(62)
+        self.strip.getAxis("right").setTicks([[]])
+        self.strip.getAxis("right").setStyle(showValues=False)
+        self.ci.layout.setRowStretchFactor(0, 3)
+        self.ci.layout.setRowStretchFactor(1, 1)
+        self.z_line = pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen("#777", width=1.5))
+        self.x_line = pg.InfiniteLine(pos=1.0, angle=0, pen=pg.mkPen("#777", width=1.5))
+        # 1 px lines: wider antialiased ones cost Qt some 30 ms a frame here.
+        self.mapping = pg.PlotDataItem(pen=pg.mkPen(255, 138, 61, 150, width=1), connect="pairs")
+        self.rug = pg.PlotDataItem(pen=pg.mkPen(255, 138, 61, 150, width=1), connect="pairs")
+        for item in (self.z_line, self.x_line, self.mapping, self.rug):
+            self.strip.addItem(item)
+
+        self.items = {"p_data": (self.p_data,), "p_g": (self.p_g,), "d": (self.d,),
+                      "d_star": (self.d_star,), "rug": (self.rug,), "mapping": (self.mapping,)}
+        self.visible = {name: True for name in LAYERS}
+        self._drawn: dict = {}
+        self._ymax = None
+        self._last = None
+
+    def _sync_views(self) -> None:
+        self.dview.setGeometry(self.plot.vb.sceneBoundingRect())
+        self.dview.linkedViewChanged(self.plot.vb, self.dview.XAxis)
+
+    def set_layer(self, name: str, on: bool) -> None:
+        """Show or hide one layer (a key of LAYERS)."""
+        self.visible[name] = bool(on)
+        for item in self.items[name]:
+            item.setVisible(bool(on))
+
+    def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
+        """Forget the drawn run (a new one is coming)."""
+        self._drawn.clear()
+        self._ymax = None
+        self._last = None
+
+    def draw(self, snap) -> None:
+        """Draw a 1-D snapshot; grid curves only when their arrays changed."""
+        self._last = snap
+        xs = snap.xs
+        if xs is not None:
+            if self._changed("xs", xs):
+                self.plot.setXRange(float(xs[0]), float(xs[-1]), padding=0.0)
+                self.plot.disableAutoRange(axis="x")
+            if snap.p_data is not None and self._changed("p_data", snap.p_data):
+                self.p_data.setData(xs, snap.p_data)
+            if snap.p_g is not None and self._changed("p_g", snap.p_g):
+                self.p_g.setData(xs, np.nan_to_num(snap.p_g))
+                self._fit_y(snap)
+            if snap.d is not None and self._changed("d", snap.d):
+                d = np.asarray(snap.d)
+                if snap.critic:  # a critic's value is no probability: fit it to the axis
+                    self._critic_axis(d)
+                elif self._drawn.get("critic"):
+                    self._drawn["critic"] = False
+                    self.dview.setYRange(*D_RANGE, padding=0)
+                    self.plot.getAxis("right").setLabel("D(x)")
+                    self.plot.getAxis("right").setTicks(D_TICKS)
+                self.d.setData(xs, d)
+            if snap.d_star is not None and self._changed("d_star", snap.d_star):
+                self.d_star.setData(xs, snap.d_star)
+                self.d_star.setVisible(self.visible["d_star"] and not snap.critic)
+        if snap.fake is not None:
+            self._draw_samples(snap)
+
+    def _critic_axis(self, d: np.ndarray) -> None:
+        finite = d[np.isfinite(d)]
+        if not finite.size:
+            return
+        lo, hi = float(finite.min()), float(finite.max())
+        pad = 0.05 * (hi - lo or 1.0)
+        self.dview.setYRange(lo - pad, hi + (HEADROOM - 1) * (hi - lo or 1.0) + pad, padding=0)
+        if not self._drawn.get("critic"):
+            self._drawn["critic"] = True
+            self.plot.getAxis("right").setLabel("critic D(x)")
+            self.plot.getAxis("right").setTicks(None)
+
+    def _fit_y(self, snap) -> None:
+        """Left axis range: room for p_data and p_g, changed only when it must (no jitter)."""
+        top = float(np.nanmax(snap.p_data)) if snap.p_data is not None else 1.0
+        peak = float(np.nanmax(snap.p_g)) if np.isfinite(snap.p_g).any() else 0.0
+        want = HEADROOM * max(1.05 * top, min(1.05 * peak, 4.0 * top))
+        if self._ymax is None or want > self._ymax or want < 0.7 * self._ymax:
+            self._ymax = want
+            self.plot.setYRange(0.0, want, padding=0.0)
+            self.plot.disableAutoRange(axis="y")
+
+    def _draw_samples(self, snap) -> None:
+        x = np.asarray(snap.fake, dtype=np.float64)[:, 0]
+        if self.visible["rug"]:
+            rx = np.repeat(x, 2)
+            ry = np.tile([1.05, 1.3], len(x))
+            self.rug.setData(rx, ry)
+        z = snap.z
+        if self.visible["mapping"] and z is not None and z.shape[1] == 1 and snap.xs is not None:
+            x0, x1 = float(snap.xs[0]), float(snap.xs[-1])
+            order = np.argsort(z[:, 0])
+            pick = order[np.linspace(0, len(order) - 1, min(N_LINES, len(order))).astype(int)]
+            zpos = x0 + _phi(z[pick, 0]) * (x1 - x0)
+            mx = np.empty(2 * len(pick))
+            my = np.empty(2 * len(pick))
+            mx[0::2], mx[1::2] = zpos, x[pick]
+            my[0::2], my[1::2] = 0.0, 1.0
+            self.mapping.setData(mx, my)
+        elif not self.visible["mapping"] or z is None or z.shape[1] != 1:
+            self.mapping.setData([], [])
+
+    def _changed(self, key: str, value) -> bool:
+        if self._drawn.get(key, ()) is value:
+            return False
+        self._drawn[key] = value
+        return True

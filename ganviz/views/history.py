@@ -1,0 +1,134 @@
+"""Growing histories of a run for the time-series plots (numpy only, no Qt).
+
+Per-iteration values arrive in chunks with every snapshot. Buffers grow by
+doubling (amortised O(1) appends) up to ``limit`` points; past that, pairs of
+points are averaged and later chunks are averaged in blocks of the new stride,
+so memory stays bounded on a run of any length while the curve keeps its shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Per-iteration series from ``Snapshot.history``.
+STEP_SERIES = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "d_real", "d_fake")
+#: Per-measurement series from ``Snapshot.metrics`` (one point per heavy refresh).
+MEASURED_SERIES = ("js", "kl", "w1", "modes_captured", "modes_total", "high_quality")
+
+
+class Series:
+    """Columns of float values against a step axis, with bounded memory.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Column names.
+    limit : int
+        Most points kept; beyond it the stride doubles (block means).
+    """
+
+    def __init__(self, names, limit: int = 1 << 18, capacity: int = 1024) -> None:
+        self.names = tuple(names)
+        self.limit = int(limit)
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty((len(self.names), capacity), dtype=np.float32)
+        self.n = 0
+        self.stride = 1
+        self._carry_x = np.empty(0)
+        self._carry_y = np.empty((len(self.names), 0), dtype=np.float32)
+
+    def clear(self) -> None:
+        """Forget every point."""
+        self.__init__(self.names, self.limit)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The step axis (a view; valid until the next append)."""
+        return self._x[: self.n]
+
+    def y(self, name: str) -> np.ndarray:
+        """The column ``name`` (a view; valid until the next append)."""
+        return self._y[self.names.index(name), : self.n]
+
+    def append(self, x, columns: dict) -> None:
+        """Append points: ``x`` (n,) steps and ``columns[name]`` (n,) values."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if not len(x):
+            return
+        y = np.empty((len(self.names), len(x)), dtype=np.float32)
+        for i, name in enumerate(self.names):
+            col = columns.get(name)
+            y[i] = np.nan if col is None else np.asarray(col, dtype=np.float32).ravel()
+        x = np.concatenate([self._carry_x, x])
+        y = np.concatenate([self._carry_y, y], axis=1)
+        while True:  # the stride at which this chunk fits under the limit
+            s = self.stride
+            whole = len(x) // s * s
+            if self.n + whole // s <= self.limit or self.n < 2:
+                break
+            self._halve()
+        self._carry_x, self._carry_y = x[whole:], y[:, whole:]
+        if whole:  # block means: the last step of a block, the mean of its values
+            x = x[:whole].reshape(-1, s)[:, -1]
+            y = y[:, :whole].reshape(len(y), -1, s).mean(axis=2)
+            self._put(x, y)
+
+    def _put(self, x: np.ndarray, y: np.ndarray) -> None:
+        need = self.n + len(x)
+        if need > len(self._x):
+            cap = max(need, 2 * len(self._x))
+            self._x = np.resize(self._x, cap)
+            grown = np.empty((len(self.names), cap), dtype=np.float32)
+            grown[:, : self.n] = self._y[:, : self.n]
+            self._y = grown
+        self._x[self.n:need] = x
+        self._y[:, self.n:need] = y
+        self.n = need
+
+    def _halve(self) -> None:
+        """Average pairs of stored points; the stride doubles."""
+        n2 = self.n // 2
+        odd = self.n % 2
+        self._x[:n2] = self._x[1 : 2 * n2 : 2]
+        self._y[:, :n2] = 0.5 * (self._y[:, 0 : 2 * n2 : 2] + self._y[:, 1 : 2 * n2 : 2])
+        if odd:  # the last point stays alone
+            self._x[n2] = self._x[self.n - 1]
+            self._y[:, n2] = self._y[:, self.n - 1]
+        self.n = n2 + odd
+        self.stride *= 2
+
+    @property
+    def nbytes(self) -> int:
+        return self._x.nbytes + self._y.nbytes
+
+
+class History:
+    """All histories of one run: per-iteration and per-measurement series."""
+
+    def __init__(self, limit: int = 1 << 18) -> None:
+        self.steps = Series(STEP_SERIES, limit=limit)
+        self.measured = Series(MEASURED_SERIES, limit=limit)
+        self.run_id = None
+        self._fields_step = None
+
+    def clear(self) -> None:
+        self.steps.clear()
+        self.measured.clear()
+        self._fields_step = None
+
+    def add(self, snap) -> None:
+        """Append a snapshot's per-iteration history and, when fresh, its measurements."""
+        if snap.run_id != self.run_id:
+            self.clear()
+            self.run_id = snap.run_id
+        h = snap.history
+        if h and len(h.get("step", ())):
+            self.steps.append(h["step"], h)
+        m = snap.metrics or {}
+        if "js" in m and snap.fields_step != self._fields_step:
+            self._fields_step = snap.fields_step
+            self.measured.append([snap.fields_step], {k: [_num(m.get(k))] for k in MEASURED_SERIES})
+
+
+def _num(value) -> float:
+    return np.nan if value is None else float(value)
