@@ -1,0 +1,268 @@
+"""The controller: owns the worker's lifecycle, the run's config, its histories and latest snapshot.
+
+It lives in the GUI thread. The worker's signals reach its ``@Slot`` methods
+(queued across threads); the draw timer of the window reads :attr:`latest`
+and :attr:`history` and draws. Edits from the controls are validated here
+first, so a bad value gets one clear message and never reaches the run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ganviz.core.config import COLD_KEYS, Config, ConfigError, expand_lr
+from ganviz.core.presets import load_preset
+from ganviz.qt.worker import Worker
+from ganviz.views.history import History
+
+INFO, WARN, ERROR = "info", "warn", "error"
+
+
+class Controller(QObject):
+    """Starts, commands and stops the training worker; keeps what the views draw.
+
+    Parameters
+    ----------
+    config : Config
+        The first run.
+    mode : str, optional
+        Worker mode, ``process`` or ``thread`` (default: ``GANVIZ_WORKER`` or process).
+    max_steps : int, optional
+        Each run ends after this many iterations.
+    measure : bool
+        Ask the loop for the heavy measurements (grids, divergences).
+    """
+
+    #: (level, text): something the user must see; level is info, warn or error.
+    message = Signal(str, str)
+    #: The controller's config changed other than by the controls (preset, rejected edit).
+    config_changed = Signal(object)
+    #: Paused or running, alive or stopped by an error: the buttons follow.
+    state_changed = Signal()
+    #: A snapshot of a new run arrived (the views forget the old one).
+    new_run = Signal(object)
+    #: A run reached ``max_steps``.
+    finished = Signal(object)
+
+    def __init__(self, config: Config, mode: str | None = None, *, max_steps: int | None = None,
+                 measure: bool = True, interval: float = 1 / 30, parent=None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.mode = mode
+        self.max_steps = max_steps
+        self.measure = measure
+        self.interval = interval
+        self.history = History()
+        self.latest = None
+        self.version = 0  # bumps with every accepted snapshot
+        self.run_id = -1
+        self.paused = False
+        self.dead = False  # the run stopped on an error
+        self.done = False  # the run reached max_steps
+        self.speed = 0.0
+        self.snapshots = 0
+        self._rates: deque = deque()
+        self.steps_per_s = 0.0
+        self.worker: Worker | None = None
+
+    # --- lifecycle -------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker on the current config."""
+        if self.worker is not None:
+            return
+        self.worker = Worker(self.config.to_dict(), self.mode, max_steps=self.max_steps,
+                             measure=self.measure, interval=self.interval, speed=self.speed,
+                             paused=self.paused)
+        self.mode = self.worker.mode
+        self.worker.snapshot.connect(self.on_snapshot)
+        self.worker.failed.connect(self.on_failed)
+        self.worker.notice.connect(self.on_notice)
+        self.worker.start()
+
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Stop the run and wait for the worker (thread and process); True when it ended."""
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return True
+        ok = worker.stop(timeout)
+        if not ok:  # never terminate() a QThread: wait a little longer instead
+            ok = worker.wait(2000)
+        if ok:
+            for signal in (worker.snapshot, worker.failed, worker.notice):
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
+        return ok
+
+    # --- slots for the worker ---------------------------------------------
+
+    @Slot(object)
+    def on_snapshot(self, snap) -> None:
+        """Keep a snapshot of the current run (drop stale ones), grow the histories."""
+        if self.worker is None or snap.run_id < self.run_id:
+            return
+        if snap.run_id != self.run_id:
+            self.run_id = snap.run_id
+            self._rates.clear()
+            self.new_run.emit(snap)
+        self.snapshots += 1
+        self.history.add(snap)
+        self.latest = snap
+        self.version += 1
+        self._rate(snap.step)
+        text = snap.message
+        if snap.diverged:
+            self.paused = True
+            self.message.emit(ERROR, text.replace("diverged:", "Diverged:", 1))
+            self.state_changed.emit()
+        elif text.startswith("restarted"):
+            self.message.emit(INFO, f"Run restarted ({text.split(':', 1)[-1].strip()}).")
+        elif text.startswith("not applied"):
+            self.message.emit(WARN, text[0].upper() + text[1:])
+        elif text == "finished":
+            self.done = True
+            self.message.emit(INFO, f"Finished {snap.step} iterations. Reset to train again.")
+            self.state_changed.emit()
+            self.finished.emit(snap)
+
+    @Slot(str)
+    def on_failed(self, text: str) -> None:
+        """The run stopped on an exception: say so; the window stays usable."""
+        print(text, file=sys.stderr)
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else "unknown error"
+        self.dead = True
+        self.message.emit(ERROR, f"Training stopped by an error: {last}. "
+                                 "Change a setting or press Reset to start again.")
+        self.state_changed.emit()
+
+    @Slot(str)
+    def on_notice(self, text: str) -> None:
+        self.message.emit(INFO, text[0].upper() + text[1:])
+
+    # --- commands from the controls ---------------------------------------
+
+    @Slot(dict)
+    def set_params(self, changes: dict) -> bool:
+        """Validate and apply config changes; hot ones at the next step, cold ones restart."""
+        changes = expand_lr(changes)
+        try:
+            new = self.config.replace(**changes)
+            if new.device != self.config.device:
+                from ganviz.core.engine import resolve_device
+
+                resolve_device(new.device)
+        except ConfigError as exc:
+            self.message.emit(WARN, f"Not applied: {exc}")
+            self.config_changed.emit(self.config)  # the controls show the value in force
+            return False
+        old = self.config
+        diff = {k: getattr(new, k) for k in changes if getattr(new, k) != getattr(old, k)}
+        if not diff:
+            return True
+        self.config = new
+        cold = sorted(set(diff) & COLD_KEYS)
+        if self.worker is None:
+            return True
+        if self.dead or (self.done and cold):
+            self.reset()
+        elif cold:
+            self.message.emit(INFO, f"Restarting the run: {', '.join(cold)} changed "
+                                    "(a model or data setting needs a fresh run).")
+            self.worker.set_params(diff)
+        else:
+            self.worker.set_params(diff)
+        return True
+
+    @Slot(float)
+    def set_speed(self, speed: float) -> None:
+        """Iterations per second at most (0: full speed); slow motion for a lecture."""
+        self.speed = float(speed)
+        if self.worker is not None:
+            self.worker.set_params({"speed": self.speed})
+
+    @Slot()
+    def play(self) -> None:
+        if self.dead or self.done:
+            self.paused = False
+            self.reset()
+            return
+        self.paused = False
+        if self.worker is not None:
+            self.worker.resume()
+        self.state_changed.emit()
+
+    @Slot()
+    def pause(self) -> None:
+        self.paused = True
+        if self.worker is not None:
+            self.worker.pause()
+        self.state_changed.emit()
+
+    @Slot()
+    def toggle(self) -> None:
+        """Play when paused, pause when playing."""
+        self.play() if self.paused or self.dead or self.done else self.pause()
+
+    @Slot()
+    def step(self, n: int = 1, kind: str = "iteration") -> None:
+        """Pause if needed and train ``n`` iterations (or single ``d`` / ``g`` updates)."""
+        if self.worker is None or self.dead or self.done:
+            return
+        if not self.paused:
+            self.pause()
+        self.worker.step(n, kind)
+
+    @Slot()
+    def step_d(self) -> None:
+        """One update of D alone: watch D(x) move towards D*(x)."""
+        self.step(1, "d")
+
+    @Slot()
+    def step_g(self) -> None:
+        """One update of G alone: watch the fake samples follow the arrows."""
+        self.step(1, "g")
+
+    @Slot()
+    def reset(self) -> None:
+        """Restart with the current config (the user's edits are kept)."""
+        if self.worker is None:
+            return
+        self.dead = self.done = False
+        self.worker.reset(self.config.to_dict())
+        if self.paused:
+            self.worker.pause()
+        else:
+            self.worker.resume()
+        self.state_changed.emit()
+
+    @Slot(str)
+    def load_preset(self, name: str):
+        """Load a preset's config and start it; returns the Preset (None on error)."""
+        try:
+            preset = load_preset(name)
+        except ConfigError as exc:
+            self.message.emit(WARN, str(exc))
+            return None
+        self.config = preset.config
+        self.config_changed.emit(self.config)
+        self.reset()
+        self.message.emit(INFO, f"Preset: {preset.title}")
+        return preset
+
+    # --- speed -------------------------------------------------------------
+
+    def _rate(self, step: int) -> None:
+        now = time.monotonic()
+        q = self._rates
+        q.append((now, step))
+        while len(q) > 2 and now - q[0][0] > 2.0:
+            q.popleft()
+        if len(q) >= 2 and q[-1][0] - q[0][0] > 0.25:
+            self.steps_per_s = max(0.0, (q[-1][1] - q[0][1]) / (q[-1][0] - q[0][0]))

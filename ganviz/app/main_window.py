@@ -1,0 +1,299 @@
+"""The main window and :func:`run_gui`, the entry point the command line calls.
+
+Layout: controls in a dock on the left; the 1-D or 2-D view large in the
+middle; the time series in a column on the right; a message banner above and
+a status bar below. A 30 Hz timer draws the latest snapshot only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer, Qt, Slot
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QLabel, QMainWindow, QScrollArea, QSplitter, QStackedWidget,
+    QVBoxLayout, QWidget,
+)
+
+from ganviz.core.config import Config
+from ganviz.views import style
+
+FRAME_MS = 33  # the draw timer: about 30 frames per second
+#: The time series are redrawn every SERIES_EVERY frames, every SLOW_EVERY past LONG_HISTORY
+#: points: they cost 20-30 ms a frame on one core (a 2-D view about 10 ms).
+SERIES_EVERY, LONG_HISTORY, SLOW_EVERY = 3, 20_000, 4
+BANNER_STYLE = {
+    "info": "background:#1f3b57; color:#e3f2fd; border:1px solid #3a6d99;",
+    "warn": "background:#5a4a12; color:#fff8e1; border:1px solid #a68a1f;",
+    "error": "background:#7a1f1f; color:#ffebee; border:1px solid #c62828; font-weight:bold;",
+}
+
+
+class MainWindow(QMainWindow):
+    """The ganviz window: controls, the live view of the data space, the time series."""
+
+    def __init__(self, config: Config, preset: str | None = None, *, mode: str | None = None,
+                 max_steps: int | None = None, screenshot: Path | None = None,
+                 interval: float = 1 / 30, draw: bool = True) -> None:
+        super().__init__()
+        from ganviz.app.controller import Controller
+        from ganviz.app.controls import ControlPanel
+        from ganviz.views.field1d import DensityView1D
+        from ganviz.views.field2d import FieldView2D
+        from ganviz.views.timeseries import TimeSeriesView
+
+        self.setWindowTitle("ganviz: watch a GAN learn")
+        self.resize(1600, 1000)
+        self.screenshot = Path(screenshot) if screenshot else None
+        self.exit_code = 0
+        self.drawing = draw
+        self.controller = Controller(config, mode, max_steps=max_steps, interval=interval,
+                                     parent=self)
+
+        self.view1d = DensityView1D()
+        self.view2d = FieldView2D()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.view1d)
+        self.stack.addWidget(self.view2d)
+        self.series = TimeSeriesView()
+        self.series.setMinimumWidth(420)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.stack)
+        split.addWidget(self.series)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([820, 520])
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        font = self.banner.font()
+        font.setPointSize(style.FONT_SIZE + 1)
+        self.banner.setFont(font)
+        self.banner.setMargin(6)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.banner)
+        lay.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+        self.controls = ControlPanel(config, preset)
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(340)
+        dock = QDockWidget("Controls")
+        dock.setObjectName("controls")
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+        self.status = {}
+        for key in ("step", "rate", "device", "fps", "run"):
+            label = QLabel()
+            label.setMinimumWidth(110)
+            self.statusBar().addPermanentWidget(label)
+            self.status[key] = label
+        self.statusBar().showMessage("starting the training process..." if
+                                     self.controller.mode != "thread" else "starting...")
+
+        c, p = self.controller, self.controls
+        p.params_changed.connect(self.on_params)
+        p.speed_changed.connect(c.set_speed)
+        p.play_clicked.connect(c.toggle)
+        p.step_clicked.connect(c.step)
+        p.step_d_clicked.connect(c.step_d)
+        p.step_g_clicked.connect(c.step_g)
+        p.reset_clicked.connect(c.reset)
+        p.preset_chosen.connect(self.on_preset)
+        p.layer_toggled.connect(self.on_layer)
+        p.arrow_gain_changed.connect(self.view2d.set_arrow_gain)
+        c.message.connect(self.show_message)
+        c.config_changed.connect(self.on_config)
+        c.state_changed.connect(self.on_state)
+        c.new_run.connect(self.on_new_run)
+        c.finished.connect(self.on_finished)
+        for keys, slot in ((Qt.Key.Key_Space, c.toggle), (Qt.Key.Key_S, c.step),
+                           (Qt.Key.Key_D, c.step_d), (Qt.Key.Key_G, c.step_g),
+                           (Qt.Key.Key_R, c.reset)):
+            QShortcut(QKeySequence(keys), self, activated=slot)
+
+        self._drawn_version = -1
+        self._frames = 0
+        self._frame_times: list[float] = []
+        self.fps = 0.0
+        self._banner_timer = QTimer(self)
+        self._banner_timer.setSingleShot(True)
+        self._banner_timer.timeout.connect(self.hide_message)
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.on_frame)
+        self.show_view(config.dim)
+        self.on_state()
+
+    # --- lifecycle -------------------------------------------------------
+
+    def start(self) -> None:
+        """Start training and drawing."""
+        self.controller.start()
+        self.timer.start(FRAME_MS)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        self.timer.stop()
+        self.controller.shutdown(1.0)
+        event.accept()
+
+    # --- drawing ---------------------------------------------------------
+
+    @Slot()
+    def on_frame(self) -> None:
+        """Draw the latest snapshot, if a new one came, and update the status bar."""
+        c = self.controller
+        snap = c.latest
+        if snap is None or c.version == self._drawn_version:
+            return
+        self._drawn_version = c.version
+        if self.drawing:
+            self.draw(snap)
+        now = time.monotonic()
+        self._frame_times.append(now)
+        while self._frame_times and now - self._frame_times[0] > 1.0:
+            self._frame_times.pop(0)
+        self.fps = float(len(self._frame_times))
+        self._status(snap)
+
+    def draw(self, snap) -> None:
+        """Draw ``snap`` and the histories into the views now."""
+        self._frames += 1
+        if snap.dim != self._dim:
+            self.show_view(snap.dim)
+        view = self.view1d if snap.dim == 1 else self.view2d
+        view.draw(snap)
+        every = SLOW_EVERY if self.controller.history.steps.n > LONG_HISTORY else SERIES_EVERY
+        if self._frames % every == 0 or snap.message or self.controller.paused:
+            self.series.draw(self.controller.history, snap)
+
+    def _status(self, snap) -> None:
+        c = self.controller
+        self.status["step"].setText(f"step {snap.step:,}")
+        self.status["rate"].setText(f"{c.steps_per_s:,.0f} it/s" if not c.paused else "paused")
+        self.status["device"].setText(f"device {snap.device} ({c.mode})")
+        self.status["fps"].setText(f"{self.fps:.0f} frames/s")
+        self.status["run"].setText(f"run {snap.run_id}")
+        self.statusBar().clearMessage()
+
+    def show_view(self, dim: int) -> None:
+        self._dim = dim
+        self.stack.setCurrentIndex(0 if dim == 1 else 1)
+        self.controls.show_dim(dim)
+
+    # --- slots -------------------------------------------------------------
+
+    @Slot(dict)
+    def on_params(self, changes: dict) -> None:
+        """An edit in the controls: the controller validates it; the controls show the result."""
+        if self.controller.set_params(changes):
+            self.controls.show_config(self.controller.config)
+        if "data" in changes and self.controller.config.dim != self._dim:
+            self.show_view(self.controller.config.dim)
+
+    @Slot(str)
+    def on_preset(self, name: str) -> None:
+        if self.controller.load_preset(name) is not None:
+            self.show_view(self.controller.config.dim)
+
+    @Slot(object)
+    def on_config(self, config) -> None:
+        self.controls.show_config(config)
+
+    @Slot()
+    def on_state(self) -> None:
+        c = self.controller
+        self.controls.show_state(c.paused, c.dead or c.done)
+        if not c.paused and not c.dead and self.banner.property("level") == "error":
+            self.hide_message()
+
+    @Slot(object)
+    def on_new_run(self, snap) -> None:
+        self.view1d.forget()
+        self.view2d.forget()
+        self.series.forget()
+        if snap.dim != self._dim:
+            self.show_view(snap.dim)
+
+    @Slot(int, str, bool)
+    def on_layer(self, dim: int, key: str, on: bool) -> None:
+        (self.view1d if dim == 1 else self.view2d).set_layer(key, on)
+
+    @Slot(str, str)
+    def show_message(self, level: str, text: str) -> None:
+        """Show ``text`` in the banner; info fades after a few seconds, errors stay."""
+        self.banner.setText(text)
+        self.banner.setStyleSheet(BANNER_STYLE.get(level, BANNER_STYLE["info"]))
+        self.banner.setProperty("level", level)
+        self.banner.setVisible(True)
+        self._banner_timer.stop()
+        if self.screenshot is not None and level == "error":
+            # A run that diverged is still a picture; one that failed is an error.
+            self.exit_code = 1 if self.controller.dead else 0
+            QTimer.singleShot(200, self.save_screenshot)
+        if level == "info":
+            self._banner_timer.start(6000)
+        elif level == "warn":
+            self._banner_timer.start(10000)
+
+    @Slot()
+    def hide_message(self) -> None:
+        self.banner.setVisible(False)
+        self.banner.setProperty("level", None)
+
+    @Slot(object)
+    def on_finished(self, snap) -> None:
+        if self.screenshot is None:
+            return
+        self.draw(snap)
+        self._drawn_version = self.controller.version
+        self._status(snap)
+        self.hide_message()
+        QTimer.singleShot(200, self.save_screenshot)
+
+    @Slot()
+    def save_screenshot(self) -> None:
+        """Save the window as PNG and close (``--screenshot``)."""
+        QApplication.processEvents()
+        ok = self.grab().save(str(self.screenshot))
+        if ok:
+            print(f"saved {self.screenshot}", file=sys.stderr)
+        else:
+            print(f"ganviz: error: could not write {self.screenshot}", file=sys.stderr)
+            self.exit_code = 1
+        self.close()
+
+
+def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
+            steps: int | None = None, screenshot: Path | None = None) -> int:
+    """Open the window on ``config`` (``--steps``: stop there; ``--screenshot``: save, quit)."""
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("ganviz")
+    font = QFont(app.font())
+    font.setPointSize(style.FONT_SIZE)
+    app.setFont(font)
+    style.configure()
+    if screenshot is not None and steps is None:
+        from ganviz.core.presets import load_preset
+
+        try:
+            steps = load_preset(preset_name).steps if preset_name else 500
+        except Exception:
+            steps = 500
+    window = MainWindow(config, preset_name, max_steps=steps, screenshot=screenshot)
+    window.show()
+    window.start()
+    code = app.exec()
+    window.controller.shutdown(1.0)
+    return window.exit_code or code
