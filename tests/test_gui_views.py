@@ -161,3 +161,20 @@ def test_series_bounded_memory_keeps_shape():
     # Block means of a straight line stay on the line, lagging by half a block.
     assert np.max(np.abs(s.y("v") - s.x)) <= s.stride
     assert s.nbytes < 64_000
+
+
+def test_2d_heatmap_covers_the_grid_extent(qtbot, pg_style):
+    from ganviz.views.field2d import FieldView2D
+
+    view = FieldView2D()
+    qtbot.addWidget(view)
+    snap = make_snapshot(2)
+    view.draw(snap)
+    view.draw(make_snapshot(2, step=11))  # a second heavy refresh keeps the extent
+    for img in (view.d_img, view.pg_img):
+        r = img.mapRectToView(img.boundingRect())
+        dx = snap.xs[1] - snap.xs[0]
+        assert abs(r.left() - (snap.xs[0] - dx / 2)) < 1e-6
+        assert abs(r.right() - (snap.xs[-1] + dx / 2)) < 1e-6
+        assert abs(r.top() - (snap.ys[0] - dx / 2)) < 1e-6
+        assert abs(r.bottom() - (snap.ys[-1] + dx / 2)) < 1e-6

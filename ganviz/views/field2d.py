@@ -119,6 +119,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._drawn: dict = {}
         self._critic = None
         self._last = None
+        self._rect = QRectF(0, 0, 1, 1)
 
     def set_layer(self, name: str, on: bool) -> None:
         """Show or hide one layer (a key of LAYERS)."""
@@ -150,8 +151,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         if self._changed("xs", xs):
             dx, dy = xs[1] - xs[0], ys[1] - ys[0]
             rect = QRectF(xs[0] - dx / 2, ys[0] - dy / 2, len(xs) * dx, len(ys) * dy)
-            self.d_img.setRect(rect)
-            self.pg_img.setRect(rect)
+            self._rect = rect  # applied after each setImage: setRect scales by the image's size
             self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0.02)
             self.plot.disableAutoRange()
         if self._changed("p_data", snap.p_data) and snap.p_data is not None:
@@ -174,11 +174,14 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                 if hi - lo < 1e-9:
                     lo, hi = lo - 0.5, hi + 0.5
                 self.d_img.setImage(d, autoLevels=False)
+                self.d_img.setRect(self._rect)
                 self.cbar.setLevels((float(lo), float(hi)))
             else:
                 self.d_img.setImage(d, autoLevels=False, levels=(0.0, 1.0))
+                self.d_img.setRect(self._rect)
         if snap.p_g is not None and self.visible["p_g"] and self._changed("p_g", snap.p_g):
             self.pg_img.setImage(np.asarray(snap.p_g), autoLevels=False, levels=self._pg_levels)
+            self.pg_img.setRect(self._rect)
         if self.visible["real"] and self._changed("real", snap.real) and snap.real is not None:
             self.real.setData(pos=snap.real)
         if self.visible["modes"] and (self._changed("mode_counts", snap.mode_counts)

@@ -35,6 +35,21 @@ def _ref_line(plot: pg.PlotItem, y: float, label: str, below: bool = False) -> p
     return line
 
 
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at decades (1, 2 and 5 when the range is under a decade)."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph name
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = math.floor(minVal), math.ceil(maxVal)
+        decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
+        steps = [d + math.log10(m) for d in range(lo, hi) for m in (2, 5)]
+        steps = [v for v in steps if minVal <= v <= maxVal]
+        if len(decades) >= 2:
+            return [(1.0, decades), (None, steps)]
+        return [(None, sorted(decades + steps))]
+
+
 class TimeSeriesView(pg.GraphicsLayoutWidget):
     """Stacked plots sharing the step axis, drawn from a :class:`History`."""
 
@@ -42,7 +57,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.plots = {}
         rows = (
-            ("loss", [("loss D", style.DISC), ("loss G", style.GEN)], "nats"),
+            ("loss", [("loss D", style.DISC), ("loss G", style.GEN)], "loss"),
             ("js", [("JS(p_data, p_g)", style.ACCENT)], "nats"),
             ("grad", [("|grad G|", style.GEN), ("|grad D|", style.DISC)], "norm"),
             ("dout", [("D(real)", style.DATA), ("D(fake)", style.GEN)], "mean D"),
@@ -50,7 +65,8 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                        ("total", style.DATA)], "modes"),
         )
         for i, (key, names, left) in enumerate(rows):
-            plot = self.addPlot(row=i, col=0)
+            axes = {"left": DecadeAxis("left")} if key == "grad" else None
+            plot = self.addPlot(row=i, col=0, axisItems=axes)
             style.style_plot(plot, None, left=left,
                              bottom="iteration" if key == rows[-1][0] else None)
             style.coloured_title(plot, names)
