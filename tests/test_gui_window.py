@@ -228,3 +228,24 @@ def test_window_answers_within_100_ms_while_training(qtbot, make_window):
     step = _latest(window).step
     qtbot.wait(250)
     assert _latest(window).step == step
+
+
+def test_slow_motion_and_unavailable_device(qtbot, make_window):
+    import torch
+
+    window = make_window()
+    _wait_step(qtbot, window, 5)
+    combo = window.controls.speed
+    combo.setCurrentIndex(combo.findData(10.0))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.wait(300)
+    step = _latest(window).step
+    qtbot.wait(1000)
+    assert 3 <= _latest(window).step - step <= 15  # about 10 iterations a second
+    if not torch.cuda.is_available():
+        run = _latest(window).run_id
+        window.controller.set_params({"device": "cuda"})
+        assert "Not applied" in window.banner.text() and "cuda" in window.banner.text()
+        assert window.controls.device.currentText() == "auto"
+        qtbot.wait(200)
+        assert _latest(window).run_id == run and not window.controller.dead
