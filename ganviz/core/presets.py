@@ -44,15 +44,20 @@ def load_preset(name: str, directory: Path = PRESET_DIR) -> Preset:
     return read_preset(path)
 
 
+def read_json(path: Path, kind: str, error: type[ConfigError] = ConfigError):
+    """The JSON in ``path``; ``error`` says "cannot read" or "is not valid JSON", naming ``kind``."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read {kind} {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{kind} {path} is not valid JSON: {exc}") from None
+
+
 def read_preset(path: Path) -> Preset:
     """Read and validate one preset file; ConfigError says what is wrong with it."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read preset file {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"preset file {path} is not valid JSON: {exc}") from None
+    raw = read_json(path, "preset file")
     if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
         raise ConfigError(f"preset file {path} needs an object with a \"config\" object")
     try:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .config import Config, ConfigError
+from .presets import read_json
 
 FORMAT = "ganviz-session"
 VERSION = 1
@@ -73,12 +74,7 @@ def save_session(path, session: Session) -> None:
 def load_session(path) -> Session:
     """Read a session file; SessionError names the problem and what is accepted."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SessionError(f"cannot read session file {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SessionError(f"session file {path} is not valid JSON: {exc}") from None
+    doc = read_json(path, "session file", SessionError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SessionError(f"{path} is not a ganviz session file (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")
