@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .core.config import Config
+from .core.config import SNAPSHOT_INTERVAL, Config
 from .core.data import make_target
 from .core.engine import Engine, ReferenceEngine, resolve_device, set_threads
 
@@ -177,7 +177,7 @@ def live(config: Config, warmup: float, window: float, windows: int) -> dict:
     """
     from .core.loop import train
 
-    gen = train(config, measure=True, interval=1 / 30)
+    gen = train(config, measure=True, interval=SNAPSHOT_INTERVAL)
     snap = next(gen)  # step 0, after the probe is built
     t_end = time.perf_counter() + warmup
     while time.perf_counter() < t_end:

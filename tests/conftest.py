@@ -7,6 +7,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GANVIZ_THREADS", "1")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One torch thread, as the app's training beside the GUI on two cores.
+
+    On a 2-core machine shared with another busy process, torch's thread pool
+    made these small ops 20-100x slower.
+    """
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

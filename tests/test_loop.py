@@ -115,6 +115,17 @@ def test_bad_value_from_the_inbox_is_reported_not_raised():
     r.stop()
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cold_change_to_a_missing_device_is_refused_and_training_goes_on():
+    r = Runner(FAST)
+    r.wait_for(lambda s: s.step > 5)
+    r.inbox.put({"device": "cuda"})
+    snap = r.wait_for(lambda s: s.message.startswith("not applied"))
+    assert "cuda" in snap.message and snap.run_id == 0 and snap.config["device"] == "auto"
+    r.wait_for(lambda s: s.step > snap.step + 5)
+    r.stop()
+
+
 def test_divergence_pauses_and_restores_the_last_good_weights():
     r = Runner(Config(data="gaussian", hidden=16, batch_size=32, optimizer="sgd", lr_d=1e6, lr_g=1e6))
     snap = r.wait_for(lambda s: s.diverged)

@@ -12,16 +12,6 @@ from ganviz.core import theory as T
 LN2 = math.log(2.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # As the app runs (DESIGN.md section 7). On a 2-core machine shared with
-    # another busy process, torch's thread pool made these small ops 20-100x
-    # slower; restore the setting for other test modules.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 # REFERENCES.md tables.
 JS_TABLE = {0: 0.0, 1: 0.111421, 2: 0.336831, 3: 0.526777, 4: 0.632720,
             5: 0.675943, 6: 0.689298, 8: 0.693054, 10: 0.693146}

@@ -14,7 +14,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ganviz.core.config import COLD_KEYS, Config, ConfigError, expand_lr
+from ganviz.core.config import COLD_KEYS, SNAPSHOT_INTERVAL, Config, ConfigError, expand_lr
 from ganviz.core.presets import load_preset
 from ganviz.qt.worker import Worker
 from ganviz.views.history import History
@@ -49,7 +49,7 @@ class Controller(QObject):
     finished = Signal(object)
 
     def __init__(self, config: Config, mode: str | None = None, *, max_steps: int | None = None,
-                 measure: bool = True, interval: float = 1 / 30, parent=None) -> None:
+                 measure: bool = True, interval: float = SNAPSHOT_INTERVAL, parent=None) -> None:
         super().__init__(parent)
         self.config = config
         self.mode = mode

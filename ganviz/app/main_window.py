@@ -2,7 +2,8 @@
 
 Layout: controls in a dock on the left; the 1-D or 2-D view large in the
 middle; the time series in a column on the right; a message banner above and
-a status bar below. A 30 Hz timer draws the latest snapshot only.
+a status bar below. A 60 Hz timer draws the latest snapshot, when a new one
+came (about 32 a second at full speed).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from ganviz.core.config import Config
+from ganviz.core.config import SNAPSHOT_INTERVAL, Config
 from ganviz.views import style
 
-FRAME_MS = 33  # the draw timer: about 30 frames per second
+#: The draw timer polls at 60 Hz: a snapshot is drawn within 16 ms of arriving,
+#: and the ~32 snapshots a second are not lost to beats with a 30 Hz timer.
+FRAME_MS = 16
 #: The time series are redrawn every SERIES_EVERY frames, every SLOW_EVERY past LONG_HISTORY
 #: points: they cost 20-30 ms a frame on one core (a 2-D view about 10 ms).
 SERIES_EVERY, LONG_HISTORY, SLOW_EVERY = 3, 20_000, 4
@@ -37,7 +40,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, config: Config, preset: str | None = None, *, mode: str | None = None,
                  max_steps: int | None = None, screenshot: Path | None = None,
-                 interval: float = 1 / 30, draw: bool = True) -> None:
+                 interval: float = SNAPSHOT_INTERVAL, draw: bool = True) -> None:
         super().__init__()
         from ganviz.app.controller import Controller
         from ganviz.app.controls import ControlPanel

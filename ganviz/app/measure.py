@@ -18,11 +18,10 @@ import time
 
 def _loop_alone(config, seconds: float) -> float:
     """Iterations per wall second of loop.train in this process, no window."""
-    import torch
-
+    from ganviz.core.engine import set_threads
     from ganviz.core.loop import Inbox, train
 
-    torch.set_num_threads(int(os.environ.get("GANVIZ_THREADS", "1")))
+    set_threads(beside_gui=True)  # as the window's training runs
     inbox = Inbox()
     start = None
     for snap in train(config, inbox):

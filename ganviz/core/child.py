@@ -19,12 +19,11 @@ previous message, and :class:`Fattener` on the other side puts them back.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import traceback
 from typing import Any, Callable
 
-from .config import Config
+from .config import SNAPSHOT_INTERVAL, Config
 
 #: Snapshot fields that change only on a heavy refresh or a new run (sent when changed).
 HEAVY_FIELDS = (
@@ -48,7 +47,7 @@ class Session:
         Start paused (after the step-0 snapshot).
     """
 
-    def __init__(self, config: dict, *, max_steps: int | None = None, interval: float = 1 / 30,
+    def __init__(self, config: dict, *, max_steps: int | None = None, interval: float = SNAPSHOT_INTERVAL,
                  measure: bool = True, speed: float = 0.0, paused: bool = False) -> None:
         from .loop import Inbox  # imports torch: keep the module light until a run starts
 
@@ -177,10 +176,9 @@ def child_main(commands, events, config: dict, options: dict) -> None:
     Sends are synchronous (no feeder thread), so every message is whole when the
     process exits; a closed pipe on either side means the GUI is gone: stop.
     """
-    import torch
+    from ganviz.core.engine import set_threads
 
-    # One thread was as fast as two for one small GAN, and leaves a core to the GUI.
-    torch.set_num_threads(int(os.environ.get("GANVIZ_THREADS", "1")))
+    set_threads(beside_gui=True)
     slim = Slimmer()
     lock = threading.Lock()  # the session thread and the command thread both send
 

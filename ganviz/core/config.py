@@ -24,6 +24,9 @@ HOT_KEYS = frozenset(
 )
 #: Keys whose change restarts the run (same seed).
 COLD_KEYS = frozenset({"data", "z_dim", "hidden", "layers", "seed", "device"})
+#: Wall seconds between snapshots at full speed: a little over 30 a second, so
+#: that a 30 Hz display always has a new one to draw.
+SNAPSHOT_INTERVAL = 1 / 32
 
 
 class ConfigError(ValueError):

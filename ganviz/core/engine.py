@@ -21,9 +21,9 @@ transfer, once per snapshot, so training never waits on a host sync.
 
 from __future__ import annotations
 
-import math
 import os
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -43,14 +43,20 @@ RMSPROP_ALPHA = 0.99
 RMSPROP_EPS = 1e-8
 
 
-def set_threads() -> int:
+#: torch's own thread count at import: the physical cores it found.
+_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def set_threads(beside_gui: bool = False) -> int:
     """Set torch's intra-op threads for training; returns the count.
 
-    These matrices are small: one thread trains as fast as two here and leaves
-    a core to the GUI, and more threads than free cores make OpenMP spin
-    (DESIGN.md section 7). ``GANVIZ_THREADS`` overrides.
+    Headless, training takes every core torch would use by default. Beside
+    the GUI it takes one fewer, so drawing keeps a core: more busy threads
+    than free cores make OpenMP spin (DESIGN.md section 7, docs/performance.md).
+    ``GANVIZ_THREADS`` overrides both.
     """
-    n = int(os.environ.get("GANVIZ_THREADS", "1"))
+    default = max(1, _DEFAULT_THREADS - 1) if beside_gui else _DEFAULT_THREADS
+    n = int(os.environ.get("GANVIZ_THREADS", default))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
@@ -88,7 +94,6 @@ class _Run:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        set_threads()
         self.target = make_target(config.data)
         # Model init uses the global RNG: fork it so a run never disturbs another.
         with torch.random.fork_rng(devices=[]):
@@ -163,7 +168,7 @@ class _Run:
         self._stats.append(torch.stack([loss_d, loss_g, gn_g, gn_d, d_real, d_fake]))
         self.step += 1
 
-    def drain(self) -> dict[str, "numpy.ndarray"]:
+    def drain(self) -> dict[str, np.ndarray]:
         """Per-iteration scalars since the last drain, read back in one transfer.
 
         Returns
@@ -171,8 +176,6 @@ class _Run:
         dict
             ``step`` (n,) int64 and each of STEP_STATS as (n,) float64.
         """
-        import numpy as np
-
         n = len(self._stats)
         steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
         if n == 0:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .engine import Engine
+from .engine import Engine, set_threads
 from .snapshot import Probe
 
 #: Column order of the metrics CSV (DESIGN.md section 3, then the extras).
@@ -59,6 +59,7 @@ def run_headless(
         Every metric name at the last step, plus ``g_mean``/``g_std`` (per
         axis, of 10^4 generated samples), ``device``, ``steps_per_s`` and ``config``.
     """
+    set_threads()  # no window to leave a core for
     engine = Engine(config)
     if state is not None:
         engine.load_state(state)

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .config import COLD_KEYS, Config, ConfigError
+from .config import COLD_KEYS, SNAPSHOT_INTERVAL, Config, ConfigError
 from .engine import Engine
 from .snapshot import Probe, Snapshot
 
@@ -114,7 +114,7 @@ def train(
     inbox: Inbox | None = None,
     *,
     max_steps: int | None = None,
-    interval: float = 1 / 30,
+    interval: float = SNAPSHOT_INTERVAL,
     measure: bool = True,
     run_id: int = 0,
     speed: float = 0.0,
@@ -156,7 +156,7 @@ def train(
     snap = _snapshot(engine, probe, run_id, 0.0, "")
     good = engine.state()
     yield snap
-    last_emit = time.perf_counter()
+    next_emit = time.perf_counter() + interval
     trained = 0.0  # wall seconds spent training, for steps/s
     steps_since, rate = 0, 0.0
     target_time = None  # for speed-limited running
@@ -168,17 +168,17 @@ def train(
             speed = float(changes.pop("speed", speed))
             if set(changes) & COLD_KEYS:
                 try:
-                    new = engine.config.replace(**changes)
+                    new = Engine(engine.config.replace(**changes))
                 except ConfigError as exc:
                     yield _snapshot(engine, probe, run_id, rate, f"not applied: {exc}")
                     continue
                 keys = ", ".join(sorted(set(changes) & COLD_KEYS))
                 run_id += 1
-                engine = Engine(new)
+                engine = new
                 probe = Probe(engine) if measure else None
                 good = engine.state()
                 yield _snapshot(engine, probe, run_id, 0.0, f"restarted: {keys} changed")
-                last_emit = time.perf_counter()
+                next_emit = time.perf_counter() + interval
                 continue
             if changes:
                 try:
@@ -191,16 +191,16 @@ def train(
             if singles:
                 for kind in singles:
                     _single(engine, kind)
-                snap, good = _checked(engine, probe, run_id, 0.0, message, good, inbox)
+                # A single step is studied: always show its fields.
+                snap, good = _checked(engine, probe, run_id, 0.0, message, good, inbox, force=True)
                 yield snap
-                last_emit = time.perf_counter()
+                next_emit = time.perf_counter() + interval
             else:
                 if message:
                     yield _snapshot(engine, probe, run_id, rate, message)
                 inbox.wait(0.05)
             continue
 
-        force = speed > 0
         if speed > 0:
             # Slow motion: one iteration per 1/speed seconds, each one shown.
             now = time.perf_counter()
@@ -220,16 +220,24 @@ def train(
                 break
             if inbox.stopped or inbox.has_changes or inbox.paused:
                 break
-            if time.perf_counter() - last_emit >= interval:
+            t = time.perf_counter()
+            # Training keeps at least half of each period, however slow the
+            # snapshots are to measure and send.
+            if t >= next_emit and t - t0 >= interval / 2:
                 break
         now = time.perf_counter()
         trained += now - t0
         # A pause shows the step it stopped at.
-        if force or message or inbox.paused or now - last_emit >= interval:
+        due = now >= next_emit
+        if speed > 0 or message or inbox.paused or due:
             rate = steps_since / trained if trained > 0 else 0.0
+            if due:
+                # Snapshots are due on a fixed clock, so neither measuring and
+                # sending them nor the step that overran the deadline stretches
+                # the period; one that came late shifts the clock.
+                next_emit = max(next_emit + interval, now)
             snap, good = _checked(engine, probe, run_id, rate, message, good, inbox)
             yield snap
-            last_emit = time.perf_counter()
             trained, steps_since = 0.0, 0
     # A final snapshot so the last step is always seen.
     yield _snapshot(engine, probe, run_id, rate, "stopped" if inbox.stopped else "finished")
@@ -245,14 +253,14 @@ def _single(engine, kind: str) -> None:
         engine.g_step()
 
 
-def _snapshot(engine, probe, run_id, rate, message, diverged=False) -> Snapshot:
+def _snapshot(engine, probe, run_id, rate, message, diverged=False, force=False) -> Snapshot:
     history = engine.drain()
-    return Snapshot.build(engine, probe, run_id, rate, history, message, diverged)
+    return Snapshot.build(engine, probe, run_id, rate, history, message, diverged, force)
 
 
-def _checked(engine, probe, run_id, rate, message, good, inbox) -> tuple[Snapshot, dict]:
+def _checked(engine, probe, run_id, rate, message, good, inbox, force=False):
     """A snapshot, and the weights to fall back on; on a non-finite loss restore and pause."""
-    snap = _snapshot(engine, probe, run_id, rate, message)
+    snap = _snapshot(engine, probe, run_id, rate, message, force=force)
     bad = _non_finite(snap)
     if not bad:
         return snap, engine.state()

@@ -9,7 +9,6 @@ from resampling.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ import torch
 from . import losses, metrics
 
 #: Share of the training thread's wall time the heavy measurements may take.
-MEASURE_BUDGET = 0.15
+MEASURE_BUDGET = 0.10
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,18 @@ class Snapshot:
     extras: dict = field(default_factory=dict)
 
     @classmethod
-    def build(cls, engine, probe, run_id, rate, history, message="", diverged=False):
-        """Snapshot of ``engine`` now; ``probe`` None gives scalars only."""
+    def build(cls, engine, probe, run_id, rate, history, message="", diverged=False,
+              force=False):
+        """Snapshot of ``engine`` now; ``probe`` None gives scalars only.
+
+        Heavy fields are measured within the probe's time budget, or always
+        when ``force``, a message or step 0 asks for them to be current.
+        """
         latest = {k: float(v[-1]) for k, v in history.items() if k != "step" and len(v)}
         values = {"step": engine.step, **latest}
         kw = {}
         if probe is not None:
-            force = bool(message) or engine.step == 0 or len(history["step"]) <= 1
-            kw = probe.measure(force=force)
+            kw = probe.measure(force=force or bool(message) or engine.step == 0)
             values.update(kw.pop("metrics"))
         c = engine.config
         return cls(

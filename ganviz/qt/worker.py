@@ -23,6 +23,7 @@ import time
 from PySide6.QtCore import QThread, Signal
 
 from ganviz.core.child import ERROR, EXIT, SNAP, Fattener, Session, child_main
+from ganviz.core.config import SNAPSHOT_INTERVAL
 
 MODES = ("process", "thread")
 
@@ -56,7 +57,7 @@ class Worker(QThread):
     notice = Signal(str)
 
     def __init__(self, config: dict, mode: str | None = None, *, max_steps: int | None = None,
-                 interval: float = 1 / 30, measure: bool = True, speed: float = 0.0,
+                 interval: float = SNAPSHOT_INTERVAL, measure: bool = True, speed: float = 0.0,
                  paused: bool = False, session=None, parent=None) -> None:
         super().__init__(parent)
         self.mode = mode or default_mode()
@@ -147,9 +148,9 @@ class Worker(QThread):
     def _run_thread(self) -> None:
         if self._session is None:  # fell back from process mode
             self._session = Session(self._config, **self._options)
-        import torch
+        from ganviz.core.engine import set_threads
 
-        torch.set_num_threads(int(os.environ.get("GANVIZ_THREADS", "1")))
+        set_threads(beside_gui=True)
         if self._quit.is_set():
             return
         self._session.run(self._deliver)
