@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Qt, Slot
+from PySide6.QtCore import QTimer, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QLabel, QMainWindow, QScrollArea, QSplitter, QStackedWidget,
@@ -37,6 +37,9 @@ BANNER_STYLE = {
 
 class MainWindow(QMainWindow):
     """The ganviz window: controls, the live view of the data space, the time series."""
+
+    #: After each frame drawn (recording listens).
+    frame_drawn = Signal()
 
     def __init__(self, config: Config, preset: str | None = None, *, mode: str | None = None,
                  max_steps: int | None = None, screenshot: Path | None = None,
@@ -95,6 +98,12 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.dock = dock
+
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.view_menu = bar.addMenu("&View")
+        self.help_menu = bar.addMenu("&Help")
 
         self.status = {}
         for key in ("step", "rate", "device", "fps", "run"):
@@ -163,6 +172,7 @@ class MainWindow(QMainWindow):
         self._drawn_version = c.version
         if self.drawing:
             self.draw(snap)
+            self.frame_drawn.emit()
         now = time.monotonic()
         self._frame_times.append(now)
         while self._frame_times and now - self._frame_times[0] > 1.0:
