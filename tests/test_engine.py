@@ -58,6 +58,43 @@ def test_d_step_changes_only_d_and_g_step_only_g(loss, engine_class):
 
 
 @ENGINES
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
+def test_frozen_network_is_evaluated_never_updated(loss, engine_class):
+    e = engine_class(Config(data="ring8", loss=loss, k=3, **SMALL))
+    g0, d0 = params(e.G), params(e.D)
+    e.freeze(d=True)
+    for _ in range(3):
+        e.train_step()
+    g1 = params(e.G)
+    assert same(d0, params(e.D)) and not same(g0, g1)
+    assert (e.step, e.d_updates, e.g_updates) == (3, 0, 3)
+    e.freeze(d=False, g=True)
+    e.train_step()
+    e.d_step()
+    e.g_step()
+    assert same(g1, params(e.G)) and not same(d0, params(e.D))
+    assert (e.step, e.d_updates, e.g_updates) == (4, 4, 3)
+    stats = e.drain()
+    # The frozen network's loss and gradient norm are still measured.
+    assert np.all(np.isfinite(stats["loss_d"])) and np.all(stats["grad_norm_d"] > 0)
+    assert np.all(stats["grad_norm_g"] > 0)
+
+
+def test_freeze_gives_the_same_numbers_in_both_engines():
+    c = Config(data="ring8", k=2, **SMALL)
+    runs = []
+    for cls in (Engine, ReferenceEngine):
+        e = cls(c)
+        for frozen in ({"d": True}, {"d": False, "g": True}, {"g": False}):
+            e.freeze(**frozen)
+            for _ in range(3):
+                e.train_step()
+        runs.append(e.drain())
+    for name in STEP_STATS:
+        np.testing.assert_allclose(runs[0][name], runs[1][name], rtol=1e-3, atol=1e-5)
+
+
+@ENGINES
 def test_wgan_clips_critic_weights(engine_class):
     e = engine_class(Config(data="ring8", loss="wgan", clip=0.005, lr_d=0.1, **SMALL))
     e.d_step()

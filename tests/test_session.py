@@ -54,6 +54,42 @@ def test_loaded_weights_give_the_same_next_losses(tmp_path):
     assert not np.array_equal(a["loss_g"], fresh.drain()["loss_g"])
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
+def test_full_session_resumes_exactly(tmp_path, optimizer, loss):
+    """Save mid-run, open in a new engine: the next losses are those of the run
+    that went on without stopping, bit for bit (optimizer state, random stream)."""
+    config = CFG.replace(optimizer=optimizer, loss=loss)
+    e = Engine(config)
+    for _ in range(15):
+        e.train_step()
+    e.freeze(g=True)
+    path = tmp_path / "s.json"
+    save_session(path, Session(config, step=e.step, state=e.state(full=True), history=e.drain()))
+    s = load_session(path)
+    resumed = Engine(s.config)
+    resumed.load_state(s.state)
+    assert (resumed.step, resumed.d_updates, resumed.g_updates) == (15, 30, 15)
+    assert resumed.frozen == {"g"}
+    for engine in (e, resumed):
+        engine.freeze(g=False)
+        for _ in range(8):
+            engine.train_step()
+    a, b = e.drain(), resumed.drain()
+    for name in ("step", "loss_d", "loss_g", "grad_norm_g"):
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_version_1_file_loads_with_fresh_optimizers(tmp_path):
+    path = tmp_path / "v1.json"
+    save_session(path, Session(CFG, state=trained(3).state()))
+    doc = json.loads(path.read_text())
+    doc["version"] = 1
+    path.write_text(json.dumps(doc))
+    s = load_session(path)
+    assert set(s.state) == {"G", "D"}
+
+
 def test_config_only_session(tmp_path):
     path = tmp_path / "c.json"
     save_session(path, Session(CFG))
@@ -69,14 +105,14 @@ def write(tmp_path, doc):
 
 def good_doc(tmp_path):
     path = tmp_path / "good.json"
-    save_session(path, Session(CFG, state=trained(1).state()))
+    save_session(path, Session(CFG, state=trained(1).state(full=True)))
     return json.loads(path.read_text())
 
 
 @pytest.mark.parametrize(
     "change, words",
     [
-        (lambda d: d.update(version=2), ["version 2", "newer ganviz", "version 1"]),
+        (lambda d: d.update(version=3), ["version 3", "newer ganviz", "version 2"]),
         (lambda d: d.pop("format"), ["not a ganviz session"]),
         (lambda d: d.update(version="1"), ["version"]),
         (lambda d: d["config"].update(k=0), ["k", "between 1"]),
@@ -90,6 +126,12 @@ def good_doc(tmp_path):
         (lambda d: next(iter(d["weights"]["D"].values())).update(data="@@@"), ["base64"]),
         (lambda d: next(iter(d["weights"]["D"].values())).update(shape=[3, 3]), ["holds", "needs 9"]),
         (lambda d: d["weights"].pop("D"), ["missing 'D'"]),
+        (lambda d: d["optimizer"].update(name="sgd"), ["optimizer state is for 'sgd'", "'adam'"]),
+        (lambda d: d["optimizer"]["G"]["buffers"]["exp_avg"].update(shape=[1]), ["holds"]),
+        (lambda d: d["optimizer"]["D"].update(steps=-3), ["optimizer D steps"]),
+        (lambda d: d["rng"].update(state="!!"), ["rng state"]),
+        (lambda d: d["counters"].pop("g_updates"), ["counters.g_updates"]),
+        (lambda d: d.update(frozen=["x"]), ["frozen", "'d'"]),
     ],
 )
 def test_broken_sessions_are_rejected_with_one_clear_message(tmp_path, change, words):

@@ -108,6 +108,7 @@ class _Run:
         self.step = 0  # completed G steps (iterations)
         self.d_updates = 0
         self.g_updates = 0
+        self.frozen: frozenset[str] = frozenset()  # "d", "g": evaluated, never updated
         self._stats: list = []  # per-iteration scalars on the device, until drained
         self._last_d = None  # the last D step's scalars (each engine its own layout)
 
@@ -159,9 +160,22 @@ class _Run:
         """One update of G on a fresh noise minibatch; returns (loss_g, grad_norm_g) on the device."""
         raise NotImplementedError
 
+    def freeze(self, d: bool | None = None, g: bool | None = None) -> None:
+        """Freeze or thaw D and G: a frozen network is evaluated (losses, gradient
+        norms) but never updated; with D frozen an iteration evaluates it once."""
+        frozen = set(self.frozen)
+        for name, on in (("d", d), ("g", g)):
+            if on is not None:
+                (frozen.add if on else frozen.discard)(name)
+        self.frozen = frozenset(frozen)
+
+    def _d_steps(self) -> int:
+        """D steps in an iteration: k, or one evaluation when D is frozen."""
+        return 1 if "d" in self.frozen else self.config.k
+
     def train_step(self) -> None:
         """One iteration of Algorithm 1: k D steps, then one G step."""
-        for _ in range(self.config.k):
+        for _ in range(self._d_steps()):
             self.d_step()
         loss_g, gn_g = self.g_step()
         loss_d, d_real, d_fake, gn_d = self._last_d
@@ -193,21 +207,57 @@ class _Run:
 
     # --- state -------------------------------------------------------------
 
-    def state(self) -> dict:
-        """Weights of G and D (CPU copies, contiguous), for a checkpoint or a session file."""
-        return {
+    def state(self, full: bool = False) -> dict:
+        """Weights of G and D (CPU copies, contiguous), for a checkpoint or a session file.
+
+        ``full`` adds what an exact resume needs: the optimizers' state (where
+        the engine can give it), the random stream, the step counters and
+        which networks are frozen. Training on from a full state gives the
+        same numbers as training on without stopping.
+        """
+        state = {
             name: {
                 k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
                 for k, v in net.state_dict().items()
             }
             for name, net in (("G", self.G), ("D", self.D))
         }
+        if full:
+            optim = self._optimizer_state()
+            if optim is not None:
+                state["optim"] = {"name": self.config.optimizer, **optim}
+            state["rng"] = {"device": self.device.type, "state": self.rng.get_state().cpu()}
+            state["counters"] = {"step": self.step, "d_updates": self.d_updates,
+                                 "g_updates": self.g_updates}
+            state["frozen"] = sorted(self.frozen)
+        return state
 
     def load_state(self, state: dict) -> None:
-        """Restore weights saved by :meth:`state`; optimizers start afresh."""
+        """Restore a state saved by :meth:`state`; without its optional parts
+        the optimizers start afresh and the random stream and counters go on."""
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self._build_optimizers()
+        optim = state.get("optim")
+        if optim is not None and optim["name"] == self.config.optimizer:
+            self._load_optimizer_state(optim)
+        rng = state.get("rng")
+        # A stream from another device type has another layout: start this one afresh.
+        if rng is not None and rng["device"] == self.device.type:
+            self.rng.set_state(rng["state"])
+        if "counters" in state:
+            counters = state["counters"]
+            self.step, self.d_updates, self.g_updates = (
+                int(counters[k]) for k in ("step", "d_updates", "g_updates"))
+        if "frozen" in state:
+            self.frozen = frozenset(state["frozen"])
+
+    def _optimizer_state(self) -> dict | None:
+        """{"D": ..., "G": ...} optimizer state for :meth:`state`; None if not kept."""
+        return None
+
+    def _load_optimizer_state(self, optim: dict) -> None:
+        """Restore what :meth:`_optimizer_state` gave."""
 
 
 class ReferenceEngine(_Run):
@@ -240,14 +290,15 @@ class ReferenceEngine(_Run):
             eps = torch.rand(m, 1, generator=self.rng, device=self.device)
             loss = loss + c.gp_weight * losses.gradient_penalty(self.D, real, fake, eps)
         grads = torch.autograd.grad(loss, self.d_params)
-        for p, g in zip(self.d_params, grads):
-            p.grad = g
-        self.opt_d.step()
-        if c.loss == "wgan":
-            with torch.no_grad():
-                torch._foreach_clamp_min_(self.d_params, -c.clip)
-                torch._foreach_clamp_max_(self.d_params, c.clip)
-        self.d_updates += 1
+        if "d" not in self.frozen:
+            for p, g in zip(self.d_params, grads):
+                p.grad = g
+            self.opt_d.step()
+            if c.loss == "wgan":
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(self.d_params, -c.clip)
+                    torch._foreach_clamp_max_(self.d_params, c.clip)
+            self.d_updates += 1
         with torch.no_grad():
             self._last_d = (
                 loss.detach(),
@@ -262,10 +313,11 @@ class ReferenceEngine(_Run):
         fake = self.G(self.sample_z(c.batch_size))
         loss = losses.g_loss(c.loss, self.D(fake))
         grads = torch.autograd.grad(loss, self.g_params)
-        for p, g in zip(self.g_params, grads):
-            p.grad = g
-        self.opt_g.step()
-        self.g_updates += 1
+        if "g" not in self.frozen:
+            for p, g in zip(self.g_params, grads):
+                p.grad = g
+            self.opt_g.step()
+            self.g_updates += 1
         return loss.detach(), _grad_norm(list(grads))
 
 
@@ -282,6 +334,8 @@ class _FlatOptimizer:
     """
 
     name = ""
+    #: The names of the running buffers (each shaped like the flat parameters).
+    buffers: tuple[str, ...] = ()
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         self.params, self.grad = net.params, net.grad
@@ -291,11 +345,23 @@ class _FlatOptimizer:
     def step(self) -> None:
         raise NotImplementedError
 
+    def state_dict(self) -> dict:
+        """{"steps": int, "buffers": {name: (n,) CPU tensor}}: all a resume needs."""
+        return {"steps": self.steps,
+                "buffers": {n: getattr(self, n).detach().cpu().clone() for n in self.buffers}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`; buffers are copied in place (a CUDA graph keeps their addresses)."""
+        for n in self.buffers:
+            getattr(self, n).copy_(state["buffers"][n])
+        self.steps = int(state["steps"])
+
 
 class FlatSGD(_FlatOptimizer):
     """SGD with momentum 0.9 (``torch.optim.SGD(momentum=0.9)``)."""
 
     name = "sgd"
+    buffers = ("buf",)
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         super().__init__(net, lr)
@@ -317,6 +383,7 @@ class FlatAdam(_FlatOptimizer):
     """
 
     name = "adam"
+    buffers = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         super().__init__(net, lr)
@@ -346,6 +413,11 @@ class FlatAdam(_FlatOptimizer):
         denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(ADAM_EPS)
         self.params.addcdiv_(self.exp_avg, denom, value=-lr / bias1)
 
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if self.fused:
+            self._step_t.fill_(self.steps)  # the fused kernel's own step count
+
 
 _FUSED_ADAM: dict[str, bool] = {}
 
@@ -370,6 +442,7 @@ class FlatRMSprop(_FlatOptimizer):
     """RMSprop with alpha 0.99 (``torch.optim.RMSprop``)."""
 
     name = "rmsprop"
+    buffers = ("square_avg",)
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         super().__init__(net, lr)
@@ -421,6 +494,13 @@ class Engine(_Run):
         self.opt_g = make_flat_optimizer(c.optimizer, self.Gf, c.lr_g)
         self._optimizers_built += 1  # a CUDA graph holds the old ones: capture again
 
+    def _optimizer_state(self) -> dict:
+        return {"D": self.opt_d.state_dict(), "G": self.opt_g.state_dict()}
+
+    def _load_optimizer_state(self, optim: dict) -> None:
+        self.opt_d.load_state_dict(optim["D"])
+        self.opt_g.load_state_dict(optim["G"])
+
     def _const(self, m: int) -> dict:
         """Per-batch-size constants: signs, averaging rows and the WGAN logit gradients."""
         consts = self._consts.get(m)
@@ -455,13 +535,13 @@ class Engine(_Run):
         with torch.inference_mode():
             real, z, eps = self.sample_real(m), self.sample_z(m), self._sample_eps(m)
             self._d_update(real, self.Gf(z), eps, stats=True)
-        self.d_updates += 1
+        self.d_updates += "d" not in self.frozen
 
     def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One update of G; only G's gradient is formed, so D stays as it was."""
         with torch.inference_mode():
             out = self._g_update(*self.Gf.forward(self.sample_z(self.config.batch_size)))
-        self.g_updates += 1
+        self.g_updates += "g" not in self.frozen
         return out
 
     def train_step(self) -> None:
@@ -472,8 +552,7 @@ class Engine(_Run):
         interpolation weights; then the G step's noise); no autograd
         bookkeeping runs, since every gradient here is written out by hand.
         """
-        c = self.config
-        k, m = c.k, c.batch_size
+        k, m = self._d_steps(), self.config.batch_size
         with torch.inference_mode():
             draws = [(self.sample_real(m), self.sample_z(m), self._sample_eps(m)) for _ in range(k)]
             z_g = self.sample_z(m)
@@ -484,8 +563,8 @@ class Engine(_Run):
                 record = self._iteration(draws, z_g)
         self._stats.append(record)
         self.step += 1
-        self.d_updates += k
-        self.g_updates += 1
+        self.d_updates += 0 if "d" in self.frozen else k
+        self.g_updates += "g" not in self.frozen
 
     def _iteration(self, draws, z_g) -> tuple:
         """The device work of one iteration on given samples; returns its per-step scalars."""
@@ -529,6 +608,8 @@ class Engine(_Run):
                 loss = loss + c.gp_weight * penalty
         if stats:
             self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
+        if "d" in self.frozen:
+            return
         self.opt_d.step()
         if c.loss == "wgan":
             self.Df.params.clamp_(-c.clip, c.clip)
@@ -553,7 +634,8 @@ class Engine(_Run):
         d_fake = self.Df.backward(d_logits, d_acts, weights=False, inputs=True)
         self.Gf.backward(d_fake, g_acts, weights=True, inputs=False)
         grad_norm = torch.linalg.vector_norm(self.Gf.grad)
-        self.opt_g.step()
+        if "g" not in self.frozen:
+            self.opt_g.step()
         return loss, grad_norm
 
     def _stacked_stats(self) -> torch.Tensor:
@@ -605,7 +687,7 @@ class _StepGraph:
     def run(self, draws, z_g) -> torch.Tensor | tuple | None:
         """This iteration's record, trained through the graph; None: train eagerly."""
         e = self.engine
-        key = (e.config, e._optimizers_built)
+        key = (e.config, e._optimizers_built, e.frozen)
         if key != self.key:
             self.key, self.graph, self.warm = key, None, 0
         try:

@@ -1,9 +1,15 @@
-"""Session files: a run's config and, optionally, G and D's weights and its metric history.
+"""Session files: a run's config and, optionally, its exact state and metric history.
 
 A session is one JSON file, so a teacher can prepare a state and open it in
-class. Weights are stored as base64 of little-endian float32 with their shapes;
-history as lists of numbers. Every problem reading a file raises one
-SessionError that names the file and what is wrong; nothing is half-loaded.
+class. The state is G and D's weights and, for an exact resume, the
+optimizers' running buffers, the random stream, the step counters and which
+networks are frozen: training on from a loaded session gives the same
+numbers as training on without saving (same device type). Tensors are stored
+as base64 of little-endian float32 with their shapes; history as lists of
+numbers. Every problem reading a file raises one SessionError that names the
+file and what is wrong; nothing is half-loaded.
+
+Version 1 files (weights only) are read too: their optimizers start afresh.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from .config import Config, ConfigError
 from .presets import read_json
 
 FORMAT = "ganviz-session"
-VERSION = 1
+VERSION = 2
 
 
 class SessionError(ConfigError):
@@ -35,7 +41,7 @@ class Session:
 
     config: Config
     step: int = 0
-    state: dict | None = None  # {"G": state_dict, "D": state_dict} of CPU tensors
+    state: dict | None = None  # Engine.state(full=True), or just {"G": ..., "D": ...}
     history: dict = field(default_factory=dict)  # metric name -> (n,) float64
     preset: str = ""
 
@@ -58,8 +64,23 @@ def save_session(path, session: Session) -> None:
         "config": session.config.to_dict(),
         "history": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in session.history.items()},
     }
-    if session.state is not None:
-        doc["weights"] = {net: {k: _encode(t) for k, t in sd.items()} for net, sd in session.state.items()}
+    state = session.state
+    if state is not None:
+        doc["weights"] = {net: {k: _encode(t) for k, t in state[net].items()} for net in ("G", "D")}
+        if "optim" in state:
+            optim = state["optim"]
+            doc["optimizer"] = {"name": optim["name"], **{
+                net: {"steps": int(optim[net]["steps"]),
+                      "buffers": {k: _encode(t) for k, t in optim[net]["buffers"].items()}}
+                for net in ("G", "D")}}
+        if "rng" in state:
+            raw = state["rng"]["state"].numpy().tobytes()
+            doc["rng"] = {"device": state["rng"]["device"],
+                          "state": base64.b64encode(raw).decode("ascii")}
+        if "counters" in state:
+            doc["counters"] = {k: int(v) for k, v in state["counters"].items()}
+        if "frozen" in state:
+            doc["frozen"] = list(state["frozen"])
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent or ".")
     try:
@@ -108,6 +129,7 @@ def load_session(path) -> Session:
             state = {net: {k: _decode(v, f"{net}.{k}") for k, v in _need(weights, net, dict).items()}
                      for net in ("G", "D")}
             _check_shapes(config, state)
+            state.update(_read_resume(doc, config, state))
         preset = doc.get("preset", "")
     except SessionError as exc:
         raise SessionError(f"session file {path}: {exc}") from None
@@ -117,6 +139,50 @@ def load_session(path) -> Session:
         raise SessionError(f"session file {path}: malformed content ({exc})") from None
     return Session(config=config, step=step, state=state, history=history,
                    preset=preset if isinstance(preset, str) else "")
+
+
+def _read_resume(doc: dict, config: Config, weights: dict) -> dict:
+    """The optional exact-resume parts of a session: optimizer, stream, counters, frozen."""
+    out: dict = {}
+    if "optimizer" in doc:
+        optim = _need(doc, "optimizer", dict)
+        name = optim.get("name")
+        if name != config.optimizer:
+            raise SessionError(f"optimizer state is for {name!r}, the config says {config.optimizer!r}")
+        out["optim"] = {"name": name}
+        for net in ("G", "D"):
+            part = _need(optim, net, dict)
+            steps = part.get("steps")
+            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+                raise SessionError(f"optimizer {net} steps must be a non-negative integer")
+            size = sum(t.numel() for t in weights[net].values())
+            buffers = {k: _decode(v, f"optimizer.{net}.{k}") for k, v in _need(part, "buffers", dict).items()}
+            for k, t in buffers.items():
+                if t.shape != (size,):
+                    raise SessionError(f"optimizer buffer {net}.{k} has shape {tuple(t.shape)}, "
+                                       f"the network has {size} parameters")
+            out["optim"][net] = {"steps": steps, "buffers": buffers}
+    if "rng" in doc:
+        rng = _need(doc, "rng", dict)
+        try:
+            raw = base64.b64decode(rng["state"], validate=True)
+        except (KeyError, ValueError, TypeError):
+            raise SessionError("rng state is not valid base64") from None
+        out["rng"] = {"device": str(rng.get("device")),
+                      "state": torch.frombuffer(bytearray(raw), dtype=torch.uint8)}
+    if "counters" in doc:
+        counters = _need(doc, "counters", dict)
+        for key in ("step", "d_updates", "g_updates"):
+            v = counters.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise SessionError(f"counters.{key} must be a non-negative integer")
+        out["counters"] = {k: counters[k] for k in ("step", "d_updates", "g_updates")}
+    if "frozen" in doc:
+        frozen = _need(doc, "frozen", list)
+        if not set(frozen) <= {"d", "g"}:
+            raise SessionError(f"frozen must list 'd' and/or 'g', got {frozen!r}")
+        out["frozen"] = sorted(frozen)
+    return out
 
 
 def _need(doc: dict, key: str, kind: type, default=None):
