@@ -1,4 +1,9 @@
-"""The command line (DESIGN.md section 5): GUI, headless run, preset list."""
+"""The command line (DESIGN.md section 5): GUI, headless run, preset list, sessions.
+
+``python main.py session.json`` opens a session file (a positional argument
+ending in ``.json``; the other unknown arguments are left to Qt, e.g.
+``-platform offscreen``).
+"""
 
 from __future__ import annotations
 
@@ -34,15 +39,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=100,
                    help="headless: iterations between measurements (default 100)")
     p.add_argument("--screenshot", type=Path, help="train --steps, save the window as PNG, quit")
+    p.add_argument("--save", type=Path, metavar="SESSION.json",
+                   help="headless: write a session file of the final state")
+    p.usage = "ganviz [session.json] [options]"
     return p
 
 
-def resolve(args) -> tuple[Config, int, str]:
-    """The run's config, step count and preset name from parsed arguments."""
-    name = args.preset or DEFAULT_PRESET
-    preset = load_preset(name)
+def split_session(unknown: list[str]) -> tuple[Path | None, list[str]]:
+    """The session file among the arguments argparse left (``*.json``), and the rest for Qt."""
+    sessions = [a for a in unknown if a.lower().endswith(".json") and not a.startswith("-")]
+    if len(sessions) > 1:
+        raise UsageError(f"one session file at a time, got {', '.join(sessions)}")
+    return (Path(sessions[0]) if sessions else None), [a for a in unknown if a not in sessions]
+
+
+def resolve(args, session=None) -> tuple[Config, int, str]:
+    """The run's config, step count and preset name from parsed arguments (and a session)."""
+    if session is not None and args.preset:
+        raise UsageError("give a session file or --preset, not both")
+    name = (session.preset if session is not None else args.preset) or (
+        "" if session is not None else DEFAULT_PRESET)
+    preset = load_preset(name or DEFAULT_PRESET)
+    base = session.config if session is not None else preset.config
     overrides = dict(parse_assignment(text) for text in args.set)
-    config = Config.from_dict(overrides, base=preset.config)
+    config = Config.from_dict(overrides, base=base)
+    if session is not None and session.state is not None:
+        from .core.config import COLD_KEYS
+
+        cold = sorted(k for k in overrides if k in COLD_KEYS and overrides[k] != getattr(base, k))
+        if cold:
+            raise UsageError(f"--set {', '.join(cold)} would not fit the session's weights; "
+                             "hot keys (loss, k, learning rates, ...) can be changed")
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be a positive integer, got {args.steps}")
     if args.every < 1:
@@ -53,27 +80,41 @@ def resolve(args) -> tuple[Config, int, str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args, qt_args = build_parser().parse_known_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
         if args.list_presets:
             for name in preset_names():
                 print(f"{name:22s} {load_preset(name).title}")
             return 0
+        path, qt_args = split_session(unknown)
         if args.headless and qt_args:
             raise UsageError(f"unrecognized arguments: {' '.join(qt_args)}")
-        config, steps, name = resolve(args)
+        if args.save is not None and not args.headless:
+            raise UsageError("--save is for --headless runs; in the window use File > Save session")
+        session = None
+        if path is not None:
+            from .core.session import load_session
+
+            session = load_session(path)
+        config, steps, name = resolve(args, session)
         if args.headless:
-            return _headless(config, steps, args)
+            return _headless(config, steps, args, session)
     except (UsageError, ConfigError, FloatingPointError, OSError) as exc:
         print(f"ganviz: error: {exc}", file=sys.stderr)
         return 2
     from .app.main_window import run_gui  # Qt only when a window is wanted
 
-    return run_gui(config, name, qt_args, steps=args.steps, screenshot=args.screenshot)
+    remembered = args.preset is None and path is None and not args.set
+    return run_gui(config, name or None, qt_args, steps=args.steps, screenshot=args.screenshot,
+                   session=path, remembered=remembered)
 
 
-def _headless(config: Config, steps: int, args) -> int:
+def _headless(config: Config, steps: int, args, session=None) -> int:
     from .core.headless import run_headless
 
-    result = run_headless(config, steps, csv_path=args.csv, every=args.every, progress=sys.stderr)
+    state = session.state if session is not None else None
+    result = run_headless(config, steps, csv_path=args.csv, every=args.every, progress=sys.stderr,
+                          state=state, save=args.save)
+    if args.save is not None:
+        print(f"saved {args.save}", file=sys.stderr)
     print(json.dumps(result))
     return 0

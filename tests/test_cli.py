@@ -124,3 +124,60 @@ def test_headless_is_deterministic(tmp_path, capsys):
     second = json.loads(capsys.readouterr().out)
     for key in METRIC_NAMES:
         assert first[key] == second[key], key
+
+
+def _headless(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_headless_session_round_trip_resumes_exactly(tmp_path, capsys):
+    """--save writes a session; `main.py session.json --headless` goes on from it,
+    with the same numbers as a run that never stopped."""
+    small = ["--set", "hidden=16", "--set", "batch_size=32"]
+    path = tmp_path / "s.json"
+    first = _headless(capsys, ["--headless", "--preset", "ring8", "--steps", "30", *small,
+                               "--save", str(path)])
+    assert first["step"] == 30 and path.exists()
+    a = _headless(capsys, [str(path), "--headless", "--steps", "20"])
+    b = _headless(capsys, [str(path), "--headless", "--steps", "20"])
+    straight = _headless(capsys, ["--headless", "--preset", "ring8", "--steps", "50", *small])
+    assert a["step"] == 50 and a["loss_d"] == b["loss_d"]
+    assert a["loss_d"] == straight["loss_d"] and a["loss_g"] == straight["loss_g"]
+    # Hot keys may change on top of a session; the loss applies from there.
+    c = _headless(capsys, [str(path), "--headless", "--steps", "5", "--set", "loss=wgan-gp"])
+    assert c["config"]["loss"] == "wgan-gp" and c["step"] == 35
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--preset", "ring8"], ["session file or --preset"]),
+    (["--set", "hidden=64"], ["hidden", "would not fit"]),
+    (["other.json"], ["one session file at a time"]),
+])
+def test_session_argument_errors(tmp_path, capsys, extra, words):
+    path = tmp_path / "s.json"
+    _headless(capsys, ["--headless", "--preset", "gaussian-1d", "--steps", "2",
+                       "--set", "hidden=16", "--save", str(path)])
+    err = one_line_error(capsys, [str(path), "--headless", *extra])
+    assert all(w in err for w in words)
+
+
+def test_broken_session_file_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "broken.json"
+    path.write_text('{"format": "ganviz-session", "version": 99}')
+    err = one_line_error(capsys, [str(path), "--headless"])
+    assert "broken.json" in err and "newer ganviz" in err
+    err = one_line_error(capsys, [str(tmp_path / "missing.json")])
+    assert "missing.json" in err
+
+
+def test_save_needs_headless(capsys):
+    assert "--headless" in one_line_error(capsys, ["--save", "x.json"])
+
+
+def test_session_file_is_told_apart_from_qt_arguments():
+    from ganviz.cli import split_session
+
+    assert split_session(["-platform", "offscreen", "lesson.JSON"]) == (
+        Path("lesson.JSON"), ["-platform", "offscreen"])
+    assert split_session(["-style", "fusion"]) == (None, ["-style", "fusion"])

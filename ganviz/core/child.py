@@ -5,11 +5,15 @@ next) and obeys commands given as tuples from any thread:
 
     ("set", {key: value})   hot or cold parameter changes (cold ones restart)
     ("pause",) ("resume",) ("step", n[, kind])   kind: iteration (default), d or g
-    ("reset", config_dict, epoch)   restart from this config; later messages carry ``epoch``
+    ("reset", config_dict, epoch[, state])   restart from this config (and an
+                            Engine.state(); a session file); later messages carry ``epoch``
+    ("save", path, {"preset": str, "history": {...}, "measured": {...}})
+                            write a session file of the run's exact state now
     ("quit",)
 
 It hands each event to ``emit`` as ``(kind, epoch, payload)``: ``("snap",
-epoch, Snapshot)``, ``("error", epoch, text)``. The worker runs a session in a
+epoch, Snapshot)``, ``("error", epoch, text)``, ``("saved", epoch, (path,
+error))`` with ``error`` empty when the file was written. The worker runs a session in a
 thread of the GUI process, or in a child process started with the ``spawn``
 method (:func:`child_main`), where snapshots travel through a pipe: there
 :class:`Slimmer` leaves out the heavy arrays that did not change since the
@@ -29,7 +33,7 @@ from .config import SNAPSHOT_INTERVAL, Config
 HEAVY_FIELDS = (
     "xs", "ys", "p_data", "p_g", "d", "d_star", "real", "z", "mode_centres", "mode_counts",
 )
-SNAP, ERROR, EXIT = "snap", "error", "exit"
+SNAP, ERROR, EXIT, SAVED = "snap", "error", "exit", "saved"
 
 
 class Session:
@@ -60,8 +64,10 @@ class Session:
         self._inbox = Inbox()
         if paused:
             self._inbox.pause()
-        self._pending: tuple[dict, int] | None = None
+        self._pending: tuple[dict, int, dict | None] | None = None
         self._quit = False
+        self._epoch = 0
+        self._emit: Callable[[tuple], None] | None = None
         self.run_id = 0
 
     def command(self, cmd: tuple) -> None:
@@ -82,11 +88,13 @@ class Session:
                 inbox.request_steps(int(cmd[1]), *cmd[2:3])
             elif kind == "reset":
                 # A fresh inbox at once, so that commands after the reset reach the new run.
-                self._pending = (dict(cmd[1]), int(cmd[2]))
+                self._pending = (dict(cmd[1]), int(cmd[2]), cmd[3] if len(cmd) > 3 else None)
                 self._inbox = self._Inbox()
                 if inbox.paused:
                     self._inbox.pause()
                 inbox.stop()
+            elif kind == "save":
+                inbox.call(self._saver(cmd[1], dict(cmd[2])))
             elif kind == "quit":
                 self._quit = True
                 inbox.stop()
@@ -94,15 +102,35 @@ class Session:
                 raise ValueError(f"unknown command {kind!r}")
         self._wake.set()
 
+    def _saver(self, path, extras: dict):
+        """A call for the loop: write the session file of its engine, then say so."""
+        from .session import Session as SessionFile, save_session
+
+        def save(engine) -> None:
+            error = ""
+            try:
+                save_session(path, SessionFile(
+                    engine.config, step=engine.step, state=engine.state(full=True),
+                    history=extras.get("history") or {}, measured=extras.get("measured") or {},
+                    preset=extras.get("preset") or ""))
+            except Exception as exc:  # noqa: BLE001 - told to the user, the run goes on
+                error = f"could not write {path}: {exc}"
+            if self._emit is not None:
+                self._emit((SAVED, self._epoch, (str(path), error)))
+
+        return save
+
     def run(self, emit: Callable[[tuple], None]) -> None:
         """Train until a ``quit`` command; blocks the calling thread."""
         from .loop import train
 
-        config, epoch, ran = self._config, 0, False
+        self._emit = emit
+        config, epoch, ran, state = self._config, 0, False, None
         while True:
             with self._lock:
                 if self._pending is not None:  # a reset, possibly before the first run
-                    values, epoch = self._pending
+                    values, epoch, state = self._pending
+                    self._epoch = epoch
                     self._pending = None
                     try:
                         config = Config.from_dict(values)
@@ -118,16 +146,22 @@ class Session:
                 ran = True
                 try:
                     for snap in train(config, inbox, run_id=self.run_id, speed=self._speed,
-                                      **self._kw):
+                                      state=state, **self._kw):
                         self.run_id = snap.run_id
                         emit((SNAP, epoch, snap))
                 except Exception:  # shown by the GUI; the session waits for a reset
                     emit((ERROR, epoch, traceback.format_exc()))
-                config = None
-            # The run ended (finished, failed, reset or quit): wait for what comes next.
+                config, state = None, None
+            # The run ended (finished, failed, reset or quit): wait for what comes next,
+            # still answering calls (a save) with the engine the run left.
             while not self._quit and self._pending is None:
                 self._wake.wait(0.1)
                 self._wake.clear()
+                with self._lock:
+                    calls = inbox.take_calls()
+                for fn in calls:
+                    if inbox.engine is not None:
+                        fn(inbox.engine)
 
 
 class Slimmer:

@@ -34,6 +34,7 @@ def run_headless(
     every: int = 100,
     progress: IO | None = None,
     state: dict | None = None,
+    save: Path | None = None,
 ) -> dict:
     """Train ``steps`` iterations of ``config``; return the final metrics.
 
@@ -52,6 +53,11 @@ def run_headless(
     progress : file, optional
         Where progress goes (stderr in the command line); a bar when it is a
         terminal, a line per 10% otherwise.
+    state : dict, optional
+        Start from this :meth:`Engine.state` (a session's); ``steps`` more
+        iterations are trained from its step on.
+    save : Path, optional
+        Write a session file (config and exact state) at the end.
 
     Returns
     -------
@@ -64,6 +70,8 @@ def run_headless(
     if state is not None:
         engine.load_state(state)
     probe = Probe(engine)
+    start = engine.step
+    end = start + steps
     writer, handle = None, None
     if csv_path is not None:
         handle = open(csv_path, "w", newline="", encoding="utf-8")
@@ -74,9 +82,9 @@ def run_headless(
     train_time = 0.0
     measured: dict = {}
     try:
-        while engine.step < steps:
+        while engine.step < end:
             t = time.perf_counter()
-            n = min(every - engine.step % every, steps - engine.step)
+            n = min(every - engine.step % every, end - engine.step)
             for _ in range(n):
                 engine.train_step()
             train_time += time.perf_counter() - t
@@ -85,7 +93,7 @@ def run_headless(
             measured = probe.measure(force=True)["metrics"] if not bad else {}
             if writer is not None:
                 _write_rows(writer, history, measured)
-            bar.update(engine.step)
+            bar.update(engine.step - start)
             if bad:
                 raise FloatingPointError(
                     f"training diverged by step {engine.step}: {bad[0]} is not finite; "
@@ -95,6 +103,10 @@ def run_headless(
         bar.close()
         if handle is not None:
             handle.close()
+    if save is not None:
+        from .session import Session, save_session
+
+        save_session(save, Session(engine.config, step=engine.step, state=engine.state(full=True)))
     with torch.no_grad():
         fake = engine.G(probe.z_eval).double()
     out = {name: None for name in METRIC_NAMES + EXTRA_NAMES}

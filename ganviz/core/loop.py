@@ -19,7 +19,7 @@ from .engine import Engine
 from .snapshot import Probe, Snapshot
 
 #: Loop parameters that are not part of the run's config.
-LOOP_KEYS = ("speed",)
+LOOP_KEYS = ("speed", "freeze_d", "freeze_g")
 #: What a single step request can ask for.
 STEP_KINDS = ("iteration", "d", "g")
 
@@ -29,13 +29,20 @@ class Inbox:
 
     Parameter changes are merged (the latest value of each key wins) and
     drained by the loop between steps. ``speed`` (steps per second, 0 for full
-    speed) is a loop parameter that rides along with the config keys.
+    speed) and ``freeze_d`` / ``freeze_g`` (bool) are loop parameters that ride
+    along with the config keys. Calls (:meth:`call`) run in the loop's thread
+    between steps, with the engine: a consistent moment to read its state.
     """
+
+    #: The engine of the run this inbox drives, set by :func:`train` (for calls
+    #: that arrive after the run ended).
+    engine = None
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._changes: dict = {}
         self._steps: list[str] = []  # single steps requested while paused, in order
+        self._calls: list = []
         self._paused = False
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -45,6 +52,20 @@ class Inbox:
         with self._lock:
             self._changes.update(changes)
         self._wake.set()
+
+    def call(self, fn) -> None:
+        """Run ``fn(engine)`` in the loop's thread between two steps, paused or not."""
+        with self._lock:
+            self._calls.append(fn)
+        self._wake.set()
+
+    def take_calls(self) -> list:
+        """The calls queued and not yet run (and clears them)."""
+        if not self._calls:
+            return []
+        with self._lock:
+            calls, self._calls = self._calls, []
+        return calls
 
     def take(self) -> dict:
         """Remove and return the queued changes (empty dict when none)."""
@@ -92,8 +113,8 @@ class Inbox:
 
     @property
     def has_changes(self) -> bool:
-        """True when parameter changes wait to be taken (unlocked peek)."""
-        return bool(self._changes)
+        """True when parameter changes or calls wait to be taken (unlocked peek)."""
+        return bool(self._changes) or bool(self._calls)
 
     @property
     def paused(self) -> bool:
@@ -149,7 +170,7 @@ def train(
         a final one when the loop ends.
     """
     inbox = inbox or Inbox()
-    engine = Engine(config)
+    engine = inbox.engine = Engine(config)
     if state is not None:
         engine.load_state(state)
     probe = Probe(engine) if measure else None
@@ -163,9 +184,16 @@ def train(
 
     while not inbox.stopped and (max_steps is None or engine.step < max_steps):
         message = ""
+        for fn in inbox.take_calls():
+            fn(engine)
         changes = inbox.take()
         if changes:
             speed = float(changes.pop("speed", speed))
+            freeze = {k[-1]: bool(changes.pop(k)) for k in ("freeze_d", "freeze_g") if k in changes}
+            if freeze:
+                engine.freeze(**freeze)
+                if not changes and inbox.paused:
+                    yield _snapshot(engine, probe, run_id, 0.0, "")  # show the new state
             if set(changes) & COLD_KEYS:
                 try:
                     new = Engine(engine.config.replace(**changes))
@@ -174,7 +202,8 @@ def train(
                     continue
                 keys = ", ".join(sorted(set(changes) & COLD_KEYS))
                 run_id += 1
-                engine = new
+                new.freeze(**{n: n in engine.frozen for n in ("d", "g")})
+                engine = inbox.engine = new
                 probe = Probe(engine) if measure else None
                 good = engine.state()
                 yield _snapshot(engine, probe, run_id, 0.0, f"restarted: {keys} changed")

@@ -42,7 +42,8 @@ class Session:
     config: Config
     step: int = 0
     state: dict | None = None  # Engine.state(full=True), or just {"G": ..., "D": ...}
-    history: dict = field(default_factory=dict)  # metric name -> (n,) float64
+    history: dict = field(default_factory=dict)  # per-iteration: name -> (n,) float64
+    measured: dict = field(default_factory=dict)  # per measurement: name -> (m,) float64
     preset: str = ""
 
 
@@ -62,7 +63,8 @@ def save_session(path, session: Session) -> None:
         "preset": session.preset,
         "step": int(session.step),
         "config": session.config.to_dict(),
-        "history": {k: np.asarray(v, dtype=np.float64).tolist() for k, v in session.history.items()},
+        "history": _columns_out(session.history),
+        "measured": _columns_out(session.measured),
     }
     state = session.state
     if state is not None:
@@ -111,18 +113,8 @@ def load_session(path) -> Session:
         step = doc.get("step", 0)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise SessionError(f"step must be a non-negative integer, got {step!r}")
-        history = {}
-        for k, v in _need(doc, "history", dict, {}).items():
-            try:
-                arr = np.asarray(v, dtype=np.float64)
-            except (TypeError, ValueError):
-                arr = None
-            if arr is None or arr.ndim != 1:
-                raise SessionError(f"history {k!r} must be a list of numbers")
-            history[k] = arr
-        lengths = {len(v) for v in history.values()}
-        if len(lengths) > 1:
-            raise SessionError("history columns have different lengths")
+        history = _columns_in(doc, "history")
+        measured = _columns_in(doc, "measured")
         state = None
         if "weights" in doc:
             weights = _need(doc, "weights", dict)
@@ -137,8 +129,30 @@ def load_session(path) -> Session:
         raise SessionError(f"session file {path}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise SessionError(f"session file {path}: malformed content ({exc})") from None
-    return Session(config=config, step=step, state=state, history=history,
+    return Session(config=config, step=step, state=state, history=history, measured=measured,
                    preset=preset if isinstance(preset, str) else "")
+
+
+def _columns_out(columns: dict) -> dict:
+    # NaN (a metric not measured) is not JSON: null stands for it.
+    return {k: [None if x != x else x for x in np.asarray(v, dtype=np.float64).tolist()]
+            for k, v in columns.items()}
+
+
+def _columns_in(doc: dict, key: str) -> dict:
+    """Named columns of numbers (null: NaN), all of one length."""
+    columns = {}
+    for k, v in _need(doc, key, dict, {}).items():
+        try:
+            arr = np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.ndim != 1:
+            raise SessionError(f"{key} {k!r} must be a list of numbers")
+        columns[k] = arr
+    if len({len(v) for v in columns.values()}) > 1:
+        raise SessionError(f"{key} columns have different lengths")
+    return columns
 
 
 def _read_resume(doc: dict, config: Config, weights: dict) -> dict:

@@ -56,6 +56,7 @@ class Snapshot:
     mode_centres: np.ndarray | None = None
     mode_counts: np.ndarray | None = None
     critic: bool = False
+    frozen: tuple = ()  # "d", "g": the networks not being updated
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -88,6 +89,7 @@ class Snapshot:
             metrics=values,
             fields_step=kw.pop("fields_step", engine.step),
             critic=losses.is_wasserstein(c.loss),
+            frozen=tuple(sorted(engine.frozen)),
             **kw,
         )
 
