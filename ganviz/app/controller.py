@@ -47,6 +47,8 @@ class Controller(QObject):
     new_run = Signal(object)
     #: A run reached ``max_steps``.
     finished = Signal(object)
+    #: A session file was opened: (its preset name or "", frozen networks as "d"/"g" string).
+    session_opened = Signal(str, str)
 
     def __init__(self, config: Config, mode: str | None = None, *, max_steps: int | None = None,
                  measure: bool = True, interval: float = SNAPSHOT_INTERVAL, parent=None) -> None:
@@ -64,6 +66,10 @@ class Controller(QObject):
         self.dead = False  # the run stopped on an error
         self.done = False  # the run reached max_steps
         self.speed = 0.0
+        self.frozen: set[str] = set()
+        self.preset = ""
+        self._seed_history = None  # a session's history, for its run's first snapshot
+        self._initial_state = None  # a session opened before the worker started
         self.snapshots = 0
         self._rates: deque = deque()
         self.steps_per_s = 0.0
@@ -82,7 +88,13 @@ class Controller(QObject):
         self.worker.snapshot.connect(self.on_snapshot)
         self.worker.failed.connect(self.on_failed)
         self.worker.notice.connect(self.on_notice)
+        self.worker.saved.connect(self.on_saved)
         self.worker.start()
+        if self._initial_state is not None:  # the session reads it before its first run
+            self.worker.reset(self.config.to_dict(), self._initial_state)
+            self._initial_state = None
+        if self.frozen:
+            self.worker.set_params({f"freeze_{n}": True for n in self.frozen})
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """Stop the run and wait for the worker (thread and process); True when it ended."""
@@ -93,7 +105,7 @@ class Controller(QObject):
         if not ok:  # never terminate() a QThread: wait a little longer instead
             ok = worker.wait(2000)
         if ok:
-            for signal in (worker.snapshot, worker.failed, worker.notice):
+            for signal in (worker.snapshot, worker.failed, worker.notice, worker.saved):
                 try:
                     signal.disconnect()
                 except (RuntimeError, TypeError):
@@ -110,6 +122,11 @@ class Controller(QObject):
         if snap.run_id != self.run_id:
             self.run_id = snap.run_id
             self._rates.clear()
+            self.history.clear()
+            self.history.run_id = snap.run_id
+            if self._seed_history is not None:  # a session's run goes on from its history
+                self.history.load(*self._seed_history)
+                self._seed_history = None
             self.new_run.emit(snap)
         self.snapshots += 1
         self.history.add(snap)
@@ -145,6 +162,62 @@ class Controller(QObject):
     @Slot(str)
     def on_notice(self, text: str) -> None:
         self.message.emit(INFO, text[0].upper() + text[1:])
+
+    @Slot(str, str)
+    def on_saved(self, path: str, error: str) -> None:
+        if error:
+            self.message.emit(ERROR, f"Session not saved: {error}.")
+        else:
+            self.message.emit(INFO, f"Session saved to {path}.")
+
+    # --- sessions ------------------------------------------------------------
+
+    def save_session(self, path, with_history: bool = True) -> None:
+        """Write a session file (config, exact state, and the history) at the next step.
+
+        The run writes it, so the weights are those of one consistent step;
+        ``message`` says when it is written or why not.
+        """
+        if self.worker is None:
+            self.message.emit(WARN, "Nothing to save: no run is going.")
+            return
+        steps, measured = self.history.columns() if with_history else ({}, {})
+        self.worker.save(str(path), {"preset": self.preset, "history": steps, "measured": measured})
+
+    def open_session(self, path) -> bool:
+        """Open a session file: its config, state and history replace the run.
+
+        A file that cannot be read gives one message and leaves the run as it was.
+        """
+        from ganviz.core.session import SessionError, load_session
+
+        try:
+            session = load_session(path)
+        except SessionError as exc:
+            self.message.emit(ERROR, f"Could not open the session: {exc}")
+            return False
+        self.config = session.config
+        self.preset = session.preset
+        self.frozen = set((session.state or {}).get("frozen", ()))
+        self.config_changed.emit(self.config)
+        self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
+        self._seed_history = (session.history, session.measured) if session.history else None
+        self.dead = self.done = False
+        if self.worker is not None:
+            self.worker.reset(self.config.to_dict(), session.state)
+            self.worker.pause() if self.paused else self.worker.resume()
+        else:
+            self._initial_state = session.state
+        self.state_changed.emit()
+        self.message.emit(INFO, f"Opened session {path} at step {session.step:,}.")
+        return True
+
+    @Slot(str, bool)
+    def set_freeze(self, which: str, on: bool) -> None:
+        """Freeze (``on``) or thaw D (``which`` = "d") or G ("g"): evaluated, not updated."""
+        (self.frozen.add if on else self.frozen.discard)(which)
+        if self.worker is not None:
+            self.worker.set_params({f"freeze_{which}": bool(on)})
 
     # --- commands from the controls ---------------------------------------
 
@@ -251,6 +324,7 @@ class Controller(QObject):
             self.message.emit(WARN, str(exc))
             return None
         self.config = preset.config
+        self.preset = name
         self.config_changed.emit(self.config)
         self.reset()
         self.message.emit(INFO, f"Preset: {preset.title}")

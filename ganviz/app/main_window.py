@@ -12,13 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Qt, Signal, Slot
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtCore import QSettings, QTimer, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QLabel, QMainWindow, QScrollArea, QSplitter, QStackedWidget,
-    QVBoxLayout, QWidget,
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QScrollArea, QSplitter,
+    QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from ganviz.app import help as helptext
 from ganviz.core.config import SNAPSHOT_INTERVAL, Config
 from ganviz.views import style
 
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.drawing = draw
         self.controller = Controller(config, mode, max_steps=max_steps, interval=interval,
                                      parent=self)
+        self.controller.preset = preset or ""
 
         self.view1d = DensityView1D()
         self.view2d = FieldView2D()
@@ -100,10 +102,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.dock = dock
 
-        bar = self.menuBar()
-        self.file_menu = bar.addMenu("&File")
-        self.view_menu = bar.addMenu("&View")
-        self.help_menu = bar.addMenu("&Help")
+        self.settings: QSettings | None = None  # run_gui gives one; tests need none
+        self.presenting = False
+        self._build_menus()
 
         self.status = {}
         for key in ("step", "rate", "device", "fps", "run"):
@@ -130,6 +131,9 @@ class MainWindow(QMainWindow):
         c.state_changed.connect(self.on_state)
         c.new_run.connect(self.on_new_run)
         c.finished.connect(self.on_finished)
+        c.session_opened.connect(self.on_session_opened)
+        if hasattr(p, "freeze_changed"):
+            p.freeze_changed.connect(c.set_freeze)
         for keys, slot in ((Qt.Key.Key_Space, c.toggle), (Qt.Key.Key_S, c.step),
                            (Qt.Key.Key_D, c.step_d), (Qt.Key.Key_G, c.step_g),
                            (Qt.Key.Key_R, c.reset)):
@@ -148,6 +152,40 @@ class MainWindow(QMainWindow):
         self.show_view(config.dim)
         self.on_state()
 
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.view_menu = bar.addMenu("&View")
+        self.help_menu = bar.addMenu("&Help")
+
+        def action(menu, text, slot, keys=None, checkable=False, tip=""):
+            act = QAction(text, self, checkable=checkable)
+            if keys:
+                act.setShortcut(QKeySequence(keys))
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        action(self.file_menu, "&Open session...", self.open_session_dialog, "Ctrl+O",
+               tip="Open a session file: its config, weights, optimizer state and history")
+        action(self.file_menu, "&Save session...", self.save_session_dialog, "Ctrl+S",
+               tip="Save the run as a session file to open later (python main.py file.json)")
+        self.file_menu.addSeparator()
+        self._quit_separator = self.file_menu.addSeparator()
+        action(self.file_menu, "&Quit", self.close, "Ctrl+Q")
+        self.presentation_action = action(
+            self.view_menu, "&Presentation mode", self.set_presentation, "F11", checkable=True,
+            tip="Full screen, large fonts and thick lines for a projector")
+        self.controls_action = action(
+            self.view_menu, "Show &controls", self.dock.setVisible, "H", checkable=True,
+            tip="Show or hide the controls (more room for the plots)")
+        self.controls_action.setChecked(True)
+        self.dock.visibilityChanged.connect(self.controls_action.setChecked)
+        action(self.help_menu, "&Keyboard shortcuts", lambda: helptext.show_shortcuts(self))
+        action(self.help_menu, "&What the plots show", lambda: helptext.show_guide(self))
+
     # --- lifecycle -------------------------------------------------------
 
     def start(self) -> None:
@@ -157,8 +195,100 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
         self.timer.stop()
+        self.save_settings()
         self.controller.shutdown(1.0)
         event.accept()
+
+    # --- settings, presentation, sessions ----------------------------------
+
+    def restore_settings(self, settings: QSettings) -> None:
+        """Window geometry, dock layout and presentation mode of the last launch."""
+        self.settings = settings
+        geometry = settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        if settings.value("presentation", False, type=bool):
+            self.set_presentation(True)
+
+    def save_settings(self) -> None:
+        """Remember geometry, layout, preset and presentation mode for the next launch."""
+        if self.settings is None:
+            return
+        s = self.settings
+        if self.presenting:  # remember the normal window, not the full screen
+            s.setValue("presentation", True)
+        else:
+            s.setValue("presentation", False)
+            s.setValue("geometry", self.saveGeometry())
+        s.setValue("window_state", self.saveState())
+        if self.controller.preset:
+            s.setValue("last_preset", self.controller.preset)
+        s.sync()
+
+    @Slot(bool)
+    def set_presentation(self, on: bool) -> None:
+        """Presentation mode: full screen, large fonts, thick lines (F11)."""
+        on = bool(on)
+        if on == self.presenting:
+            return
+        self.presenting = on
+        self.presentation_action.setChecked(on)
+        for widget in (self.view1d, self.view2d, self.series, self.controls):
+            if hasattr(widget, "set_presentation"):
+                widget.set_presentation(on)
+        font = self.banner.font()
+        font.setPointSize(int(round((style.FONT_SIZE + 1) * (1.6 if on else 1.0))))
+        self.banner.setFont(font)
+        for label in self.status.values():
+            label.setFont(font if on else QApplication.font())
+        self.showFullScreen() if on else self.showNormal()
+
+    @Slot()
+    def open_session_dialog(self) -> None:
+        """Ask for a session file and open it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a ganviz session", self._last_dir(),
+                                              "ganviz sessions (*.json);;All files (*)")
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path) -> bool:
+        """Open a session file; an unreadable one leaves the run as it was."""
+        ok = self.controller.open_session(path)
+        if ok:
+            self._remember_dir(path)
+            self.show_view(self.controller.config.dim)
+        return ok
+
+    @Slot()
+    def save_session_dialog(self) -> None:
+        """Ask where, then save the session (the run writes it at its next step)."""
+        name = f"{self.controller.preset or 'ganviz'}-session.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the ganviz session",
+                                              str(Path(self._last_dir()) / name),
+                                              "ganviz sessions (*.json)")
+        if path:
+            if not path.lower().endswith(".json"):
+                path += ".json"
+            self._remember_dir(path)
+            self.controller.save_session(path)
+
+    def _last_dir(self) -> str:
+        if self.settings is not None:
+            return str(self.settings.value("last_dir", str(Path.cwd())))
+        return str(Path.cwd())
+
+    def _remember_dir(self, path) -> None:
+        if self.settings is not None:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+
+    @Slot(str, str)
+    def on_session_opened(self, preset: str, frozen: str) -> None:
+        self.controls.show_preset(preset or None)
+        if hasattr(self.controls, "show_freeze"):
+            self.controls.show_freeze("d" in frozen, "g" in frozen)
 
     # --- drawing ---------------------------------------------------------
 
@@ -289,8 +419,15 @@ class MainWindow(QMainWindow):
 
 
 def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
-            steps: int | None = None, screenshot: Path | None = None) -> int:
-    """Open the window on ``config`` (``--steps``: stop there; ``--screenshot``: save, quit)."""
+            steps: int | None = None, screenshot: Path | None = None,
+            session: Path | None = None, remembered: bool = False) -> int:
+    """Open the window on ``config`` (``--steps``: stop there; ``--screenshot``: save, quit).
+
+    ``session``: open this session file. ``remembered``: nothing was asked for on the
+    command line, so the last preset of the previous launch is loaded. Settings
+    (geometry, presentation mode, last preset) are neither read nor written
+    for a screenshot, so that one is reproducible.
+    """
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("ganviz")
     font = QFont(app.font())
@@ -304,7 +441,20 @@ def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
             steps = load_preset(preset_name).steps if preset_name else 500
         except Exception:
             steps = 500
+    settings = None if screenshot is not None else QSettings("ganviz", "ganviz")
+    if settings is not None and remembered:
+        from ganviz.core.presets import load_preset
+
+        last = settings.value("last_preset", "")
+        try:
+            config, preset_name = load_preset(last).config, last
+        except Exception:  # a preset that no longer exists: keep the default
+            pass
     window = MainWindow(config, preset_name, max_steps=steps, screenshot=screenshot)
+    if settings is not None:
+        window.restore_settings(settings)
+    if session is not None and not window.open_session(session):
+        print(f"ganviz: error: could not open {session}", file=sys.stderr)
     window.show()
     window.start()
     code = app.exec()

@@ -116,6 +116,19 @@ class History:
         self.measured.clear()
         self._fields_step = None
 
+    def columns(self) -> tuple[dict, dict]:
+        """(per-iteration, per-measurement) columns with their ``step``: copies, for a session file."""
+        return ({"step": self.steps.x.copy(), **{n: self.steps.y(n).astype(np.float64) for n in STEP_SERIES}},
+                {"step": self.measured.x.copy(),
+                 **{n: self.measured.y(n).astype(np.float64) for n in MEASURED_SERIES}})
+
+    def load(self, steps: dict, measured: dict) -> None:
+        """Start from columns saved by :meth:`columns` (missing ones read as NaN)."""
+        self.clear()
+        for series, columns in ((self.steps, steps), (self.measured, measured)):
+            if len(columns.get("step", ())):
+                series.append(columns["step"], columns)
+
     def add(self, snap) -> None:
         """Append a snapshot's per-iteration history and, when fresh, its measurements."""
         if snap.run_id != self.run_id:

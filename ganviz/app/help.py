@@ -1,0 +1,54 @@
+"""The Help menu's texts: keyboard shortcuts and a short guide to what the plots show."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+#: (keys, what they do), in the order the Help menu lists them.
+SHORTCUTS = (
+    ("Space", "Play / pause"),
+    ("S", "Pause and train one iteration (k D steps, then one G step)"),
+    ("D", "Pause and update D alone, once"),
+    ("G", "Pause and update G alone, once"),
+    ("R", "Reset: fresh weights, the settings shown"),
+    ("F11", "Presentation mode: full screen, large fonts, thick lines"),
+    ("H", "Show or hide the controls"),
+    ("Ctrl+O", "Open a session file"),
+    ("Ctrl+S", "Save the session (config, exact state, history)"),
+    ("Ctrl+Q", "Quit"),
+)
+
+GUIDE = """
+<h3>What ganviz shows</h3>
+<p><b>p<sub>data</sub></b> (green) is the target, drawn from its exact density;
+<b>p<sub>g</sub></b> (orange) is the generator's distribution, estimated from
+10<sup>4</sup> samples.</p>
+<p><b>D(x)</b> is the discriminator's probability that x is real. For a fixed
+G the best D is <b>D*(x) = p<sub>data</sub>(x) / (p<sub>data</sub>(x) + p<sub>g</sub>(x))</b>
+(Goodfellow et al. 2014), drawn dashed beside D in 1-D. At the optimum
+p<sub>g</sub> = p<sub>data</sub> and D* = 1/2 everywhere.</p>
+<p><b>JS</b> is the Jensen-Shannon divergence in nats: 0 when p<sub>g</sub> =
+p<sub>data</sub>, ln 2 = 0.693 when they do not overlap. With D = D* the
+minimax value is C(G) = -log 4 + 2 JS. When JS saturates at ln 2, the minimax
+generator's gradient vanishes: watch <i>grad norm G</i>; the non-saturating
+loss keeps it alive. The Wasserstein critic's W1 keeps decreasing as the
+distributions approach, even when they do not overlap.</p>
+<p><b>k</b> is the number of D steps per G step (Algorithm 1). Freeze D to see
+G exploit a fixed D; freeze G to see D converge towards D*.</p>
+"""
+
+
+def shortcuts_html() -> str:
+    """The shortcut table as rich text."""
+    rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+    return f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
+
+
+def show_shortcuts(parent: QWidget) -> None:
+    """The keyboard shortcuts in a dialog."""
+    QMessageBox.information(parent, "ganviz: keyboard shortcuts", shortcuts_html())
+
+
+def show_guide(parent: QWidget) -> None:
+    """What the plots show, in a dialog."""
+    QMessageBox.information(parent, "ganviz: what the plots show", GUIDE)
