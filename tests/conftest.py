@@ -33,3 +33,26 @@ def pg_style(qapp):
 
     style.configure()
     return style
+
+
+@pytest.fixture
+def make_window(qtbot, pg_style):
+    """Open a window (thread mode unless asked) and close it after the test."""
+    from ganviz.app.main_window import MainWindow
+    from ganviz.core.config import Config
+
+    small = Config.from_dict({"data": "gaussian", "z_dim": 1, "hidden": 16, "batch_size": 64})
+    opened = []
+
+    def make(config=small, preset=None, mode="thread", **kw):
+        window = MainWindow(config, preset, mode=mode, **kw)
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        opened.append(window)
+        return window
+
+    yield make
+    for window in opened:
+        window.close()
+        assert window.controller.worker is None

@@ -88,7 +88,7 @@ class Controller(QObject):
         self.worker.snapshot.connect(self.on_snapshot)
         self.worker.failed.connect(self.on_failed)
         self.worker.notice.connect(self.on_notice)
-        self.worker.saved.connect(self.on_saved)
+        self.worker.state_ready.connect(self.on_state_ready)
         self.worker.start()
         if self._initial_state is not None:  # the session reads it before its first run
             self.worker.reset(self.config.to_dict(), self._initial_state)
@@ -105,7 +105,7 @@ class Controller(QObject):
         if not ok:  # never terminate() a QThread: wait a little longer instead
             ok = worker.wait(2000)
         if ok:
-            for signal in (worker.snapshot, worker.failed, worker.notice, worker.saved):
+            for signal in (worker.snapshot, worker.failed, worker.notice, worker.state_ready):
                 try:
                     signal.disconnect()
                 except (RuntimeError, TypeError):
@@ -163,33 +163,44 @@ class Controller(QObject):
     def on_notice(self, text: str) -> None:
         self.message.emit(INFO, text[0].upper() + text[1:])
 
-    @Slot(str, str)
-    def on_saved(self, path: str, error: str) -> None:
-        if error:
-            self.message.emit(ERROR, f"Session not saved: {error}.")
-        else:
-            self.message.emit(INFO, f"Session saved to {path}.")
+    @Slot(object)
+    def on_state_ready(self, payload) -> None:
+        """The run's exact state came (every snapshot before it too): write the session file."""
+        from ganviz.core.session import Session, save_session
+
+        path, config, step, state = payload
+        steps, measured = self.history.columns()
+        keep, keep_m = steps["step"] <= step, measured["step"] <= step
+        try:
+            save_session(path, Session(
+                Config.from_dict(config), step=step, state=state, preset=self.preset,
+                history={k: v[keep] for k, v in steps.items()},
+                measured={k: v[keep_m] for k, v in measured.items()}))
+        except OSError as exc:
+            self.message.emit(ERROR, f"Session not saved: could not write {path} ({exc.strerror or exc}).")
+            return
+        self.message.emit(INFO, f"Session saved to {path} (step {step:,}).")
 
     # --- sessions ------------------------------------------------------------
 
-    def save_session(self, path, with_history: bool = True) -> None:
-        """Write a session file (config, exact state, and the history) at the next step.
+    def save_session(self, path) -> None:
+        """Write a session file (config, exact state, history) of the run's next step.
 
-        The run writes it, so the weights are those of one consistent step;
-        ``message`` says when it is written or why not.
+        The run hands out its state between two steps, after the snapshots of
+        every step before it, so weights and history agree; ``message`` says
+        when the file is written or why not.
         """
         if self.worker is None:
             self.message.emit(WARN, "Nothing to save: no run is going.")
             return
-        steps, measured = self.history.columns() if with_history else ({}, {})
-        self.worker.save(str(path), {"preset": self.preset, "history": steps, "measured": measured})
+        self.worker.request_state(str(path))
 
     def open_session(self, path) -> bool:
         """Open a session file: its config, state and history replace the run.
 
         A file that cannot be read gives one message and leaves the run as it was.
         """
-        from ganviz.core.session import SessionError, load_session
+        from ganviz.core.session import SessionError, load_session, state_to_numpy
 
         try:
             session = load_session(path)
@@ -203,11 +214,12 @@ class Controller(QObject):
         self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
         self._seed_history = (session.history, session.measured) if session.history else None
         self.dead = self.done = False
+        state = state_to_numpy(session.state) if session.state is not None else None
         if self.worker is not None:
-            self.worker.reset(self.config.to_dict(), session.state)
+            self.worker.reset(self.config.to_dict(), state)
             self.worker.pause() if self.paused else self.worker.resume()
         else:
-            self._initial_state = session.state
+            self._initial_state = state
         self.state_changed.emit()
         self.message.emit(INFO, f"Opened session {path} at step {session.step:,}.")
         return True

@@ -164,7 +164,7 @@ class MainWindow(QMainWindow):
                 act.setShortcut(QKeySequence(keys))
             act.setStatusTip(tip)
             act.setToolTip(tip)
-            act.triggered.connect(slot)
+            (act.toggled if checkable else act.triggered).connect(slot)
             menu.addAction(act)
             return act
 

@@ -6,14 +6,14 @@ next) and obeys commands given as tuples from any thread:
     ("set", {key: value})   hot or cold parameter changes (cold ones restart)
     ("pause",) ("resume",) ("step", n[, kind])   kind: iteration (default), d or g
     ("reset", config_dict, epoch[, state])   restart from this config (and an
-                            Engine.state(); a session file); later messages carry ``epoch``
-    ("save", path, {"preset": str, "history": {...}, "measured": {...}})
-                            write a session file of the run's exact state now
+                            Engine.state() in numpy arrays); later messages carry ``epoch``
+    ("state", tag)          send the run's exact state (for a session file)
     ("quit",)
 
 It hands each event to ``emit`` as ``(kind, epoch, payload)``: ``("snap",
-epoch, Snapshot)``, ``("error", epoch, text)``, ``("saved", epoch, (path,
-error))`` with ``error`` empty when the file was written. The worker runs a session in a
+epoch, Snapshot)``, ``("error", epoch, text)``, ``("state", epoch, (tag,
+config_dict, step, state))`` with the state in numpy arrays; every snapshot
+of the steps before it was handed out first. The worker runs a session in a
 thread of the GUI process, or in a child process started with the ``spawn``
 method (:func:`child_main`), where snapshots travel through a pipe: there
 :class:`Slimmer` leaves out the heavy arrays that did not change since the
@@ -33,7 +33,7 @@ from .config import SNAPSHOT_INTERVAL, Config
 HEAVY_FIELDS = (
     "xs", "ys", "p_data", "p_g", "d", "d_star", "real", "z", "mode_centres", "mode_counts",
 )
-SNAP, ERROR, EXIT, SAVED = "snap", "error", "exit", "saved"
+SNAP, ERROR, EXIT, STATE = "snap", "error", "exit", "state"
 
 
 class Session:
@@ -93,8 +93,8 @@ class Session:
                 if inbox.paused:
                     self._inbox.pause()
                 inbox.stop()
-            elif kind == "save":
-                inbox.call(self._saver(cmd[1], dict(cmd[2])))
+            elif kind == "state":
+                inbox.call(self._state_sender(cmd[1]))
             elif kind == "quit":
                 self._quit = True
                 inbox.stop()
@@ -102,23 +102,16 @@ class Session:
                 raise ValueError(f"unknown command {kind!r}")
         self._wake.set()
 
-    def _saver(self, path, extras: dict):
-        """A call for the loop: write the session file of its engine, then say so."""
-        from .session import Session as SessionFile, save_session
+    def _state_sender(self, tag):
+        """A call for the loop: hand out its engine's exact state."""
+        from .session import state_to_numpy
 
-        def save(engine) -> None:
-            error = ""
-            try:
-                save_session(path, SessionFile(
-                    engine.config, step=engine.step, state=engine.state(full=True),
-                    history=extras.get("history") or {}, measured=extras.get("measured") or {},
-                    preset=extras.get("preset") or ""))
-            except Exception as exc:  # noqa: BLE001 - told to the user, the run goes on
-                error = f"could not write {path}: {exc}"
+        def send(engine) -> None:
             if self._emit is not None:
-                self._emit((SAVED, self._epoch, (str(path), error)))
+                state = state_to_numpy(engine.state(full=True))
+                self._emit((STATE, self._epoch, (tag, engine.config.to_dict(), engine.step, state)))
 
-        return save
+        return send
 
     def run(self, emit: Callable[[tuple], None]) -> None:
         """Train until a ``quit`` command; blocks the calling thread."""
@@ -145,6 +138,10 @@ class Session:
                     self.run_id += 1
                 ran = True
                 try:
+                    if state is not None:
+                        from .session import state_to_torch
+
+                        state = state_to_torch(state)
                     for snap in train(config, inbox, run_id=self.run_id, speed=self._speed,
                                       state=state, **self._kw):
                         self.run_id = snap.run_id

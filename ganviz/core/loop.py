@@ -184,8 +184,12 @@ def train(
 
     while not inbox.stopped and (max_steps is None or engine.step < max_steps):
         message = ""
-        for fn in inbox.take_calls():
-            fn(engine)
+        calls = inbox.take_calls()
+        if calls:
+            # Hand out the steps not yet shown first: a call's answer comes after them.
+            yield _snapshot(engine, probe, run_id, rate, "")
+            for fn in calls:
+                fn(engine)
         changes = inbox.take()
         if changes:
             speed = float(changes.pop("speed", speed))

@@ -76,7 +76,7 @@ def save_session(path, session: Session) -> None:
                       "buffers": {k: _encode(t) for k, t in optim[net]["buffers"].items()}}
                 for net in ("G", "D")}}
         if "rng" in state:
-            raw = state["rng"]["state"].numpy().tobytes()
+            raw = np.asarray(state["rng"]["state"], dtype=np.uint8).tobytes()
             doc["rng"] = {"device": state["rng"]["device"],
                           "state": base64.b64encode(raw).decode("ascii")}
         if "counters" in state:
@@ -131,6 +131,24 @@ def load_session(path) -> Session:
         raise SessionError(f"session file {path}: malformed content ({exc})") from None
     return Session(config=config, step=step, state=state, history=history, measured=measured,
                    preset=preset if isinstance(preset, str) else "")
+
+
+def state_to_numpy(state):
+    """An Engine.state() with numpy arrays for tensors: what crosses a process pipe plainly."""
+    if isinstance(state, dict):
+        return {k: state_to_numpy(v) for k, v in state.items()}
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu().numpy().copy()
+    return state
+
+
+def state_to_torch(state):
+    """The inverse of :func:`state_to_numpy`."""
+    if isinstance(state, dict):
+        return {k: state_to_torch(v) for k, v in state.items()}
+    if isinstance(state, np.ndarray):
+        return torch.from_numpy(state.copy())
+    return state
 
 
 def _columns_out(columns: dict) -> dict:
@@ -209,8 +227,8 @@ def _need(doc: dict, key: str, kind: type, default=None):
     return doc[key]
 
 
-def _encode(t: torch.Tensor) -> dict:
-    a = t.detach().cpu().numpy().astype("<f4")
+def _encode(t) -> dict:
+    a = (t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)).astype("<f4")
     return {"shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
 
 

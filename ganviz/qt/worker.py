@@ -22,7 +22,7 @@ import time
 
 from PySide6.QtCore import QThread, Signal
 
-from ganviz.core.child import ERROR, EXIT, SAVED, SNAP, Fattener, Session, child_main
+from ganviz.core.child import ERROR, EXIT, SNAP, STATE, Fattener, Session, child_main
 from ganviz.core.config import SNAPSHOT_INTERVAL
 
 MODES = ("process", "thread")
@@ -55,8 +55,8 @@ class Worker(QThread):
     failed = Signal(str)
     #: Something to tell the user that is not a failure.
     notice = Signal(str)
-    #: (path, error) after a save: error is empty when the session file was written.
-    saved = Signal(str, str)
+    #: (tag, config dict, step, state in numpy arrays) answering :meth:`request_state`.
+    state_ready = Signal(object)
 
     def __init__(self, config: dict, mode: str | None = None, *, max_steps: int | None = None,
                  interval: float = SNAPSHOT_INTERVAL, measure: bool = True, speed: float = 0.0,
@@ -111,9 +111,9 @@ class Worker(QThread):
         self._epoch += 1
         self.send(("reset", dict(config), self._epoch, state))
 
-    def save(self, path: str, extras: dict) -> None:
-        """Write the run's session file at the next step (see ganviz.core.child); ``saved`` follows."""
-        self.send(("save", str(path), dict(extras)))
+    def request_state(self, tag) -> None:
+        """Ask for the run's exact state at its next step; ``state_ready`` brings it."""
+        self.send(("state", tag))
 
     def stop(self, timeout: float = 1.0) -> bool:
         """Ask the run to end and wait for the thread (and process); True when it ended."""
@@ -145,14 +145,14 @@ class Worker(QThread):
 
     def _deliver(self, event: tuple) -> None:
         kind, epoch, payload = event
-        if epoch < self._epoch and kind != SAVED:
+        if epoch < self._epoch and kind != STATE:
             return  # a run the user has already reset
         if kind == SNAP:
             self.snapshot.emit(payload)
         elif kind == ERROR:
             self.failed.emit(str(payload))
-        elif kind == SAVED:
-            self.saved.emit(*payload)
+        elif kind == STATE:
+            self.state_ready.emit(payload)
 
     def _run_thread(self) -> None:
         if self._session is None:  # fell back from process mode
