@@ -207,7 +207,7 @@ def live(config: Config, warmup: float, window: float, windows: int) -> dict:
 
 def probe_costs(config: Config, repeats: int = 7) -> dict:
     """Milliseconds per call of the probe's parts and of a weights checkpoint."""
-    from .core.snapshot import Probe
+    from .core.probe import Probe
 
     engine = Engine(config)
     probe = Probe(engine)

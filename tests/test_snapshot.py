@@ -8,7 +8,7 @@ import torch
 
 from ganviz.core.config import Config
 from ganviz.core.engine import Engine
-from ganviz.core.snapshot import Probe, Snapshot
+from ganviz.core.probe import Probe, build_snapshot
 
 
 class Affine(torch.nn.Module):
@@ -88,7 +88,7 @@ def test_perfect_and_collapsed_ring_generators():
 
 def test_fields_shapes_and_read_only():
     e = Engine(Config(data="spiral", hidden=16))
-    snap = Snapshot.build(e, Probe(e), 0, 0.0, e.drain(), "start")
+    snap = build_snapshot(e, Probe(e), 0, 0.0, e.drain(), "start")
     h, w = len(snap.ys), len(snap.xs)
     for name in ("p_data", "p_g", "d", "d_star"):
         assert getattr(snap, name).shape == (h, w)

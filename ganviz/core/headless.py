@@ -16,7 +16,7 @@ import torch
 
 from .config import Config
 from .engine import Engine, set_threads
-from .snapshot import Probe
+from .probe import Probe
 
 #: Column order of the metrics CSV (DESIGN.md section 3, then the extras).
 METRIC_NAMES = (

@@ -16,7 +16,8 @@ import numpy as np
 
 from .config import COLD_KEYS, SNAPSHOT_INTERVAL, Config, ConfigError
 from .engine import Engine
-from .snapshot import Probe, Snapshot
+from .probe import Probe, build_snapshot
+from .snapshot import Snapshot
 
 #: Loop parameters that are not part of the run's config.
 LOOP_KEYS = ("speed", "freeze_d", "freeze_g")
@@ -288,7 +289,7 @@ def _single(engine, kind: str) -> None:
 
 def _snapshot(engine, probe, run_id, rate, message, diverged=False, force=False) -> Snapshot:
     history = engine.drain()
-    return Snapshot.build(engine, probe, run_id, rate, history, message, diverged, force)
+    return build_snapshot(engine, probe, run_id, rate, history, message, diverged, force)
 
 
 def _checked(engine, probe, run_id, rate, message, good, inbox, force=False):
