@@ -143,3 +143,18 @@ def test_help_lists_every_shortcut_the_window_has(qtbot, make_window):
     assert {"Space", "S", "D", "G", "R", "F11"} <= listed
     assert keys <= listed, keys - listed
     assert listed <= keys, listed - keys
+
+
+def test_theory_dialog_draws_the_closed_form_curves(qtbot, pg_style):
+    from ganviz.app.help import theory_dialog
+
+    dialog = theory_dialog(None)
+    qtbot.addWidget(dialog)
+    assert len(dialog.view.low.listDataItems()) == 3  # minimax, non-saturating, Wasserstein
+    js = dialog.view.top.listDataItems()[0]
+    x, y = js.getData()
+    # REFERENCES.md: JS(N(0,1) || N(2,1)) = 0.336831 nats; ln 2 at the far end.
+    assert abs(np.interp(2.0, x, y) - 0.336831) < 2e-3 and abs(y[-1] - np.log(2)) < 1e-6
+    # The minimax gradient at b = 10 is 4.464e-6 (log axis: the item holds log10).
+    xm, ym = dialog.view.low.listDataItems()[0].getData()
+    assert abs(np.interp(10.0, xm, ym) - np.log10(4.464e-6)) < 0.05

@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         self.dock.visibilityChanged.connect(self.controls_action.setChecked)
         action(self.help_menu, "&Keyboard shortcuts", lambda: helptext.show_shortcuts(self))
         action(self.help_menu, "&What the plots show", lambda: helptext.show_guide(self))
+        action(self.help_menu, "&Theory: why the minimax gradient vanishes",
+               lambda: helptext.theory_dialog(self).show())
 
     # --- lifecycle -------------------------------------------------------
 
