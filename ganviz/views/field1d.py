@@ -23,6 +23,37 @@ LAYERS = {
     "rug": "generated samples (rug)",
     "mapping": "z -> x mapping lines",
 }
+#: Hover texts (rich text): one per plot, per legend entry and per layer toggle.
+TIPS = {
+    "plot": "<b>Densities and the discriminator</b> (Goodfellow et al. 2014, Figure 1)<br>"
+            "<b>p<sub>data</sub></b> (green): the target, drawn from its exact density.<br>"
+            "<b>p<sub>g</sub></b> (orange): the generator's distribution, a smoothed estimate "
+            "from 10<sup>4</sup> or more samples of G(z).<br>"
+            "<b>D(x)</b> (blue, right axis): D's probability that x is real.<br>"
+            "<b>D*(x)</b> (dashed): the best possible D for the current G, "
+            "p<sub>data</sub>(x) / (p<sub>data</sub>(x) + p<sub>g</sub>(x)).<br>"
+            "At the end of a good run p<sub>g</sub> = p<sub>data</sub> and D* = 1/2 everywhere. "
+            "With a WGAN critic D(x) is a score, not a probability, and D* is not drawn.",
+    "strip": "<b>The generator as a map z &rarr; x = G(z)</b><br>"
+             "Each line joins a noise value z (bottom line, spread so that equal stretches hold "
+             "equal probability under N(0, 1)) to the point x = G(z) it becomes (top line).<br>"
+             "Where lines bunch together G squeezes probability mass: p<sub>g</sub> is high "
+             "there; where they fan out it is low. The ticks above the top line are the "
+             "generated samples.",
+    "p_data": "p<sub>data</sub>(x): the target density, exact (not a histogram)",
+    "p_g": "p<sub>g</sub>(x): the generator's density, a Gaussian kernel estimate from "
+           "10<sup>4</sup> or more samples G(z)",
+    "d": "D(x): the discriminator's probability that x is real (right axis). "
+         "Where D > 1/2 it thinks x real, where D < 1/2 fake",
+    "d_star": "D*(x) = p<sub>data</sub>(x) / (p<sub>data</sub>(x) + p<sub>g</sub>(x)): the "
+              "optimal discriminator for the current G (Goodfellow et al. 2014, Prop. 1). "
+              "It is 1/2 where the two densities are equal and 1 where only data lies. "
+              "Freeze G and D converges towards it",
+    "rug": "A tick above the x line for each generated sample G(z)",
+    "mapping": "Lines from z to x = G(z): bunching lines mean high p<sub>g</sub>",
+}
+#: Hover text of each layer's toggle in the controls.
+LAYER_TIPS = {key: TIPS[key] for key in LAYERS}
 #: D's axis: [0, 1] in the lower three quarters, the legend above.
 D_RANGE = (-0.02, 1.32)
 D_TICKS = [[(v, f"{v:g}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]]
@@ -102,6 +133,18 @@ class DensityView1D(pg.GraphicsLayoutWidget):
 
         self.items = {"p_data": (self.p_data,), "p_g": (self.p_g,), "d": (self.d,),
                       "d_star": (self.d_star,), "rug": (self.rug,), "mapping": (self.mapping,)}
+        self.plot.setToolTip(TIPS["plot"])
+        self.strip.setToolTip(TIPS["strip"])
+        for (_sample, label), key in zip(self.legend.items, ("p_data", "p_g", "d", "d_star")):
+            label.setToolTip(TIPS[key])
+        self.presenter = style.Presenter()
+        for plot in (self.plot, self.strip):
+            self.presenter.plot(plot)
+        self.presenter.legend(self.legend)
+        for item in (self.p_data, self.p_g, self.d, self.d_star, self.mapping, self.rug):
+            self.presenter.curve(item)
+        for line in (self.half, self.z_line, self.x_line):
+            self.presenter.line(line)
         self.visible = {name: True for name in LAYERS}
         self._drawn: dict = {}
         self._ymax = None
@@ -110,6 +153,10 @@ class DensityView1D(pg.GraphicsLayoutWidget):
     def _sync_views(self) -> None:
         self.dview.setGeometry(self.plot.vb.sceneBoundingRect())
         self.dview.linkedViewChanged(self.plot.vb, self.dview.XAxis)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text, thick lines (a projector) when ``on``; exactly the normal look when off."""
+        self.presenter.set(on)
 
     def set_layer(self, name: str, on: bool) -> None:
         """Show or hide one layer (a key of LAYERS)."""

@@ -20,6 +20,43 @@ LAYERS = {
     "arrows": "generator gradient arrows",
     "modes": "mode centres",
 }
+#: Hover texts (rich text): the plot, the colour bar, each legend entry and layer toggle.
+TIPS = {
+    "plot": "<b>Data space</b><br>"
+            "<b>Background</b>: D(x), teal where D says real, plum where it says fake, dark "
+            "where D = 1/2 (it cannot tell).<br>"
+            "<b>Orange haze</b>: p<sub>g</sub>, estimated from 10<sup>4</sup> or more samples "
+            "G(z). <b>Dashed green</b>: outline of p<sub>data</sub>.<br>"
+            "<b>Green dots</b>: real samples. <b>Orange dots</b>: G(z) for a fixed batch of z, "
+            "so you follow the same points as G learns.<br>"
+            "<b>Yellow arrows</b>: where G's loss pulls each generated point: minus the "
+            "gradient of G's loss with respect to that point, length on a fixed log scale "
+            "(short arrows = vanishing gradient).<br>"
+            "<b>Circles</b>: mode centres of the target, white when captured, red dashed when "
+            "missed.",
+    "cbar": "D(x) = P(real | x) as a colour: 1 teal (sure real), 1/2 dark, 0 plum (sure "
+            "fake). For a WGAN critic the scale follows the critic's scores, which are not "
+            "probabilities.",
+    "d": "D(x) over the plane: teal = D says real, plum = D says fake, dark = D cannot tell "
+         "(1/2). For a fixed G the best D is D* = p<sub>data</sub> / (p<sub>data</sub> + "
+         "p<sub>g</sub>)",
+    "p_g": "p<sub>g</sub>: where the generator puts its mass, a Gaussian kernel estimate from "
+           "10<sup>4</sup> or more samples G(z)",
+    "p_data": "Outline of p<sub>data</sub> (at 5% of its peak density): where the real data "
+              "lives",
+    "real": "Real samples x ~ p<sub>data</sub>",
+    "fake": "Generated samples G(z) for a fixed batch of noise z: the same z every frame",
+    "arrows": "Minus the gradient of G's loss with respect to each generated point: the "
+              "direction in which moving it lowers G's loss fastest, where training pulls it. "
+              "Length grows with log10(1 + gain x "
+              "|gradient| / 0.1), a fixed scale: no arrow means a vanishing gradient "
+              "(minimax loss against a confident D)",
+    "modes": "Mode centres of the target. A sample is high quality if it lies within 3 "
+             "standard deviations of its nearest mode; a mode is captured (white circle) if "
+             "at least one sample is, missed (red dashed circle) if none",
+}
+#: Hover text of each layer's toggle in the controls.
+LAYER_TIPS = {key: TIPS[key] for key in LAYERS}
 #: Arrow length per unit of log10(1 + gain * |gradient| / ARROW_REF), as a share of the span.
 ARROW_UNIT = 0.08
 #: Gradient norm that draws log10(2) units: typical per-sample norms are 0.01-1 (WGAN-GP ~1);
@@ -115,6 +152,19 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                       "p_data": (self.outline,), "real": (self.real,), "fake": (self.fake,),
                       "arrows": (self.arrows,), "modes": (self.modes,)}
         self.visible = {name: True for name in LAYERS}
+        self.plot.setToolTip(TIPS["plot"])
+        self.cbar.setToolTip(TIPS["cbar"])
+        for (_sample, label), key in zip(self.legend.items, ("real", "fake", "arrows", "p_data")):
+            label.setToolTip(TIPS[key])
+        self.presenter = style.Presenter()
+        self.presenter.plot(self.plot)
+        for key in ("left", "right", "top", "bottom"):
+            self.presenter.axis(self.cbar.getAxis(key))
+        self.presenter.legend(self.legend)
+        for item in (self.outline, self.arrows):
+            self.presenter.curve(item)
+        for item in (self.real, self.fake, self.modes):
+            self.presenter.scatter(item)
         self.gain = 1.0
         self._drawn: dict = {}
         self._critic = None
@@ -129,6 +179,11 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         if on and self._last is not None:
             self._drawn.clear()
             self.draw(self._last)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text, thick lines, big markers (a projector) when ``on``; the normal look off."""
+        if self.presenter.set(on) and self._last is not None:
+            self._draw_modes(self._last)  # per-circle pens carry their width
 
     def set_arrow_gain(self, gain: float) -> None:
         """Multiply gradient magnitudes by ``gain`` before the log length (a fixed scale)."""
@@ -209,7 +264,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             return
         centres = np.asarray(snap.mode_centres)
         counts = snap.mode_counts if snap.mode_counts is not None else np.ones(len(centres))
-        pens = [pg.mkPen("#ffffff" if c > 0 else "#ff5252", width=2,
+        width = 2 * self.presenter.pen_scale
+        pens = [pg.mkPen("#ffffff" if c > 0 else "#ff5252", width=width,
                          style=pg.QtCore.Qt.PenStyle.SolidLine if c > 0
                          else pg.QtCore.Qt.PenStyle.DashLine) for c in counts]
         self.modes.setData(pos=centres, pen=pens, brush=None)

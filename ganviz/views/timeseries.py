@@ -10,6 +10,42 @@ import pyqtgraph as pg
 from . import style
 
 LN2 = math.log(2.0)
+#: Hover text of each plot (rich text).
+TIPS = {
+    "loss": "<b>Losses</b> per iteration (nats for the sigmoid losses)<br>"
+            "<b>loss D</b> = -E[log D(x)] - E[log(1 - D(G(z)))]. When D cannot tell real from "
+            "fake (D = 1/2 everywhere, as at the equilibrium p<sub>g</sub> = p<sub>data</sub>) "
+            "it is 2 ln 2 = 1.386: the dashed line. Near 0: D wins easily.<br>"
+            "<b>loss G</b>, what G minimises: log(1 - D(G(z))) for minimax (negative; near 0 "
+            "when D is sure), -log D(G(z)) for non-saturating.<br>"
+            "<b>WGAN</b>: loss D = E[D(G(z))] - E[D(x)] (plus the gradient penalty for "
+            "WGAN-GP), minus the critic's estimate of the W1 distance; loss G = -E[D(G(z))].<br>"
+            "GAN losses need not fall: two players pull against each other.",
+    "js": "<b>Jensen-Shannon divergence</b> JS(p<sub>data</sub> || p<sub>g</sub>) in nats, from "
+          "the exact p<sub>data</sub> and the estimated p<sub>g</sub> (not from D)<br>"
+          "0 exactly when p<sub>g</sub> = p<sub>data</sub>; at most ln 2 = 0.693 (dashed), "
+          "reached when the two do not overlap.<br>"
+          "With D = D*, the minimax game's value is C(G) = -log 4 + 2 JS (Goodfellow et al. "
+          "2014, Theorem 1). While JS sits at ln 2, C(G) is flat: a strong D leaves the "
+          "minimax G almost no gradient. The non-saturating loss and the Wasserstein critic "
+          "still give one.",
+    "grad": "<b>Gradient norms</b> (log scale)<br>"
+            "<b>|grad G|</b>: norm of the gradient of G's loss with respect to all of G's "
+            "parameters. This is where vanishing gradients show: with the minimax loss and a "
+            "confident D it drops by decades.<br>"
+            "<b>|grad D|</b>: the same for D's loss and D's parameters.",
+    "dout": "<b>D's mean output</b> on a batch of real samples, D(real), and of generated "
+            "ones, D(fake)<br>"
+            "D(real) near 1 and D(fake) near 0: D separates them easily. Both near 1/2 "
+            "(dashed): D cannot tell them apart, as at the equilibrium.<br>"
+            "For a WGAN critic these are raw scores: the gap E[D(x)] - E[D(G(z))] is its "
+            "estimate of W1.",
+    "modes": "<b>Mode coverage</b> of a mixture target<br>"
+             "A generated sample is high quality if it lies within 3 standard deviations of "
+             "its nearest mode centre; a mode is captured if at least one high-quality sample "
+             "falls to it. The dashed line is the number of modes.<br>"
+             "Few modes captured while the samples look sharp is mode collapse.",
+}
 
 
 def _curve(plot: pg.PlotItem, colour: str, name: str, width: float = 1.0,
@@ -93,8 +129,25 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self.half = _ref_line(p["dout"], 0.5, "1/2")
         self.captured = _curve(p["modes"], style.GEN, "captured", width=2.4)
         self.total = _curve(p["modes"], style.DATA, "total", dash=True)
+        self.presenter = style.Presenter()
+        for key, plot in p.items():
+            plot.setToolTip(TIPS[key])
+            self.presenter.plot(plot)
+            for item in plot.items:
+                if isinstance(item, pg.PlotDataItem):
+                    self.presenter.curve(item)
+                elif isinstance(item, pg.InfiniteLine):
+                    self.presenter.line(item)
         self._critic = None
         self._mixture = None
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text, thick lines (a projector) when ``on``; exactly the normal look when off.
+
+        The noisy per-iteration curves are drawn 2 px wide without antialiasing then:
+        antialiased, they would cost some 300 ms a frame.
+        """
+        self.presenter.set(on)
 
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
         """Empty every curve (a new run)."""
