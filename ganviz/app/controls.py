@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
     QSlider, QSpinBox, QVBoxLayout, QWidget,
@@ -17,19 +18,81 @@ from PySide6.QtWidgets import (
 
 from ganviz.core.config import DATA_1D, DATA_2D, DEVICES, LOSS_NAMES, OPTIMIZERS, Config
 from ganviz.core.presets import load_preset, preset_names
-from ganviz.views import field1d, field2d
+from ganviz.views import field1d, field2d, style
 
 LR_MIN_EXP, LR_MAX_EXP, LR_TICKS = -5.0, 1.0, 100  # slider: 10^-5 .. 10^1, 100 ticks a decade
+EDIT_WIDTH = 70  # px, a learning rate's text box (x PRESENT_FONT in presentation mode)
 BATCH_SIZES = ("16", "32", "64", "128", "256", "512", "1024", "2048", "4096")
 SPEEDS = (("full speed", 0.0), ("300 it/s", 300.0), ("100 it/s", 100.0), ("30 it/s", 30.0),
           ("10 it/s", 10.0), ("3 it/s", 3.0), ("1 it/s", 1.0))
 ARROW_GAINS = (("x 0.1", 0.1), ("x 1", 1.0), ("x 10", 10.0), ("x 100", 100.0),
                ("x 1000", 1000.0))
 LOSS_TEXT = {
-    "minimax": "minimax: G minimises log(1 - D(G(z))) (saturates when D is sure)",
-    "nonsaturating": "non-saturating: G maximises log D(G(z))",
-    "wgan": "WGAN: critic D(x) - D(G(z)), weights clipped",
-    "wgan-gp": "WGAN-GP: critic with gradient penalty",
+    "minimax": "<b>minimax</b>: the original game; G minimises log(1 - D(G(z))). "
+               "Its gradient vanishes when D is sure a sample is fake",
+    "nonsaturating": "<b>non-saturating</b>: G maximises log D(G(z)) instead: the same "
+                     "fixed point, but a strong gradient exactly when D rejects G's samples",
+    "wgan": "<b>WGAN</b>: a critic without a sigmoid scores samples; it maximises "
+            "E[D(x)] - E[D(G(z))], an estimate of the W1 (earth mover's) distance, and its "
+            "weights are clipped to keep it Lipschitz",
+    "wgan-gp": "<b>WGAN-GP</b>: the WGAN critic kept 1-Lipschitz by a gradient penalty "
+               "(weight lambda) instead of clipping",
+}
+#: Hover text of every control (rich text), by the attribute that holds it.
+TIPS = {
+    "preset": "Ready-made scenarios, each showing one GAN behaviour (mode collapse, vanishing "
+              "gradients, ...). Choosing one loads its settings and starts again.",
+    "play": "Play / pause training (Space)",
+    "step": "Pause, then train one iteration of Algorithm 1: k D steps, then one G step (S)",
+    "reset": "Start again from fresh weights with the settings shown (R)",
+    "step_d": "Pause, then update D alone, once: D(x) moves towards D*(x) (D)",
+    "step_g": "Pause, then update G alone, once: p<sub>g</sub> moves where D says 'real' (G)",
+    "freeze_d": "<b>Freeze D</b>: D stops learning (it is still evaluated).<br>"
+                "G then chases a fixed D: it pushes its samples towards wherever D(x) is "
+                "highest and can pile up or overshoot there. A fixed D, even the optimal D* of "
+                "the moment, is something G can exploit: that is why D and G take turns.",
+    "freeze_g": "<b>Freeze G</b>: G stops learning (it is still evaluated), so p<sub>g</sub> "
+                "stays put.<br>D then converges towards the optimal D*(x) = "
+                "p<sub>data</sub>(x) / (p<sub>data</sub>(x) + p<sub>g</sub>(x)) for this "
+                "p<sub>g</sub> (Goodfellow et al. 2014, Prop. 1): in 1-D, watch D settle onto "
+                "the dashed D* curve.",
+    "speed": "Slow motion: at most this many iterations a second, to follow single steps. "
+             "Full speed trains as fast as the machine allows.",
+    "loss": "What D and G optimise. Applies at once.<br>" + "<br>".join(LOSS_TEXT.values()),
+    "k": "<b>k</b>: D (critic) steps per G step, as in Algorithm 1 of Goodfellow et al. 2014."
+         "<br>A larger k keeps D closer to the optimal D* for the current G, so G learns "
+         "against a well-trained D; with the minimax loss a D that is too good saturates and "
+         "G's gradient vanishes. WGAN usually takes k = 5: its W1 estimate needs a "
+         "near-optimal critic.",
+    "lr_d": "Learning rate of D (log scale, 10<sup>-5</sup> to 10). Too high and training "
+            "oscillates or diverges; too low and D barely moves.",
+    "lr_g": "Learning rate of G (log scale, 10<sup>-5</sup> to 10). Too high and training "
+            "oscillates or diverges; too low and G barely moves.",
+    "lr_edit": "Type a rate, e.g. 2e-4, then Enter",
+    "link": "Move both learning rates together",
+    "optimizer": "<b>sgd</b>: with momentum 0.9, as in the original GAN paper; "
+                 "<b>adam</b>: beta1 = 0.5 as in DCGAN, the usual choice; "
+                 "<b>rmsprop</b>: the WGAN paper's choice for its clipped critic.",
+    "batch": "Minibatch size m: real samples and noise vectors per step. Larger: smoother "
+             "gradients, slower steps. Type a size and Enter, or pick one.",
+    "clip": "WGAN weight clipping: after each critic step every weight is clipped to "
+            "[-clip, clip], a crude way to keep the critic Lipschitz. Too small and the critic "
+            "cannot fit; too large and it is barely held. Used by wgan only.",
+    "gp": "WGAN-GP's lambda: weight of the gradient penalty E[(||grad<sub>x</sub> D|| - 1)"
+          "<sup>2</sup>], taken at random points between real and generated samples, which "
+          "keeps the critic 1-Lipschitz (Gulrajani et al. 2017 use 10). Used by wgan-gp only.",
+    "data": "The target distribution p<sub>data</sub>, 1-D or 2-D. Mixtures (bimodal, "
+            "ring8, grid25, ...) show mode collapse. Changing it restarts the run.",
+    "z_dim": "Size of the noise vector z that G turns into a sample. With z dim 1 the 1-D "
+             "view draws the map z &rarr; x = G(z). Restarts the run.",
+    "hidden": "Neurons in each hidden layer of G and of D (both are MLPs). Restarts the run.",
+    "layers": "Number of hidden layers of G and of D. Restarts the run.",
+    "seed": "Seed of every random draw (weights, data, noise): the same seed, the same run. "
+            "Restarts the run.",
+    "device": "Where training runs: auto takes CUDA when present, else the CPU. Restarts the "
+              "run.",
+    "arrow_gain": "Arrow length grows with log10(1 + gain x |gradient| / 0.1): a fixed scale, "
+                  "so short arrows mean a vanishing gradient. Raise the gain to see small ones.",
 }
 
 
@@ -61,14 +124,19 @@ class LrControl(QWidget):
         self.slider.setRange(0, int((LR_MAX_EXP - LR_MIN_EXP) * LR_TICKS))
         self.slider.setPageStep(LR_TICKS // 2)
         self.edit = QLineEdit()
-        self.edit.setFixedWidth(70)
-        self.edit.setToolTip("Type a rate, e.g. 2e-4, then Enter")
+        self.edit.setFixedWidth(EDIT_WIDTH)
+        self.edit.setToolTip(TIPS["lr_edit"])
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.slider, 1)
         row.addWidget(self.edit)
         self.slider.valueChanged.connect(self._on_slider)
         self.edit.editingFinished.connect(self._on_edit)
+
+    def setToolTip(self, text: str) -> None:  # noqa: N802 - Qt name
+        """The slider and the control get ``text``; the text box keeps its own hint."""
+        super().setToolTip(text)
+        self.slider.setToolTip(text)
 
     def set_value(self, lr: float) -> None:
         """Show ``lr`` without emitting."""
@@ -103,6 +171,7 @@ class ControlPanel(QWidget):
     preset_chosen = Signal(str)
     layer_toggled = Signal(int, str, bool)  # dim, layer key, visible
     arrow_gain_changed = Signal(float)
+    freeze_changed = Signal(str, bool)  # "d" or "g", frozen
 
     def __init__(self, config: Config, preset: str | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -138,23 +207,26 @@ class ControlPanel(QWidget):
         # Run buttons and speed.
         buttons = QHBoxLayout()
         self.play = QPushButton("Pause")
-        self.play.setToolTip("Play / pause (Space)")
         self.step = QPushButton("Step")
-        self.step.setToolTip("Pause and train one iteration (S)")
         self.reset = QPushButton("Reset")
-        self.reset.setToolTip("Start again from fresh weights with the settings shown (R)")
         for b in (self.play, self.step, self.reset):
             b.setMinimumHeight(32)
             buttons.addWidget(b)
         outer.addLayout(buttons)
         singles = QHBoxLayout()
         self.step_d = QPushButton("D step")
-        self.step_d.setToolTip("Pause and update D alone, once (D)")
         self.step_g = QPushButton("G step")
-        self.step_g.setToolTip("Pause and update G alone, once (G)")
         for b in (self.step_d, self.step_g):
             singles.addWidget(b)
         outer.addLayout(singles)
+        freeze = QHBoxLayout()
+        self.freeze_d = QCheckBox("Freeze D")
+        self.freeze_g = QCheckBox("Freeze G")
+        for b in (self.freeze_d, self.freeze_g):
+            freeze.addWidget(b)
+        outer.addLayout(freeze)
+        self.freeze_d.toggled.connect(lambda on: self.freeze_changed.emit("d", bool(on)))
+        self.freeze_g.toggled.connect(lambda on: self.freeze_changed.emit("g", bool(on)))
         self.play.clicked.connect(self.play_clicked)
         self.step.clicked.connect(self.step_clicked)
         self.step_d.clicked.connect(self.step_d_clicked)
@@ -163,10 +235,9 @@ class ControlPanel(QWidget):
         self.speed = QComboBox()
         for label, value in SPEEDS:
             self.speed.addItem(label, value)
-        self.speed.setToolTip("Slow motion: iterations per second at most")
         self.speed.activated.connect(self._on_speed)
         speed_row = QFormLayout()
-        speed_row.addRow("Speed", self.speed)
+        _row(speed_row, "Speed", self.speed, TIPS["speed"])
         outer.addLayout(speed_row)
 
         # Live settings.
@@ -178,7 +249,7 @@ class ControlPanel(QWidget):
             self.loss.setItemData(self.loss.count() - 1, LOSS_TEXT.get(name, name),
                                   Qt.ItemDataRole.ToolTipRole)
         self.loss.activated.connect(lambda _i: self._emit("loss", self.loss.currentData()))
-        form.addRow("Loss", self.loss)
+        _row(form, "Loss", self.loss, TIPS["loss"])
         self.k = QSlider(Qt.Orientation.Horizontal)
         self.k.setRange(1, 20)
         self.k_label = QLabel()
@@ -187,13 +258,13 @@ class ControlPanel(QWidget):
         k_row.addWidget(self.k, 1)
         k_row.addWidget(self.k_label)
         self.k.valueChanged.connect(self._on_k)
-        form.addRow("k (D steps)", k_row)
+        _row(form, "k (D steps)", k_row, TIPS["k"])
         self.lr_d = LrControl()
         self.lr_g = LrControl()
         self.link = QCheckBox("link D and G rates")
         self.link.setChecked(config.lr_d == config.lr_g)
-        form.addRow("lr D", self.lr_d)
-        form.addRow("lr G", self.lr_g)
+        _row(form, "lr D", self.lr_d, TIPS["lr_d"])
+        _row(form, "lr G", self.lr_g, TIPS["lr_g"])
         form.addRow("", self.link)
         self.lr_d.moved.connect(self._on_lr_d)
         self.lr_g.moved.connect(self._on_lr_g)
@@ -203,7 +274,7 @@ class ControlPanel(QWidget):
         self.optimizer.addItems(OPTIMIZERS)
         self.optimizer.activated.connect(
             lambda _i: self._emit("optimizer", self.optimizer.currentText()))
-        form.addRow("Optimizer", self.optimizer)
+        _row(form, "Optimizer", self.optimizer, TIPS["optimizer"])
         self.batch = QComboBox()
         self.batch.setEditable(True)
         self.batch.addItems(BATCH_SIZES)
@@ -211,15 +282,13 @@ class ControlPanel(QWidget):
         self.batch.activated.connect(lambda _i: self._emit("batch_size", self.batch.currentText()))
         self.batch.lineEdit().editingFinished.connect(
             lambda: self._emit("batch_size", self.batch.currentText()))
-        form.addRow("Batch size", self.batch)
+        _row(form, "Batch size", self.batch, TIPS["batch"])
         self.clip = QLineEdit()
-        self.clip.setToolTip("WGAN weight clipping: each critic weight kept in [-clip, clip]")
         self.clip.editingFinished.connect(lambda: self._typed(self.clip, "clip"))
-        form.addRow("Clip (wgan)", self.clip)
+        _row(form, "Clip (wgan)", self.clip, TIPS["clip"])
         self.gp = QLineEdit()
-        self.gp.setToolTip("WGAN-GP: weight of the gradient penalty (lambda)")
         self.gp.editingFinished.connect(lambda: self._typed(self.gp, "gp_weight"))
-        form.addRow("GP weight", self.gp)
+        _row(form, "GP weight", self.gp, TIPS["gp"])
         outer.addWidget(live)
 
         # Cold settings.
@@ -231,19 +300,19 @@ class ControlPanel(QWidget):
         for name in DATA_2D:
             self.data.addItem(f"2-D  {name}", name)
         self.data.activated.connect(lambda _i: self._emit("data", self.data.currentData()))
-        form.addRow("Data", self.data)
+        _row(form, "Data", self.data, TIPS["data"])
         self.z_dim = self._spin(1, 64, "z_dim")
-        form.addRow("z dim", self.z_dim)
+        _row(form, "z dim", self.z_dim, TIPS["z_dim"])
         self.hidden = self._spin(1, 1024, "hidden")
-        form.addRow("Hidden width", self.hidden)
+        _row(form, "Hidden width", self.hidden, TIPS["hidden"])
         self.layers = self._spin(1, 8, "layers")
-        form.addRow("Hidden layers", self.layers)
+        _row(form, "Hidden layers", self.layers, TIPS["layers"])
         self.seed = self._spin(0, 2**31 - 1, "seed")
-        form.addRow("Seed", self.seed)
+        _row(form, "Seed", self.seed, TIPS["seed"])
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.activated.connect(lambda _i: self._emit("device", self.device.currentText()))
-        form.addRow("Device", self.device)
+        _row(form, "Device", self.device, TIPS["device"])
         outer.addWidget(cold)
 
         # Layers of the views.
@@ -255,6 +324,7 @@ class ControlPanel(QWidget):
             for key, label in module.LAYERS.items():
                 check = QCheckBox(label)
                 check.setChecked(True)
+                check.setToolTip(module.LAYER_TIPS[key])
                 check.toggled.connect(
                     lambda on, d=dim, k=key: self.layer_toggled.emit(d, k, on))
                 lay.addWidget(check)
@@ -263,17 +333,19 @@ class ControlPanel(QWidget):
                 for label, value in ARROW_GAINS:
                     self.arrow_gain.addItem(label, value)
                 self.arrow_gain.setCurrentIndex(1)
-                self.arrow_gain.setToolTip(
-                    "Arrow length grows with log10(1 + gain x |gradient| / 0.1): a fixed scale, "
-                    "so short arrows mean a vanishing gradient. Raise the gain to see small ones.")
                 self.arrow_gain.activated.connect(
                     lambda _i: self.arrow_gain_changed.emit(float(self.arrow_gain.currentData())))
                 row = QFormLayout()
-                row.addRow("Arrow gain", self.arrow_gain)
+                _row(row, "Arrow gain", self.arrow_gain, TIPS["arrow_gain"])
                 lay.addLayout(row)
             self.layer_boxes[dim] = box
             outer.addWidget(box)
         outer.addStretch(1)
+        for key in ("preset", "play", "step", "reset", "step_d", "step_g", "freeze_d",
+                    "freeze_g", "link"):
+            getattr(self, key).setToolTip(TIPS[key])
+        self.batch.lineEdit().setToolTip(TIPS["batch"])
+        self._normal_font = None  # set while presenting: the font to go back to
         self.show_config(config)
         self.show_dim(config.dim)
 
@@ -307,6 +379,40 @@ class ControlPanel(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
+
+    def show_freeze(self, d: bool, g: bool) -> None:
+        """Tick the freeze boxes as given without emitting (a restored session)."""
+        for box, on in ((self.freeze_d, d), (self.freeze_g, g)):
+            box.blockSignals(True)
+            box.setChecked(bool(on))
+            box.blockSignals(False)
+
+    def set_presentation(self, on: bool) -> None:
+        """Fonts PRESENT_FONT times larger (the panel and the tooltips) when ``on``; back off.
+
+        Tooltips use one application-wide font: it is enlarged here too, and put back.
+        """
+        from PySide6.QtWidgets import QToolTip
+
+        if bool(on) == (self._normal_font is not None):
+            return
+        if on:
+            was_set = self.testAttribute(Qt.WidgetAttribute.WA_SetFont)
+            self._normal_font = (QFont(self.font()), was_set, QFont(QToolTip.font()))
+            self.setFont(style.scaled_font(self.font(), style.PRESENT_FONT))
+            QToolTip.setFont(style.scaled_font(QToolTip.font(), style.PRESENT_FONT))
+            for lr in (self.lr_d, self.lr_g):
+                lr.edit.setFixedWidth(int(round(EDIT_WIDTH * style.PRESENT_FONT)))
+        else:
+            font, was_set, tip = self._normal_font
+            self._normal_font = None
+            if was_set:
+                self.setFont(font)
+            else:  # an empty font: inherit from the window again, as before
+                self.setFont(QFont())
+            QToolTip.setFont(tip)
+            for lr in (self.lr_d, self.lr_g):
+                lr.edit.setFixedWidth(EDIT_WIDTH)
 
     def show_dim(self, dim: int) -> None:
         """Show the layer toggles of the view in use."""
@@ -396,6 +502,19 @@ class ControlPanel(QWidget):
     def _on_lr_g_typed(self, text: str) -> None:
         keys = ("lr_d", "lr_g") if self.link.isChecked() else ("lr_g",)
         self.params_changed.emit({k: text for k in keys})
+
+
+def _row(form: QFormLayout, label: str, field, tip: str) -> None:
+    """A form row whose label and field (a widget, or each widget of a layout) share ``tip``."""
+    form.addRow(label, field)
+    widgets = [field] if isinstance(field, QWidget) else [
+        field.itemAt(i).widget() for i in range(field.count())]
+    for w in widgets:
+        if w is not None:
+            w.setToolTip(tip)
+    name = form.labelForField(field)
+    if name is not None:
+        name.setToolTip(tip)
 
 
 def _esc(text: str) -> str:
