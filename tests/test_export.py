@@ -14,7 +14,6 @@ from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
 from ganviz.app import export
-from ganviz.app.export import Exporter
 from ganviz.core.config import Config
 from ganviz.views.history import History
 
@@ -36,9 +35,7 @@ def trained(qapp):
     style.configure()
     window = MainWindow(SMALL, "bimodal", mode="thread")
     window.show()
-    window.start()
-    window.exporter = Exporter(window)
-    window.exporter.install(window.file_menu)
+    window.start()  # the window installs its Exporter in the File menu
     deadline = 200  # x 50 ms
     h = window.controller.history
     while (h.steps.n < 100 or h.measured.n < 3 or window._frames < 5) and deadline:

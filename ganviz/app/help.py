@@ -15,6 +15,9 @@ SHORTCUTS = (
     ("H", "Show or hide the controls"),
     ("Ctrl+O", "Open a session file"),
     ("Ctrl+S", "Save the session (config, exact state, history)"),
+    ("Ctrl+E", "Export the window as PNG or SVG"),
+    ("Ctrl+Shift+E", "Export the metrics history as CSV"),
+    ("Ctrl+R", "Start recording; again to stop and save a GIF or MP4"),
     ("Ctrl+Q", "Quit"),
 )
 

@@ -105,6 +105,10 @@ class MainWindow(QMainWindow):
         self.settings: QSettings | None = None  # run_gui gives one; tests need none
         self.presenting = False
         self._build_menus()
+        from ganviz.app.export import Exporter
+
+        self.exporter = Exporter(self)
+        self.exporter.install(self.file_menu)
 
         self.status = {}
         for key in ("step", "rate", "device", "fps", "run"):
