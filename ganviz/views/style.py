@@ -61,6 +61,7 @@ def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = N
         # with every curve change (text is the costliest thing painted here).
         axis.setStyle(tickFont=TICK_FONT, tickTextOffset=4, tickLength=5)
         axis.setTextPen(LABEL)
+        axis.enableAutoSIPrefix(False)  # "density (x0.001)" over ticks 0..600 reads badly
         cache(axis)
     # The colour must be given with the size: a label style without one draws black text.
     label_style = {"font-size": f"{FONT_SIZE}pt", "color": LABEL}
