@@ -136,8 +136,7 @@ class MainWindow(QMainWindow):
         c.new_run.connect(self.on_new_run)
         c.finished.connect(self.on_finished)
         c.session_opened.connect(self.on_session_opened)
-        if hasattr(p, "freeze_changed"):
-            p.freeze_changed.connect(c.set_freeze)
+        p.freeze_changed.connect(c.set_freeze)
         for keys, slot in ((Qt.Key.Key_Space, c.toggle), (Qt.Key.Key_S, c.step),
                            (Qt.Key.Key_D, c.step_d), (Qt.Key.Key_G, c.step_g),
                            (Qt.Key.Key_R, c.reset)):
@@ -243,8 +242,7 @@ class MainWindow(QMainWindow):
         self.presenting = on
         self.presentation_action.setChecked(on)
         for widget in (self.view1d, self.view2d, self.series, self.controls):
-            if hasattr(widget, "set_presentation"):
-                widget.set_presentation(on)
+            widget.set_presentation(on)
         font = self.banner.font()
         font.setPointSize(int(round((style.FONT_SIZE + 1) * (1.6 if on else 1.0))))
         self.banner.setFont(font)
@@ -293,8 +291,7 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def on_session_opened(self, preset: str, frozen: str) -> None:
         self.controls.show_preset(preset or None)
-        if hasattr(self.controls, "show_freeze"):
-            self.controls.show_freeze("d" in frozen, "g" in frozen)
+        self.controls.show_freeze("d" in frozen, "g" in frozen)
 
     # --- drawing ---------------------------------------------------------
 
