@@ -178,3 +178,17 @@ def test_2d_heatmap_covers_the_grid_extent(qtbot, pg_style):
         assert abs(r.right() - (snap.xs[-1] + dx / 2)) < 1e-6
         assert abs(r.top() - (snap.ys[0] - dx / 2)) < 1e-6
         assert abs(r.bottom() - (snap.ys[-1] + dx / 2)) < 1e-6
+
+
+def test_d_star_is_drawn_only_where_either_density_has_mass():
+    from ganviz.views.field1d import defined_d_star
+
+    xs = np.linspace(-4, 10, 701)
+    p_data = np.exp(-0.5 * ((xs - 6) / 0.5) ** 2) / (0.5 * np.sqrt(2 * np.pi))
+    p_g = np.exp(-0.5 * (xs / 0.1) ** 2) / (0.1 * np.sqrt(2 * np.pi))  # underflows far out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(p_data + p_g > 0, p_data / (p_data + p_g), 0.5)
+    shown = defined_d_star(raw, p_data, p_g)
+    gap = (xs > 1) & (xs < 4)  # between the two, both densities are below 1e-3 of the peak
+    assert np.isnan(shown[gap]).all() and np.isfinite(raw[gap]).all()
+    assert np.allclose(shown[np.abs(xs - 6) < 1], 1.0) and np.allclose(shown[np.abs(xs) < 0.2], 0.0)

@@ -62,6 +62,22 @@ HEADROOM = 1.3
 N_LINES = 48
 
 
+#: D* is drawn where p_data + p_g exceeds this share of its peak.
+D_STAR_SUPPORT = 1e-3
+
+
+def defined_d_star(d_star, p_data, p_g) -> np.ndarray:
+    """D* with NaN (a gap) where neither density has mass: there any D is optimal,
+    and the ratio of two underflowing estimates would flicker between 0 and 1."""
+    d_star = np.array(d_star, dtype=np.float64)
+    if p_data is None or p_g is None:
+        return d_star
+    s = np.nan_to_num(np.asarray(p_data, dtype=np.float64)) + np.nan_to_num(np.asarray(p_g, dtype=np.float64))
+    if s.size and s.max() > 0:
+        d_star[s < D_STAR_SUPPORT * s.max()] = np.nan
+    return d_star
+
+
 def _phi(z: np.ndarray) -> np.ndarray:
     """Standard normal CDF (places z ~ N(0, 1) uniformly along the noise line)."""
     erf = np.vectorize(math.erf, otypes=[float])
@@ -96,7 +112,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
                                       brush=data_fill)
         self.p_g = pg.PlotDataItem(pen=style.pen(style.GEN, 3.0))
         self.d = pg.PlotDataItem(pen=style.pen(style.DISC, 2.5))
-        self.d_star = pg.PlotDataItem(pen=style.pen(style.OPTIMAL, 1.8, dash=True))
+        self.d_star = pg.PlotDataItem(pen=style.pen(style.OPTIMAL, 1.8, dash=True), connect="finite")
         self.half = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen("#555", width=1))
         self.plot.addItem(self.p_data)
         self.plot.addItem(self.p_g)
@@ -194,7 +210,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
                     self.plot.getAxis("right").setTicks(D_TICKS)
                 self.d.setData(xs, d)
             if snap.d_star is not None and self._changed("d_star", snap.d_star):
-                self.d_star.setData(xs, snap.d_star)
+                self.d_star.setData(xs, defined_d_star(snap.d_star, snap.p_data, snap.p_g))
                 self.d_star.setVisible(self.visible["d_star"] and not snap.critic)
         if snap.fake is not None:
             self._draw_samples(snap)
