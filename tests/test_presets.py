@@ -10,12 +10,14 @@ come from full-length runs on seeds 0 and 1.
 """
 
 import csv
+import json
 import re
 import statistics
 
 import pytest
 import torch
 
+from ganviz.core.config import ConfigError
 from ganviz.core.engine import Engine
 from ganviz.core.headless import run_headless
 from ganviz.core.presets import load_preset, preset_names
@@ -164,3 +166,19 @@ def test_gradient_penalty_overshoots_in_1d_where_clipping_settles():
     assert settled["g_mean"][0] == pytest.approx(6.0, abs=0.5)
     assert overshot["g_mean"][0] > 7.5
     assert overshot["grad_norm_g"] > 1000 * settled["grad_norm_g"]
+
+
+def test_presets_are_listed_in_story_order(tmp_path):
+    from ganviz.core.presets import preset_names, read_preset
+
+    names = preset_names()
+    assert names[0] == "gaussian-1d" and names.index("vanishing-gradients") < names.index("vanishing-fixed")
+    assert names.index("ring8-wgan-clip") < names.index("ring8-wgan-gp")
+    # Without an order a preset goes last; a bad order is refused in one line.
+    for name, order in (("b", 2), ("a", None), ("c", 1)):
+        doc = {"config": {}} if order is None else {"order": order, "config": {}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    assert preset_names(tmp_path) == ["c", "b", "a"]
+    (tmp_path / "d.json").write_text(json.dumps({"order": "first", "config": {}}))
+    with pytest.raises(ConfigError, match="order must be an integer"):
+        read_preset(tmp_path / "d.json")

@@ -2,7 +2,8 @@
 
 A preset file holds a ``config`` (any subset of the config keys), a suggested
 number of ``steps``, and text for the GUI: ``title``, ``explanation`` (what
-it shows), ``look_for`` and ``next`` (a suggested next change).
+it shows), ``look_for`` and ``next`` (a suggested next change), and an
+optional ``order``: presets are listed by it (the story they tell), then by name.
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ class Preset:
 
 
 def preset_names(directory: Path = PRESET_DIR) -> list[str]:
-    """Names of the presets found in ``directory``, sorted."""
-    return sorted(p.stem for p in directory.glob("*.json"))
+    """Names of the presets found in ``directory``, in story order (``order``), then by name."""
+    return [p.stem for p in sorted(directory.glob("*.json"), key=lambda p: (_order(p), p.stem))]
+
+
+def _order(path: Path) -> int:
+    """A preset's ``order``; files without one (or unreadable: load_preset says why) go last."""
+    try:
+        order = json.loads(path.read_text(encoding="utf-8")).get("order")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return 1 << 30
+    return order if isinstance(order, int) and not isinstance(order, bool) else 1 << 30
 
 
 def load_preset(name: str, directory: Path = PRESET_DIR) -> Preset:
@@ -67,6 +77,9 @@ def read_preset(path: Path) -> Preset:
     steps = raw.get("steps", 3000)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"preset file {path}: steps must be a positive integer, got {steps!r}")
+    order = raw.get("order", 0)
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise ConfigError(f"preset file {path}: order must be an integer, got {order!r}")
     text = {k: raw.get(k, "") for k in _TEXT_KEYS}
     bad = [k for k, v in text.items() if not isinstance(v, str)]
     if bad:
