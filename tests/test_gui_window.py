@@ -228,3 +228,13 @@ def test_slow_motion_and_unavailable_device(qtbot, make_window):
         assert window.controls.device.currentText() == "auto"
         qtbot.wait(200)
         assert _latest(window).run_id == run and not window.controller.dead
+
+
+def test_preset_names_in_the_explanation_are_links_that_open_them(qtbot, make_window):
+    window = make_window(load_preset("vanishing-gradients").config, "vanishing-gradients")
+    text = window.controls.explanation.text()
+    assert '<a href="vanishing-fixed"' in text and "`" not in text
+    window.controls.explanation.linkActivated.emit("vanishing-fixed")
+    assert window.controls.preset.currentData() == "vanishing-fixed"
+    assert window.controller.config == load_preset("vanishing-fixed").config
+    assert "nonsaturating" == window.controller.config.loss

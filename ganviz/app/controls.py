@@ -8,6 +8,7 @@ puts a config on the widgets without emitting anything.
 from __future__ import annotations
 
 import math
+import re
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
@@ -199,6 +200,7 @@ class ControlPanel(QWidget):
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
         self.explanation.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.explanation.linkActivated.connect(self._on_preset_link)  # `name` -> that preset
         lay.addWidget(self.explanation)
         outer.addWidget(box)
         self.preset.activated.connect(self._on_preset)
@@ -425,11 +427,12 @@ class ControlPanel(QWidget):
         if p is None:
             self.explanation.setText("<i>Custom settings.</i>")
             return
-        parts = [f"<p>{_esc(p.explanation)}</p>"]
+        text = lambda t: self._linked(_esc(t))  # noqa: E731
+        parts = [f"<p>{text(p.explanation)}</p>"]
         if p.look_for:
-            parts.append(f"<p><b>Look for:</b> {_esc(p.look_for)}</p>")
+            parts.append(f"<p><b>Look for:</b> {text(p.look_for)}</p>")
         if p.next:
-            parts.append(f"<p><b>Try next:</b> {_esc(p.next)}</p>")
+            parts.append(f"<p><b>Try next:</b> {text(p.next)}</p>")
         self.explanation.setText("".join(parts))
         index = self.preset.findData(name)
         if index >= 0:
@@ -467,6 +470,23 @@ class ControlPanel(QWidget):
         name = self.preset.itemData(index)
         self.show_preset(name)
         self.preset_chosen.emit(name)
+
+    def _linked(self, html: str) -> str:
+        """Preset names in backticks become links that open them; other backticks are dropped."""
+        def link(match):
+            name = match.group(1)
+            if name in self._presets:
+                return f'<a href="{name}" style="color:#4fc3f7">{name}</a>'
+            return f"<tt>{name}</tt>"
+
+        return re.sub(r"`([^`]+)`", link, html)
+
+    @Slot(str)
+    def _on_preset_link(self, name: str) -> None:
+        index = self.preset.findData(name)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
+            self._on_preset(index)
 
     @Slot(int)
     def _on_speed(self, index: int) -> None:

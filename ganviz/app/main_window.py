@@ -327,7 +327,8 @@ class MainWindow(QMainWindow):
     def _status(self, snap) -> None:
         c = self.controller
         self.status["step"].setText(f"step {snap.step:,}")
-        self.status["rate"].setText(f"{c.steps_per_s:,.0f} it/s" if not c.paused else "paused")
+        rate = "finished" if c.done else "paused" if c.paused else f"{c.steps_per_s:,.0f} it/s"
+        self.status["rate"].setText(rate)
         self.status["device"].setText(f"device {snap.device} ({c.mode})")
         self.status["fps"].setText(f"{self.fps:.0f} frames/s")
         self.status["run"].setText(f"run {snap.run_id}")
