@@ -117,7 +117,8 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         p = self.plots
         self.loss_d = _curve(p["loss"], style.DISC, "loss D")
         self.loss_g = _curve(p["loss"], style.GEN, "loss G")
-        self.equilibrium = _ref_line(p["loss"], 2 * LN2, "D at equilibrium: 2 ln 2")
+        # Below the line: at the top of an autoranged plot a label above it is cut off.
+        self.equilibrium = _ref_line(p["loss"], 2 * LN2, "D at equilibrium: 2 ln 2", below=True)
         self.js = _curve(p["js"], style.ACCENT, "JS", width=2.4)
         _ref_line(p["js"], LN2, "ln 2: no overlap", below=True)
         p["js"].setYRange(0.0, 0.76, padding=0)
