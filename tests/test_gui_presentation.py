@@ -267,3 +267,24 @@ def test_freeze_boxes_emit_and_show_freeze_does_not(panel):
     assert got == []
     panel.freeze_g.click()  # the boxes still work after show_freeze
     assert got == [("g", False)]
+
+
+def test_large_titles_never_widen_a_plot_beyond_its_widget(qtbot, pg_style):
+    """A title's text width was its plot's minimum width: at 1.6x the 2-D title alone
+    asked for 609 px and pushed the colour bar out of a window 1600 px wide."""
+    from ganviz.views.field2d import FieldView2D
+    from ganviz.views.timeseries import TimeSeriesView
+
+    series, field = TimeSeriesView(), FieldView2D()
+    for view in (series, field):
+        qtbot.addWidget(view)
+        view.resize(420, 700)
+        view.show()
+        view.set_presentation(True)
+    qtbot.wait(50)
+    for plot in [*series.plots.values(), field.plot]:
+        assert plot.titleLabel.minimumWidth() == 0
+        assert plot.titleLabel.text  # the title is still there
+    for plot in series.plots.values():
+        assert plot.geometry().right() <= series.width()
+    assert field.cbar.geometry().right() <= field.width()

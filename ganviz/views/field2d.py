@@ -111,7 +111,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot = self.addPlot()
-        style.style_plot(self.plot, "Data space: D(x), real and generated samples")
+        style.style_plot(self.plot, "D(x), real and generated samples")
         self.plot.setAspectLocked(True)
         self.plot.setMenuEnabled(False)
         self.legend = style.legend(self.plot)

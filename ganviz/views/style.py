@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPen
 
 # One colour per actor, the same in every view: data green, generator orange, D blue.
@@ -53,6 +54,7 @@ def pen(colour: str, width: float = 2.0, dash: bool = False):
 def style_plot(plot: pg.PlotItem, title: str | None = None, left: str | None = None,
                bottom: str | None = None) -> None:
     """Readable axes and a title on ``plot``; no grid (a grid costs 15-20 ms a frame here)."""
+    _free_title_width(plot)
     if title:
         plot.setTitle(title, size=f"{FONT_SIZE + 1}pt", color="#e8e8e8")
     for name in ("left", "bottom", "right"):
@@ -109,8 +111,31 @@ def coloured_title(plot: pg.PlotItem, names) -> None:
     had = label.maximumHeight() > 0 and label.text
     size = label.opts.get("size", f"{FONT_SIZE + 1}pt") if had else f"{FONT_SIZE + 1}pt"
     height = label.maximumHeight() if had else TITLE_HEIGHT
+    _free_title_width(plot)
     plot.setTitle(html, size=size, color="#e8e8e8")
     _title_height(plot, height)
+
+
+def _free_title_width(plot: pg.PlotItem) -> None:
+    """Let a title be cut at the plot's edge rather than widen the plot.
+
+    pyqtgraph makes a label's text width its minimum width: a long title in
+    presentation mode (1.6x font) then pushed the 2-D view's colour bar, and
+    the right edge of the time series, out of their widgets.
+    """
+    label = plot.titleLabel
+    if getattr(label, "_width_free", False):
+        return
+    update = label.updateMin
+
+    def update_min() -> None:
+        update()
+        label.setMinimumWidth(0)
+        label._sizeHint[Qt.SizeHint.MinimumSize] = (0, label._sizeHint[Qt.SizeHint.MinimumSize][1])
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    label._width_free = True
 
 
 def cache(item) -> None:
