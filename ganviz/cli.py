@@ -104,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     from .app.main_window import run_gui  # Qt only when a window is wanted
 
     remembered = args.preset is None and path is None and not args.set
-    return run_gui(config, name or None, qt_args, steps=args.steps, screenshot=args.screenshot,
+    steps = args.steps
+    if session is not None and steps is not None:
+        steps += session.step  # as headless: --steps more from the session's step
+    return run_gui(config, name or None, qt_args, steps=steps, screenshot=args.screenshot,
                    session=path, remembered=remembered)
 
 

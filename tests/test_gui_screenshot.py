@@ -49,3 +49,19 @@ def test_screenshot_of_a_preset_is_not_blank(tmp_path, wanted, dim):
     middle = rgb[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3]
     assert middle.std() > 10
     assert len(np.unique(middle.reshape(-1, 3), axis=0)) > 50
+
+
+def test_session_file_opens_in_the_window_and_trains_on(tmp_path):
+    """`main.py lesson.json --steps N`: the window opens the session and trains N more."""
+    session = tmp_path / "lesson.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    common = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    prep = subprocess.run([sys.executable, "main.py", "--headless", "--preset", "ring8", "--steps",
+                           "40", "--set", "hidden=16", "--save", str(session)], **common)
+    assert prep.returncode == 0, prep.stderr[-2000:]
+    out = tmp_path / "shot.png"
+    proc = subprocess.run([sys.executable, "main.py", str(session), "--steps", "30",
+                           "--screenshot", str(out)], **common)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and out.stat().st_size > 10_000
+    assert f"saved {out} (step 70)" in proc.stderr, proc.stderr[-2000:]

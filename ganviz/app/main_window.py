@@ -415,7 +415,9 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()
         ok = self.grab().save(str(self.screenshot))
         if ok:
-            print(f"saved {self.screenshot}", file=sys.stderr)
+            snap = self.controller.latest
+            at = f" (step {snap.step})" if snap is not None else ""
+            print(f"saved {self.screenshot}{at}", file=sys.stderr)
         else:
             print(f"ganviz: error: could not write {self.screenshot}", file=sys.stderr)
             self.exit_code = 1
