@@ -535,13 +535,15 @@ class Engine(_Run):
         with torch.inference_mode():
             real, z, eps = self.sample_real(m), self.sample_z(m), self._sample_eps(m)
             self._d_update(real, self.Gf(z), eps, stats=True)
-        self.d_updates += "d" not in self.frozen
+        if "d" not in self.frozen:
+            self.d_updates += 1
 
     def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One update of G; only G's gradient is formed, so D stays as it was."""
         with torch.inference_mode():
             out = self._g_update(*self.Gf.forward(self.sample_z(self.config.batch_size)))
-        self.g_updates += "g" not in self.frozen
+        if "g" not in self.frozen:
+            self.g_updates += 1
         return out
 
     def train_step(self) -> None:
@@ -563,8 +565,10 @@ class Engine(_Run):
                 record = self._iteration(draws, z_g)
         self._stats.append(record)
         self.step += 1
-        self.d_updates += 0 if "d" in self.frozen else k
-        self.g_updates += "g" not in self.frozen
+        if "d" not in self.frozen:
+            self.d_updates += k
+        if "g" not in self.frozen:
+            self.g_updates += 1
 
     def _iteration(self, draws, z_g) -> tuple:
         """The device work of one iteration on given samples; returns its per-step scalars."""
