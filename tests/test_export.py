@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-from ganviz.app import export
+from ganviz.app import export, recording
 from ganviz.core.config import Config
 from ganviz.views.history import History
 
@@ -76,23 +76,23 @@ def _rasterise_svg(path) -> np.ndarray:
     painter = QPainter(image)
     renderer.render(painter)
     painter.end()
-    return export.image_array(image)
+    return recording.image_array(image)
 
 
 # --- pure helpers ---------------------------------------------------------------
 
 
 def test_frame_size_is_even_and_bounded():
-    assert export.frame_size(1202, 959) == (960, 766)
-    assert export.frame_size(641, 333, max_width=2000) == (640, 332)
-    w, h = export.frame_size(3, 3)
+    assert recording.frame_size(1202, 959) == (960, 766)
+    assert recording.frame_size(641, 333, max_width=2000) == (640, 332)
+    w, h = recording.frame_size(3, 3)
     assert w % 2 == 0 and h % 2 == 0 and w >= 2 and h >= 2
 
 
 def test_frame_rate_uses_the_median_gap():
     times = [0.0, 0.05, 0.10, 0.15, 5.0, 5.05]  # a 5 s pause does not slow the video
-    assert export.frame_rate(times) == pytest.approx(20.0)
-    assert export.frame_rate([1.0]) == 10.0
+    assert recording.frame_rate(times) == pytest.approx(20.0)
+    assert recording.frame_rate([1.0]) == 10.0
 
 
 def test_history_rows_fill_measured_columns_only_where_measured():
@@ -119,7 +119,7 @@ def test_write_frames_gif_progress_and_cancel(tmp_path):
     frames = [np.full((32, 48, 3), 40 * i, np.uint8) for i in range(5)]
     seen = []
     path = tmp_path / "a.gif"
-    n = export.write_frames(path, iter(frames), 10.0, 5, progress=lambda d, t: seen.append((d, t)))
+    n = recording.write_frames(path, iter(frames), 10.0, 5, progress=lambda d, t: seen.append((d, t)))
     assert n == 5 and seen == [(i, 5) for i in range(1, 6)]
     back = iio.imread(path, index=None)
     assert back.shape[:3] == (5, 32, 48)
@@ -127,11 +127,11 @@ def test_write_frames_gif_progress_and_cancel(tmp_path):
     assert iio.immeta(path)["duration"] == 100 and iio.immeta(path)["loop"] == 0
     stop = tmp_path / "b.gif"
     with pytest.raises(InterruptedError):
-        export.write_frames(stop, iter(frames), 10.0, 5, cancelled=lambda: len(seen) >= 7,
+        recording.write_frames(stop, iter(frames), 10.0, 5, cancelled=lambda: len(seen) >= 7,
                             progress=lambda d, t: seen.append(d))
     assert not stop.exists()  # no half-written file
     with pytest.raises(ValueError, match="use .gif or .mp4"):
-        export.write_frames(tmp_path / "c.avi", iter(frames), 10.0)
+        recording.write_frames(tmp_path / "c.avi", iter(frames), 10.0)
 
 
 # --- images -------------------------------------------------------------------
@@ -292,7 +292,7 @@ def test_gif_from_a_recording(win, qtbot, tmp_path):
 
 
 def test_mp4_from_a_recording(win, qtbot, tmp_path):
-    if export.ffmpeg_missing():
+    if recording.ffmpeg_missing():
         pytest.skip("imageio-ffmpeg is not installed")
     import imageio.v2 as iio2
 
@@ -374,14 +374,14 @@ def test_a_failed_recording_write_keeps_the_frames(win, qtbot, tmp_path):
     level, text = _banner(win)
     assert level == "error" and "frames are kept" in text
     assert rec.frame_count == count  # nothing lost: save again elsewhere
-    path = tmp_path / "again.mp4" if not export.ffmpeg_missing() else tmp_path / "again.gif"
+    path = tmp_path / "again.mp4" if not recording.ffmpeg_missing() else tmp_path / "again.gif"
     assert _save(qtbot, win, path) == [str(path), ""]
     assert len(iio.imread(path, index=None, **({"plugin": "FFMPEG"} if path.suffix == ".mp4"
                                                  else {}))) == count
 
 
 def test_mp4_without_ffmpeg_says_what_to_install(win, qtbot, monkeypatch):
-    monkeypatch.setattr(export, "ffmpeg_missing", lambda: export.FFMPEG_HINT)
+    monkeypatch.setattr(recording, "ffmpeg_missing", lambda: recording.FFMPEG_HINT)
     rec = _record(qtbot, win, frames=1)
     assert win.exporter.save_recording("/tmp/never.mp4") is False
     level, text = _banner(win)

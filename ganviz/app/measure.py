@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     from ganviz.views import style
 
     config = load_preset(args.preset).config
-    app = QApplication([sys.argv[0]])  # noqa: F841 - kept alive for the windows
+    app = QApplication([sys.argv[0]])  # kept alive for the windows
     style.configure()
     print(json.dumps(dict(preset=args.preset, mode="no window", draw=False,
                           steps_per_s=round(_loop_alone(config, args.seconds), 1))), flush=True)
@@ -85,6 +85,7 @@ def main(argv=None) -> int:
         for draw in (False, True):
             row = _window(config, mode, draw, args.seconds)
             print(json.dumps(dict(preset=args.preset, **row)), flush=True)
+    app.quit()
     return 0
 
 

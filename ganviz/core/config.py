@@ -24,6 +24,11 @@ HOT_KEYS = frozenset(
 )
 #: Keys whose change restarts the run (same seed).
 COLD_KEYS = frozenset({"data", "z_dim", "hidden", "layers", "seed", "device"})
+#: Metric names (DESIGN.md section 3), in the column order of every metrics file.
+METRIC_NAMES = (
+    "step", "loss_d", "loss_g", "js", "w1", "grad_norm_g", "grad_norm_d", "d_real", "d_fake",
+    "modes_captured", "modes_total", "high_quality",
+)
 #: Wall seconds between snapshots at full speed: a little over 30 a second, so
 #: that a 30 Hz display always has a new one to draw.
 SNAPSHOT_INTERVAL = 1 / 32

@@ -14,15 +14,11 @@ from typing import IO
 import numpy as np
 import torch
 
-from .config import Config
+from .config import METRIC_NAMES, Config
 from .engine import Engine, set_threads
 from .probe import Probe
 
 #: Column order of the metrics CSV (DESIGN.md section 3, then the extras).
-METRIC_NAMES = (
-    "step", "loss_d", "loss_g", "js", "w1", "grad_norm_g", "grad_norm_d", "d_real", "d_fake",
-    "modes_captured", "modes_total", "high_quality",
-)
 EXTRA_NAMES = ("kl", "value", "value_opt")
 _MEASURED = ("js", "w1", "modes_captured", "modes_total", "high_quality") + EXTRA_NAMES
 
