@@ -103,9 +103,15 @@ def test_freeze_d_stops_d_updates_and_a_session_keeps_it(qtbot, make_window, tmp
     c.step()
     qtbot.waitUntil(lambda: _latest(window).d_updates > last.d_updates, timeout=10_000)
     assert window.open_session(path)
-    assert c.frozen == {"d"}
+    assert c.frozen == {"d"} and window.controls.freeze_d.isChecked()
     qtbot.waitUntil(lambda: _latest(window).frozen == ("d",) and
                     _latest(window).step == load_session(path).step, timeout=10_000)
+    run = _latest(window).run_id
+    c.reset()  # a fresh run still obeys the ticked box
+    c.step()
+    qtbot.waitUntil(lambda: _latest(window).run_id > run and _latest(window).step == 1,
+                    timeout=10_000)
+    assert _latest(window).frozen == ("d",) and _latest(window).d_updates == 0
 
 
 def test_presentation_mode_and_settings_are_remembered(qtbot, make_window, tmp_path):

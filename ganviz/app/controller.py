@@ -321,6 +321,8 @@ class Controller(QObject):
             return
         self.dead = self.done = False
         self.worker.reset(self.config.to_dict())
+        if self.frozen:  # the boxes stay ticked: the new run must obey them too
+            self.worker.set_params({f"freeze_{n}": True for n in self.frozen})
         if self.paused:
             self.worker.pause()
         else:
