@@ -387,3 +387,23 @@ def test_mp4_without_ffmpeg_says_what_to_install(win, qtbot, monkeypatch):
     level, text = _banner(win)
     assert level == "error" and "pip install imageio-ffmpeg" in text
     assert rec.frame_count >= 1 and not rec.writing
+
+
+def test_recording_the_whole_window_takes_the_controls_too(win, qtbot, tmp_path):
+    whole = win.exporter.actions["record_window"]
+    whole.trigger()
+    try:
+        assert whole.isChecked() and win.exporter.recorder.target() is win
+        rec = _record(qtbot, win, frames=2)
+        assert not whole.isEnabled()  # the target cannot change mid-recording
+        path = tmp_path / "window.gif"
+        assert list(_save(qtbot, win, path)) == [str(path), ""]
+        frame = iio.imread(path, index=0)
+        w, h = rec.size
+        # The window's aspect, not the plots area's: wider than tall by the window's ratio.
+        assert abs(w / h - win.width() / win.height()) < 0.05
+        assert whole.isEnabled()
+    finally:
+        whole.trigger()
+    assert win.exporter.recorder.target() is win.centralWidget()
+    assert frame.shape[:2] == (h, w)

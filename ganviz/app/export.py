@@ -292,6 +292,9 @@ class Exporter(QObject):
         add("save_recording", "Save last recording...", self.save_recording_dialog,
             tip="Save the last recording again (another format or place)")
         self.actions["save_recording"].setEnabled(False)
+        whole = add("record_window", "Record the whole window", self.record_whole_window,
+                    tip="Record the controls and the status bar too, not only the plots")
+        whole.setCheckable(True)
         menu.insertSeparator(before)
 
     # --- dialogs ---------------------------------------------------------------
@@ -405,13 +408,19 @@ class Exporter(QObject):
             return self._fail(path, exc)
         return self._done(f"Saved {rows:,} rows of metrics to {path}")
 
+    @Slot(bool)
+    def record_whole_window(self, on: bool) -> None:
+        """The next recording takes the whole window (``on``) or the plots area."""
+        self.recorder.widget = self.window if on else None
+
     def start_recording(self) -> None:
-        """Record the plots area from now on."""
+        """Record the plots area (or the whole window) from now on."""
         if self.recorder.writing:
             self.window.show_message("warn", "A recording is still being written: wait for it.")
             return
         self.recorder.start()
         self._set_action("record", text="Stop recording and save...")
+        self._set_action("record_window", enabled=False)
         self._set_action("save_recording", enabled=False)
         # No banner: it would be in the recording. The status bar says it records.
         if self.window.banner.property("level") == "info":
@@ -447,6 +456,7 @@ class Exporter(QObject):
     def _on_stopped(self, reason: str) -> None:
         self.rec_label.setVisible(False)
         self._set_action("record", text="Start &recording")
+        self._set_action("record_window", enabled=True)
         self._set_action("save_recording", enabled=self.recorder.frame_count > 0)
         if reason:
             self.window.show_message(
