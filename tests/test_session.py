@@ -170,3 +170,13 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch)
         save_session(path, Session(CFG, step=5))
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_unmeasured_values_round_trip_as_null(tmp_path):
+    path = tmp_path / "m.json"
+    measured = {"step": np.array([100.0, 200.0]), "js": np.array([0.3, np.nan])}
+    save_session(path, Session(CFG, measured=measured))
+    assert json.loads(path.read_text())["measured"]["js"] == [0.3, None]  # valid JSON, no NaN
+    back = load_session(path).measured
+    np.testing.assert_array_equal(back["js"], measured["js"])
+    np.testing.assert_array_equal(back["step"], measured["step"])

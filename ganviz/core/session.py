@@ -110,9 +110,7 @@ def load_session(path) -> Session:
         )
     try:
         config = Config.from_dict(_need(doc, "config", dict))
-        step = doc.get("step", 0)
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise SessionError(f"step must be a non-negative integer, got {step!r}")
+        step = _count(doc.get("step", 0), "step")
         history = _columns_in(doc, "history")
         measured = _columns_in(doc, "measured")
         state = None
@@ -151,10 +149,22 @@ def state_to_torch(state):
     return state
 
 
+def _count(value, what: str) -> int:
+    """``value`` if it is a non-negative integer; else SessionError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SessionError(f"{what} must be a non-negative integer, got {value!r}")
+    return value
+
+
 def _columns_out(columns: dict) -> dict:
-    # NaN (a metric not measured) is not JSON: null stands for it.
-    return {k: [None if x != x else x for x in np.asarray(v, dtype=np.float64).tolist()]
-            for k, v in columns.items()}
+    """Columns as JSON lists; NaN (a metric not measured) is not JSON: null stands for it."""
+    out = {}
+    for k, v in columns.items():
+        a = np.asarray(v, dtype=np.float64)
+        column = a.astype(object)
+        column[np.isnan(a)] = None
+        out[k] = column.tolist()
+    return out
 
 
 def _columns_in(doc: dict, key: str) -> dict:
@@ -162,7 +172,7 @@ def _columns_in(doc: dict, key: str) -> dict:
     columns = {}
     for k, v in _need(doc, key, dict, {}).items():
         try:
-            arr = np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
+            arr = np.asarray(v, dtype=np.float64)  # null (None) reads as NaN
         except (TypeError, ValueError):
             arr = None
         if arr is None or arr.ndim != 1:
@@ -184,9 +194,7 @@ def _read_resume(doc: dict, config: Config, weights: dict) -> dict:
         out["optim"] = {"name": name}
         for net in ("G", "D"):
             part = _need(optim, net, dict)
-            steps = part.get("steps")
-            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-                raise SessionError(f"optimizer {net} steps must be a non-negative integer")
+            steps = _count(part.get("steps"), f"optimizer {net} steps")
             size = sum(t.numel() for t in weights[net].values())
             buffers = {k: _decode(v, f"optimizer.{net}.{k}") for k, v in _need(part, "buffers", dict).items()}
             for k, t in buffers.items():
@@ -204,11 +212,8 @@ def _read_resume(doc: dict, config: Config, weights: dict) -> dict:
                       "state": torch.frombuffer(bytearray(raw), dtype=torch.uint8)}
     if "counters" in doc:
         counters = _need(doc, "counters", dict)
-        for key in ("step", "d_updates", "g_updates"):
-            v = counters.get(key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise SessionError(f"counters.{key} must be a non-negative integer")
-        out["counters"] = {k: counters[k] for k in ("step", "d_updates", "g_updates")}
+        out["counters"] = {k: _count(counters.get(k), f"counters.{k}")
+                           for k in ("step", "d_updates", "g_updates")}
     if "frozen" in doc:
         frozen = _need(doc, "frozen", list)
         if not set(frozen) <= {"d", "g"}:
