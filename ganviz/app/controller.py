@@ -91,10 +91,10 @@ class Controller(QObject):
         self.worker.state_ready.connect(self.on_state_ready)
         self.worker.start()
         if self._initial_state is not None:  # the session reads it before its first run
-            self.worker.reset(self.config.to_dict(), self._initial_state)
+            self._restart(self._initial_state)
             self._initial_state = None
-        if self.frozen:
-            self.worker.set_params({f"freeze_{n}": True for n in self.frozen})
+        elif self.frozen:
+            self._send_frozen()
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """Stop the run and wait for the worker (thread and process); True when it ended."""
@@ -122,10 +122,8 @@ class Controller(QObject):
         if snap.run_id != self.run_id:
             self.run_id = snap.run_id
             self._rates.clear()
-            self.history.clear()
-            self.history.run_id = snap.run_id
             if self._seed_history is not None:  # a session's run goes on from its history
-                self.history.load(*self._seed_history)
+                self.history.load(*self._seed_history, run_id=snap.run_id)
                 self._seed_history = None
             self.new_run.emit(snap)
         self.snapshots += 1
@@ -213,14 +211,11 @@ class Controller(QObject):
         self.config_changed.emit(self.config)
         self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
         self._seed_history = (session.history, session.measured) if session.history else None
-        self.dead = self.done = False
         state = state_to_numpy(session.state) if session.state is not None else None
         if self.worker is not None:
-            self.worker.reset(self.config.to_dict(), state)
-            self.worker.pause() if self.paused else self.worker.resume()
+            self._restart(state)
         else:
             self._initial_state = state
-        self.state_changed.emit()
         self.message.emit(INFO, f"Opened session {path} at step {session.step:,}.")
         return True
 
@@ -230,6 +225,18 @@ class Controller(QObject):
         (self.frozen.add if on else self.frozen.discard)(which)
         if self.worker is not None:
             self.worker.set_params({f"freeze_{which}": bool(on)})
+
+    def _send_frozen(self) -> None:
+        if self.frozen:
+            self.worker.set_params({f"freeze_{n}": True for n in self.frozen})
+
+    def _restart(self, state=None) -> None:
+        """A new run of the config in force (from ``state``), obeying Freeze and Play/Pause."""
+        self.dead = self.done = False
+        self.worker.reset(self.config.to_dict(), state)
+        self._send_frozen()  # the boxes stay ticked: the new run obeys them too
+        self.worker.pause() if self.paused else self.worker.resume()
+        self.state_changed.emit()
 
     # --- commands from the controls ---------------------------------------
 
@@ -317,17 +324,8 @@ class Controller(QObject):
     @Slot()
     def reset(self) -> None:
         """Restart with the current config (the user's edits are kept)."""
-        if self.worker is None:
-            return
-        self.dead = self.done = False
-        self.worker.reset(self.config.to_dict())
-        if self.frozen:  # the boxes stay ticked: the new run must obey them too
-            self.worker.set_params({f"freeze_{n}": True for n in self.frozen})
-        if self.paused:
-            self.worker.pause()
-        else:
-            self.worker.resume()
-        self.state_changed.emit()
+        if self.worker is not None:
+            self._restart()
 
     @Slot(str)
     def load_preset(self, name: str):

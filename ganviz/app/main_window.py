@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganviz.app import help as helptext
-from ganviz.core.config import SNAPSHOT_INTERVAL, Config
+from ganviz.core.config import SNAPSHOT_INTERVAL, Config, ConfigError
 from ganviz.views import style
 
 #: The draw timer polls at 60 Hz: a snapshot is drawn within 16 ms of arriving,
@@ -454,7 +454,7 @@ def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
         last = settings.value("last_preset", "")
         try:
             config, preset_name = load_preset(last).config, last
-        except Exception:  # a preset that no longer exists: keep the default
+        except ConfigError:  # a preset that no longer exists: keep the default
             pass
     window = MainWindow(config, preset_name, max_steps=steps, screenshot=screenshot)
     if settings is not None:

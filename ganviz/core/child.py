@@ -154,9 +154,7 @@ class Session:
             while not self._quit and self._pending is None:
                 self._wake.wait(0.1)
                 self._wake.clear()
-                with self._lock:
-                    calls = inbox.take_calls()
-                for fn in calls:
+                for fn in inbox.take_calls():
                     if inbox.engine is not None:
                         fn(inbox.engine)
 

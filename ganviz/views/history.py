@@ -122,9 +122,10 @@ class History:
                 {"step": self.measured.x.copy(),
                  **{n: self.measured.y(n).astype(np.float64) for n in MEASURED_SERIES}})
 
-    def load(self, steps: dict, measured: dict) -> None:
-        """Start from columns saved by :meth:`columns` (missing ones read as NaN)."""
+    def load(self, steps: dict, measured: dict, run_id=None) -> None:
+        """Start run ``run_id`` from columns saved by :meth:`columns` (missing ones read as NaN)."""
         self.clear()
+        self.run_id = run_id
         for series, columns in ((self.steps, steps), (self.measured, measured)):
             if len(columns.get("step", ())):
                 series.append(columns["step"], columns)
