@@ -197,11 +197,6 @@ class Presenter:
         """Line widths are multiplied by this now."""
         return PRESENT_PEN if self.on else 1.0
 
-    @property
-    def font_scale(self) -> float:
-        """Text sizes are multiplied by this now."""
-        return PRESENT_FONT if self.on else 1.0
-
     def set(self, on: bool) -> bool:
         """Presentation look (``on``) or the normal one; True if it changed."""
         on = bool(on)
