@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
         for widget in (self.view1d, self.view2d, self.series, self.controls):
             widget.set_presentation(on)
         font = self.banner.font()
-        font.setPointSize(int(round((style.FONT_SIZE + 1) * (1.6 if on else 1.0))))
+        font.setPointSize(int(round((style.FONT_SIZE + 1) * (style.PRESENT_FONT if on else 1.0))))
         self.banner.setFont(font)
         for label in self.status.values():
             label.setFont(font if on else QApplication.font())
