@@ -55,12 +55,16 @@ def split_session(unknown: list[str]) -> tuple[Path | None, list[str]]:
 
 def resolve(args, session=None) -> tuple[Config, int, str]:
     """The run's config, step count and preset name from parsed arguments (and a session)."""
-    if session is not None and args.preset:
-        raise UsageError("give a session file or --preset, not both")
-    name = (session.preset if session is not None else args.preset) or (
-        "" if session is not None else DEFAULT_PRESET)
-    preset = load_preset(name or DEFAULT_PRESET)
-    base = session.config if session is not None else preset.config
+    if session is None:
+        name = args.preset or DEFAULT_PRESET
+        preset = load_preset(name)
+        base, steps = preset.config, preset.steps
+    else:
+        if args.preset:
+            raise UsageError("give a session file or --preset, not both")
+        # The session's preset may have been renamed since: its steps are only a default.
+        name, base = session.preset, session.config
+        steps = load_preset(name if name in preset_names() else DEFAULT_PRESET).steps
     overrides = dict(parse_assignment(text) for text in args.set)
     config = Config.from_dict(overrides, base=base)
     if session is not None and session.state is not None:
@@ -74,7 +78,7 @@ def resolve(args, session=None) -> tuple[Config, int, str]:
         raise ConfigError(f"--steps must be a positive integer, got {args.steps}")
     if args.every < 1:
         raise ConfigError(f"--every must be a positive integer, got {args.every}")
-    return config, args.steps or preset.steps, name
+    return config, args.steps or steps, name
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -181,3 +181,13 @@ def test_session_file_is_told_apart_from_qt_arguments():
     assert split_session(["-platform", "offscreen", "lesson.JSON"]) == (
         Path("lesson.JSON"), ["-platform", "offscreen"])
     assert split_session(["-style", "fusion"]) == (None, ["-style", "fusion"])
+
+
+def test_session_whose_preset_is_gone_still_opens(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    _headless(capsys, ["--headless", "--preset", "gaussian-1d", "--steps", "3",
+                       "--set", "hidden=16", "--save", str(path)])
+    doc = json.loads(path.read_text())
+    doc["preset"] = "renamed-since"
+    path.write_text(json.dumps(doc))
+    assert _headless(capsys, [str(path), "--headless", "--steps", "2"])["step"] == 5
