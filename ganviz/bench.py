@@ -38,7 +38,7 @@ from torch import nn
 
 from .core.config import SNAPSHOT_INTERVAL, Config
 from .core.data import make_target
-from .core.engine import Engine, ReferenceEngine, resolve_device, set_threads
+from .core.trainer import Engine, ReferenceEngine, resolve_device, set_threads
 
 #: The benchmark's run: ring8, MLP 2-128-128, batch 256, Adam, k = 1.
 BENCH_CONFIG = Config(

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from ganviz.core.config import Config
-from ganviz.core.engine import Engine
+from ganviz.core.trainer import Engine
 from ganviz.core.session import load_session
 
 RING = Config.from_dict({"data": "ring8", "hidden": 16, "batch_size": 32, "seed": 4})

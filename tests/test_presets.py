@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from ganviz.core.config import ConfigError
-from ganviz.core.engine import Engine
+from ganviz.core.trainer import Engine
 from ganviz.core.headless import run_headless
 from ganviz.core.presets import load_preset, preset_names
 

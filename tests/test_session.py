@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganviz.core.config import Config
-from ganviz.core.engine import Engine
+from ganviz.core.trainer import Engine
 from ganviz.core.session import Session, SessionError, load_session, save_session
 
 CFG = Config(data="ring8", hidden=16, batch_size=32, seed=3, k=2)

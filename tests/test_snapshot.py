@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganviz.core.config import Config
-from ganviz.core.engine import Engine
+from ganviz.core.trainer import Engine
 from ganviz.core.probe import Probe, build_snapshot
 
 

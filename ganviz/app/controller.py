@@ -247,7 +247,7 @@ class Controller(QObject):
         try:
             new = self.config.replace(**changes)
             if new.device != self.config.device:
-                from ganviz.core.engine import resolve_device
+                from ganviz.core.trainer import resolve_device
 
                 resolve_device(new.device)
         except ConfigError as exc:

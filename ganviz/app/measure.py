@@ -18,7 +18,7 @@ import time
 
 def _loop_alone(config, seconds: float) -> float:
     """Iterations per wall second of loop.train in this process, no window."""
-    from ganviz.core.engine import set_threads
+    from ganviz.core.trainer import set_threads
     from ganviz.core.loop import Inbox, train
 
     set_threads(beside_gui=True)  # as the window's training runs

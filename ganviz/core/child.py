@@ -205,7 +205,7 @@ def child_main(commands, events, config: dict, options: dict) -> None:
     Sends are synchronous (no feeder thread), so every message is whole when the
     process exits; a closed pipe on either side means the GUI is gone: stop.
     """
-    from ganviz.core.engine import set_threads
+    from ganviz.core.trainer import set_threads
 
     set_threads(beside_gui=True)
     slim = Slimmer()

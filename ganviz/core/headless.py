@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .config import METRIC_NAMES, Config
-from .engine import Engine, set_threads
+from .trainer import Engine, set_threads
 from .probe import Probe
 
 #: Column order of the metrics CSV (DESIGN.md section 3, then the extras).

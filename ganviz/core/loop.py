@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from .config import COLD_KEYS, SNAPSHOT_INTERVAL, Config, ConfigError
-from .engine import Engine
+from .trainer import Engine
 from .probe import Probe, build_snapshot
 from .snapshot import Snapshot
 

@@ -157,7 +157,7 @@ class Worker(QThread):
     def _run_thread(self) -> None:
         if self._session is None:  # fell back from process mode
             self._session = Session(self._config, **self._options)
-        from ganviz.core.engine import set_threads
+        from ganviz.core.trainer import set_threads
 
         set_threads(beside_gui=True)
         if self._quit.is_set():

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from ganviz.core.config import Config
-from ganviz.core.engine import (
+from ganviz.core.trainer import (
     STEP_STATS,
     Engine,
     FlatAdam,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ganviz.core.config import Config, ConfigError
-from ganviz.core.engine import STEP_STATS, Engine, ReferenceEngine, resolve_device
+from ganviz.core.trainer import STEP_STATS, Engine, ReferenceEngine, resolve_device
 
 SMALL = dict(hidden=16, batch_size=32)
 ENGINES = pytest.mark.parametrize("engine_class", [Engine, ReferenceEngine])

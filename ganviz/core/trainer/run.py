@@ -1,0 +1,187 @@
+"""What both engines share: config, target, models, random stream, counters, stats, state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..config import HOT_KEYS, Config, ConfigError
+from ..data import make_target
+from ..models import make_models
+from .device import resolve_device
+
+#: Per-iteration scalars, in the order they are stacked on the device.
+STEP_STATS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "d_real", "d_fake")
+
+
+class _Run:
+    """What both engines share: config, target, models, random stream, counters, stats, state."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.target = make_target(config.data)
+        # Model init uses the global RNG: fork it so a run never disturbs another.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            G, D = make_models(self.target.dim, config.z_dim, config.hidden, config.layers)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self._init_params()
+        self.g_params = list(self.G.parameters())
+        self.d_params = list(self.D.parameters())
+        self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
+        self._build_optimizers()
+        self.step = 0  # completed G steps (iterations)
+        self.d_updates = 0
+        self.g_updates = 0
+        self.frozen: frozenset[str] = frozenset()  # "d", "g": evaluated, never updated
+        self._stats: list = []  # per-iteration scalars on the device, until drained
+        self._last_d = None  # the last D step's scalars (each engine its own layout)
+
+    def _init_params(self) -> None:
+        """Hook for the fast engine to move the parameters into flat tensors."""
+
+    def _build_optimizers(self) -> None:
+        raise NotImplementedError
+
+    def _set_lr(self) -> None:
+        for group in self.opt_d.param_groups:
+            group["lr"] = self.config.lr_d
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.config.lr_g
+
+    def apply(self, changes: dict) -> Config:
+        """Apply hot parameter changes at the next step; returns the new config.
+
+        Raises ConfigError for a cold key (those need a new Engine) or a bad value.
+        """
+        cold = sorted(set(changes) - HOT_KEYS - {"lr"})
+        if cold:
+            raise ConfigError(f"{', '.join(cold)} cannot change during a run; restart it")
+        old, new = self.config, self.config.replace(**changes)
+        self.config = new
+        if new.optimizer != old.optimizer:
+            self._build_optimizers()  # a new optimizer starts with fresh state
+        else:
+            self._set_lr()
+        return new
+
+    # --- sampling ----------------------------------------------------------
+
+    def sample_real(self, m: int) -> torch.Tensor:
+        """(m, dim) float32 samples of p_data on the device."""
+        return self.target.sample(m, self.rng, self.device)
+
+    def sample_z(self, m: int) -> torch.Tensor:
+        """(m, z_dim) float32 noise z ~ N(0, I) on the device."""
+        return torch.randn(m, self.config.z_dim, generator=self.rng, device=self.device)
+
+    # --- Algorithm 1 -------------------------------------------------------
+
+    def d_step(self) -> None:
+        """One update of D (the critic) on a fresh minibatch of real and generated samples."""
+        raise NotImplementedError
+
+    def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One update of G on a fresh noise minibatch; returns (loss_g, grad_norm_g) on the device."""
+        raise NotImplementedError
+
+    def freeze(self, d: bool | None = None, g: bool | None = None) -> None:
+        """Freeze or thaw D and G: a frozen network is evaluated (losses, gradient
+        norms) but never updated; with D frozen an iteration evaluates it once."""
+        frozen = set(self.frozen)
+        for name, on in (("d", d), ("g", g)):
+            if on is not None:
+                (frozen.add if on else frozen.discard)(name)
+        self.frozen = frozenset(frozen)
+
+    def _d_steps(self) -> int:
+        """D steps in an iteration: k, or one evaluation when D is frozen."""
+        return 1 if "d" in self.frozen else self.config.k
+
+    def train_step(self) -> None:
+        """One iteration of Algorithm 1: k D steps, then one G step."""
+        for _ in range(self._d_steps()):
+            self.d_step()
+        loss_g, gn_g = self.g_step()
+        loss_d, d_real, d_fake, gn_d = self._last_d
+        self._stats.append(torch.stack([loss_d, loss_g, gn_g, gn_d, d_real, d_fake]))
+        self.step += 1
+
+    def drain(self) -> dict[str, np.ndarray]:
+        """Per-iteration scalars since the last drain, read back in one transfer.
+
+        Returns
+        -------
+        dict
+            ``step`` (n,) int64 and each of STEP_STATS as (n,) float64.
+        """
+        n = len(self._stats)
+        steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
+        if n == 0:
+            values = np.empty((0, len(STEP_STATS)))
+        else:
+            values = self._stacked_stats().double().cpu().numpy()
+        self._stats.clear()
+        out = {"step": steps}
+        out.update({name: values[:, i].copy() for i, name in enumerate(STEP_STATS)})
+        return out
+
+    def _stacked_stats(self) -> torch.Tensor:
+        """(n, len(STEP_STATS)) per-iteration scalars kept since the last drain."""
+        return torch.stack(self._stats)
+
+    # --- state -------------------------------------------------------------
+
+    def state(self, full: bool = False) -> dict:
+        """Weights of G and D (CPU copies, contiguous), for a checkpoint or a session file.
+
+        ``full`` adds what an exact resume needs: the optimizers' state (where
+        the engine can give it), the random stream, the step counters and
+        which networks are frozen. Training on from a full state gives the
+        same numbers as training on without stopping.
+        """
+        state = {
+            name: {
+                k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+                for k, v in net.state_dict().items()
+            }
+            for name, net in (("G", self.G), ("D", self.D))
+        }
+        if full:
+            optim = self._optimizer_state()
+            if optim is not None:
+                state["optim"] = {"name": self.config.optimizer, **optim}
+            state["rng"] = {"device": self.device.type, "state": self.rng.get_state().cpu()}
+            state["counters"] = {"step": self.step, "d_updates": self.d_updates,
+                                 "g_updates": self.g_updates}
+            state["frozen"] = sorted(self.frozen)
+        return state
+
+    def load_state(self, state: dict) -> None:
+        """Restore a state saved by :meth:`state`; without its optional parts
+        the optimizers start afresh and the random stream and counters go on."""
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self._build_optimizers()
+        optim = state.get("optim")
+        if optim is not None and optim["name"] == self.config.optimizer:
+            self._load_optimizer_state(optim)
+        rng = state.get("rng")
+        # A stream from another device type has another layout: start this one afresh.
+        if rng is not None and rng["device"] == self.device.type:
+            self.rng.set_state(rng["state"])
+        if "counters" in state:
+            counters = state["counters"]
+            self.step, self.d_updates, self.g_updates = (
+                int(counters[k]) for k in ("step", "d_updates", "g_updates"))
+        if "frozen" in state:
+            self.frozen = frozenset(state["frozen"])
+
+    def _optimizer_state(self) -> dict | None:
+        """{"D": ..., "G": ...} optimizer state for :meth:`state`; None if not kept."""
+        return None
+
+    def _load_optimizer_state(self, optim: dict) -> None:
+        """Restore what :meth:`_optimizer_state` gave."""
+
