@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ganviz.core.config import Config, ConfigError
-from ganviz.core.trainer import STEP_STATS, Engine, ReferenceEngine, resolve_device
+from ganviz.core.trainer import STEP_STATS, Engine, ReferenceEngine, resolve_device, set_threads
 
 SMALL = dict(hidden=16, batch_size=32)
 ENGINES = pytest.mark.parametrize("engine_class", [Engine, ReferenceEngine])
@@ -150,6 +150,23 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="auto, cpu"):
             resolve_device("cuda")
+
+
+@pytest.fixture
+def torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_one_torch_thread_per_run_unless_asked(monkeypatch, torch_threads):
+    monkeypatch.delenv("GANVIZ_THREADS", raising=False)
+    torch.set_num_threads(2)
+    assert set_threads() == 1 and torch.get_num_threads() == 1
+    monkeypatch.setenv("GANVIZ_THREADS", "2")
+    assert set_threads() == 2 and torch.get_num_threads() == 2
+    monkeypatch.setenv("GANVIZ_THREADS", "two")  # not a number: the policy's one thread
+    assert set_threads() == 1
 
 
 def test_state_round_trip_restores_weights():

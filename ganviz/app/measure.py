@@ -21,7 +21,7 @@ def _loop_alone(config, seconds: float) -> float:
     from ganviz.core.trainer import set_threads
     from ganviz.core.loop import Inbox, train
 
-    set_threads(beside_gui=True)  # as the window's training runs
+    set_threads()  # as every run does
     inbox = Inbox()
     start = None
     for snap in train(config, inbox):

@@ -207,7 +207,7 @@ def child_main(commands, events, config: dict, options: dict) -> None:
     """
     from ganviz.core.trainer import set_threads
 
-    set_threads(beside_gui=True)
+    set_threads()
     slim = Slimmer()
     lock = threading.Lock()  # the session thread and the command thread both send
 

@@ -61,7 +61,7 @@ def run_headless(
         Every metric name at the last step, plus ``g_mean``/``g_std`` (per
         axis, of 10^4 generated samples), ``device``, ``steps_per_s`` and ``config``.
     """
-    set_threads()  # no window to leave a core for
+    set_threads()
     engine = Engine(config)
     if state is not None:
         engine.load_state(state)

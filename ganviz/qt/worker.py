@@ -159,7 +159,7 @@ class Worker(QThread):
             self._session = Session(self._config, **self._options)
         from ganviz.core.trainer import set_threads
 
-        set_threads(beside_gui=True)
+        set_threads()
         if self._quit.is_set():
             return
         self._session.run(self._deliver)

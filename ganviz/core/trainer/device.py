@@ -8,23 +8,57 @@ import torch
 
 from ..config import ConfigError
 
-#: torch's own thread count at import: the physical cores it found.
-_DEFAULT_THREADS = torch.get_num_threads()
+#: Intra-op threads a run uses unless ``GANVIZ_THREADS`` says otherwise.
+THREADS = 1
 
 
-def set_threads(beside_gui: bool = False) -> int:
-    """Set torch's intra-op threads for training; returns the count.
+def set_threads() -> int:
+    """Set torch to one intra-op thread (or ``GANVIZ_THREADS``); returns the count.
 
-    Headless, training takes every core torch would use by default. Beside
-    the GUI it takes one fewer, so drawing keeps a core: more busy threads
-    than free cores make OpenMP spin (DESIGN.md section 7, docs/performance.md).
-    ``GANVIZ_THREADS`` overrides both.
+    One thread per run, everywhere (headless, the window's worker, the bench):
+    these matrices are small, so a second OpenMP thread gains about 5% on a
+    quiet machine and loses almost everything when its core is busy (the
+    threads spin waiting for each other: 4.5 instead of 465 iterations/s
+    beside one busy process on 2 cores, docs/performance.md). It also keeps
+    the numbers the same wherever a run happens.
+
+    ``GANVIZ_THREADS=N`` is a research knob: N threads change the order of
+    floating-point sums, so results differ bit-wise from the one-thread run.
+
+    Returns
+    -------
+    int
+        The intra-op thread count now in force.
     """
-    default = max(1, _DEFAULT_THREADS - 1) if beside_gui else _DEFAULT_THREADS
-    n = int(os.environ.get("GANVIZ_THREADS", default))
+    raw = os.environ.get("GANVIZ_THREADS", "").strip()
+    try:
+        n = int(raw) if raw else THREADS
+    except ValueError:
+        n = THREADS
+    n = max(1, n)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    _one_interop_thread()
     return n
+
+
+_INTEROP_SET = False
+
+
+def _one_interop_thread() -> None:
+    """One inter-op thread too, where torch still allows it.
+
+    torch refuses a change once parallel work has started (or after a first
+    call); training never forks work between ops, so a refusal costs nothing.
+    """
+    global _INTEROP_SET
+    if _INTEROP_SET:
+        return
+    _INTEROP_SET = True
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
 
 
 def resolve_device(name: str) -> torch.device:
