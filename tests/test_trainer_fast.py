@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganviz.core.config import Config
+from ganviz.core.config import LOSS_NAMES, Config
 from ganviz.core.trainer import (
     STEP_STATS,
     Engine,
@@ -29,7 +29,7 @@ from ganviz.core.trainer import (
 )
 from ganviz.core.models import MLP, FlatMLP
 
-LOSSES = ("minimax", "nonsaturating", "wgan", "wgan-gp")
+LOSSES = LOSS_NAMES  # every loss in the registry
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SMALL = dict(data="ring8", hidden=32, batch_size=64, seed=3)
 

@@ -11,11 +11,16 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from .losses import LOSS_NAMES as _LOSS_NAMES  # torch-free
+
 DATA_1D = ("gaussian", "bimodal", "trimodal", "uniform", "far-gaussian")
 DATA_2D = ("ring8", "grid25", "spiral", "moons", "circle", "gaussian2d")
 DATA_NAMES = DATA_1D + DATA_2D
-LOSS_NAMES = ("minimax", "nonsaturating", "wgan", "wgan-gp")
+LOSS_NAMES = _LOSS_NAMES  # the loss registry's names, in menu order (ganviz/core/losses.py)
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+#: Each optimizer's running buffers, each shaped like a network's flat parameters
+#: ((n,) float32): what a full state and a session file hold for it.
+OPTIMIZER_BUFFERS = {"sgd": ("buf",), "adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",)}
 DEVICES = ("auto", "cpu", "cuda")
 
 #: Keys that apply at the next step of a running run.

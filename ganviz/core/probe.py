@@ -33,6 +33,7 @@ def build_snapshot(engine, probe, run_id, rate, history, message="", diverged=Fa
         kw = probe.measure(force=force or bool(message) or engine.step == 0)
         values.update(kw.pop("metrics"))
     c = engine.config
+    loss = losses.get(c.loss)
     return Snapshot(
         run_id=run_id,
         step=engine.step,
@@ -47,7 +48,9 @@ def build_snapshot(engine, probe, run_id, rate, history, message="", diverged=Fa
         history=history,
         metrics=values,
         fields_step=kw.pop("fields_step", engine.step),
-        critic=losses.is_wasserstein(c.loss),
+        critic=loss.critic,
+        d_kind=loss.draws,
+        d_range=loss.d_range,
         frozen=tuple(sorted(engine.frozen)),
         **kw,
     )
@@ -116,7 +119,7 @@ class Probe:
     def _heavy(self) -> None:
         """Grids, divergences and mode coverage from the fixed evaluation batch."""
         e = self.engine
-        loss = e.config.loss
+        loss = losses.get(e.config.loss)
         fake = e.G(self.z_eval)
         if e.target.dim == 1:
             p_g = metrics.density_1d(fake[:, 0], self.xs)
@@ -126,7 +129,7 @@ class Probe:
             # 16 directions: 5 ms instead of 21 for 64, and their spread (0.1%)
             # is far below the sampling noise (docs/measurements.md).
             w1 = metrics.sliced_wasserstein(fake, self.real_eval, n_projections=16)
-        d = losses.d_probability(loss, e.D(self.grid_points)).reshape(self.shape)
+        d = loss.drawn(e.D(self.grid_points)).reshape(self.shape)
         d = d.double().cpu().numpy()
         # Cell masses plus one cell for everything off the grid, so a generator
         # that drifts out of view reads as far from the data, not as closer.
@@ -137,8 +140,9 @@ class Probe:
             "kl": metrics.kl_divergence(pm, gm),
             "w1": w1,
             "value_opt": metrics.optimal_value(js),
-            "value": None if losses.is_wasserstein(loss)
-            else metrics.value_function(self.p_data, p_g, d, self.cell),
+            # V(G, D) reads D as a probability; a raw output has no such value.
+            "value": metrics.value_function(self.p_data, p_g, d, self.cell)
+            if loss.draws == losses.PROBABILITY else None,
             "modes_captured": None,
             "modes_total": None,
             "high_quality": None,
@@ -157,7 +161,8 @@ class Probe:
         self._fields = dict(
             p_g=_frozen(p_g.reshape(self.shape)),
             d=_frozen(d),
-            d_star=_frozen(metrics.optimal_discriminator(self.p_data, p_g.reshape(self.shape))),
+            d_star=None if loss.d_star is None
+            else _frozen(loss.d_star(self.p_data, p_g.reshape(self.shape))),
             mode_counts=counts,
         )
         self._fields_step = e.step
@@ -175,7 +180,7 @@ class Probe:
         x = fake.detach().requires_grad_(True)
         with torch.enable_grad():
             # Sum, not mean: each arrow is the gradient a sample gets from its own term.
-            out = losses.g_loss(e.config.loss, e.D(x)) * len(x)
+            out = losses.get(e.config.loss).g_value(e.D(x)) * len(x)
             (grad,) = torch.autograd.grad(out, x)
         return dict(fake=_frozen(fake.cpu().numpy()), fake_grad=_frozen(grad.cpu().numpy()))
 

@@ -46,6 +46,8 @@ class Snapshot:
     fake_grad: np.ndarray | None = None
     mode_centres: np.ndarray | None = None
     mode_counts: np.ndarray | None = None
-    critic: bool = False
+    critic: bool = False  # a Wasserstein critic: D is a score with no D* (the loss registry)
+    d_kind: str = "probability"  # what ``d`` holds: "probability" sigmoid(logit), or "raw" output
+    d_range: tuple | None = (0.0, 1.0)  # the y-range to draw ``d`` in; None: follow its values
     frozen: tuple = ()  # "d", "g": the networks not being updated
     extras: dict = field(default_factory=dict)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from .. import losses
 from ..models import FlatMLP
 from .cudagraph import _StepGraph, _pack
 from .flat import make_flat_optimizer
@@ -45,32 +45,15 @@ class Engine(_Run):
         self.opt_d.load_state_dict(optim["D"])
         self.opt_g.load_state_dict(optim["G"])
 
-    def _const(self, m: int) -> dict:
-        """Per-batch-size constants: signs, averaging rows and the WGAN logit gradients."""
-        consts = self._consts.get(m)
-        if consts is None:
-            consts = self._consts[m] = self._make_consts(m)
-        return consts
-
-    @torch.inference_mode(False)  # plain tensors, whichever mode the first step runs in
-    def _make_consts(self, m: int) -> dict:
-        kw = dict(device=self.device, dtype=self.Df.params.dtype)
-        ones = torch.ones(m, 1, **kw)
-        sign = torch.cat([-ones, ones])  # the D loss is mean softplus(sign * logit)
-        # Rows that average the real and the fake half of a (2m,) vector.
-        halves = torch.zeros(2, 2 * m, **kw)
-        halves[0, :m] = halves[1, m:] = 1.0 / m
-        return dict(
-            sign=sign,
-            sign_m=sign / m,  # also the WGAN critic's dL/dlogit
-            inv_m=torch.full((2 * m,), 1.0 / m, **kw),
-            g_wgan=torch.full((m, 1), -1.0 / m, **kw),
-            halves=halves,
-            # flip0 + flip @ s = [1 - mean of the first half, mean of the second]: D(x) on
-            # real and fake samples from s = [sigmoid(-real logits), sigmoid(fake logits)].
-            flip=halves * torch.tensor([[-1.0], [1.0]], **kw),
-            flip0=torch.tensor([1.0, 0.0], **kw),
-        )
+    def _halves(self, m: int) -> torch.Tensor:
+        """(2, 2m) rows that average the real and the fake half of a (2m,) vector (cached)."""
+        rows = self._consts.get(m)
+        if rows is None:
+            with torch.inference_mode(False):  # a plain tensor, whichever mode asks first
+                rows = torch.zeros(2, 2 * m, device=self.device, dtype=self.Df.params.dtype)
+                rows[0, :m] = rows[1, m:] = 1.0 / m
+            self._consts[m] = rows
+        return rows
 
     # --- Algorithm 1 -------------------------------------------------------
 
@@ -124,32 +107,28 @@ class Engine(_Run):
 
     def _sample_eps(self, m: int) -> torch.Tensor | None:
         """WGAN-GP's interpolation weights, drawn right after the D step's noise."""
-        if self.config.loss != "wgan-gp":
+        if not losses.get(self.config.loss).gradient_penalty:
             return None
         return torch.rand(m, 1, generator=self.rng, device=self.device)
 
     def _d_update(self, real, fake, eps, stats: bool) -> None:
-        """One D step on ``real`` and ``fake`` (m each); ``stats`` keeps its scalars."""
+        """One D step on ``real`` and ``fake`` (m each); ``stats`` keeps its scalars.
+
+        The loss gradient with respect to D's logits is the registry's closed
+        form: d/dl of mean(term) is term'(l) / m on each half.
+        """
         c = self.config
+        loss_fn = losses.get(c.loss)
         m = c.batch_size
         x = torch.cat([real, fake])
-        k = self._const(m)
         logits, acts = self.Df.forward(x)
-        if c.loss in ("wgan", "wgan-gp"):
-            d_logits = k["sign_m"]  # the critic loss is linear in its logits
-            if stats:
-                loss = torch.dot(logits.view(-1), d_logits.view(-1))
-                means = torch.mv(k["halves"], logits.view(-1))
-        else:
-            # loss = mean softplus(sign * l) over each half; dloss/dl = sign * sigmoid(sign * l) / m
-            sl = logits * k["sign"]
-            s = torch.sigmoid(sl)
-            d_logits = s * k["sign_m"]
-            if stats:
-                loss = torch.dot(F.softplus(sl).view(-1), k["inv_m"])
-                means = torch.addmv(k["flip0"], k["flip"], s.view(-1))
+        real_l, fake_l = logits[:m], logits[m:]
+        d_logits = torch.cat([loss_fn.d_real_grad(real_l), loss_fn.d_fake_grad(fake_l)]).div_(m)
         self.Df.backward(d_logits, acts, weights=True, inputs=False)
-        if c.loss == "wgan-gp":
+        if stats:
+            loss = loss_fn.d_value(real_l, fake_l)
+            means = torch.mv(self._halves(m), loss_fn.drawn(logits).view(-1))
+        if loss_fn.gradient_penalty:
             x_hat = eps * real + (1 - eps) * fake
             penalty = self.Df.gradient_penalty(x_hat, c.gp_weight)
             if stats:
@@ -159,26 +138,16 @@ class Engine(_Run):
         if "d" in self.frozen:
             return
         self.opt_d.step()
-        if c.loss == "wgan":
+        if loss_fn.clip_weights:
             self.Df.params.clamp_(-c.clip, c.clip)
 
     def _g_update(self, fake, g_acts) -> tuple[torch.Tensor, torch.Tensor]:
         """One G step, given G's output on fresh noise and its activations."""
         c = self.config
-        m = c.batch_size
+        loss_fn = losses.get(c.loss)
         logits, d_acts = self.Df.forward(fake)
-        if c.loss == "nonsaturating":
-            # loss = mean softplus(-l); dloss/dl = -sigmoid(-l) / m
-            neg = -logits
-            d_logits = torch.sigmoid(neg).mul_(-1.0 / m)
-            loss = F.softplus(neg).mean()
-        elif c.loss == "minimax":
-            # loss = -mean softplus(l); dloss/dl = -sigmoid(l) / m
-            d_logits = torch.sigmoid(logits).mul_(-1.0 / m)
-            loss = -F.softplus(logits).mean()
-        else:
-            d_logits = self._const(m)["g_wgan"]
-            loss = -logits.mean()
+        d_logits = loss_fn.g_fake_grad(logits).div(c.batch_size)
+        loss = loss_fn.g_value(logits)
         d_fake = self.Df.backward(d_logits, d_acts, weights=False, inputs=True)
         self.Gf.backward(d_fake, g_acts, weights=True, inputs=False)
         grad_norm = torch.linalg.vector_norm(self.Gf.grad)

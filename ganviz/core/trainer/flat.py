@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config import ConfigError
+from ..config import OPTIMIZER_BUFFERS, ConfigError
 from ..models import FlatMLP
 
 #: Optimizer hyper-parameters besides the learning rate (shared by both engines).
@@ -25,7 +25,8 @@ class _FlatOptimizer:
     """
 
     name = ""
-    #: The names of the running buffers (each shaped like the flat parameters).
+    #: The names of the running buffers (each shaped like the flat parameters),
+    #: from config.OPTIMIZER_BUFFERS.
     buffers: tuple[str, ...] = ()
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
@@ -52,7 +53,7 @@ class FlatSGD(_FlatOptimizer):
     """SGD with momentum 0.9 (``torch.optim.SGD(momentum=0.9)``)."""
 
     name = "sgd"
-    buffers = ("buf",)
+    buffers = OPTIMIZER_BUFFERS["sgd"]
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         super().__init__(net, lr)
@@ -74,7 +75,7 @@ class FlatAdam(_FlatOptimizer):
     """
 
     name = "adam"
-    buffers = ("exp_avg", "exp_avg_sq")
+    buffers = OPTIMIZER_BUFFERS["adam"]
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         super().__init__(net, lr)
@@ -133,7 +134,7 @@ class FlatRMSprop(_FlatOptimizer):
     """RMSprop with alpha 0.99 (``torch.optim.RMSprop``)."""
 
     name = "rmsprop"
-    buffers = ("square_avg",)
+    buffers = OPTIMIZER_BUFFERS["rmsprop"]
 
     def __init__(self, net: FlatMLP, lr: float) -> None:
         super().__init__(net, lr)

@@ -45,6 +45,7 @@ class ReferenceEngine(_Run):
 
     def d_step(self) -> None:
         c = self.config
+        loss_fn = losses.get(c.loss)
         m = c.batch_size
         real = self.sample_real(m)
         with torch.no_grad():
@@ -52,8 +53,8 @@ class ReferenceEngine(_Run):
         # One forward over both halves: the same maths as two, half the op calls.
         logits = self.D(torch.cat([real, fake]))
         real_l, fake_l = logits[:m], logits[m:]
-        loss = losses.d_loss(c.loss, real_l, fake_l)
-        if c.loss == "wgan-gp":
+        loss = loss_fn.d_value(real_l, fake_l)
+        if loss_fn.gradient_penalty:
             eps = torch.rand(m, 1, generator=self.rng, device=self.device)
             loss = loss + c.gp_weight * losses.gradient_penalty(self.D, real, fake, eps)
         grads = torch.autograd.grad(loss, self.d_params)
@@ -61,7 +62,7 @@ class ReferenceEngine(_Run):
             for p, g in zip(self.d_params, grads):
                 p.grad = g
             self.opt_d.step()
-            if c.loss == "wgan":
+            if loss_fn.clip_weights:
                 with torch.no_grad():
                     torch._foreach_clamp_min_(self.d_params, -c.clip)
                     torch._foreach_clamp_max_(self.d_params, c.clip)
@@ -69,8 +70,8 @@ class ReferenceEngine(_Run):
         with torch.no_grad():
             self._last_d = (
                 loss.detach(),
-                losses.d_probability(c.loss, real_l).mean(),
-                losses.d_probability(c.loss, fake_l).mean(),
+                loss_fn.drawn(real_l).mean(),
+                loss_fn.drawn(fake_l).mean(),
                 _grad_norm(list(grads)),
             )
 
@@ -78,7 +79,7 @@ class ReferenceEngine(_Run):
         """One update of G; only G's parameters are differentiated, so D stays as it was."""
         c = self.config
         fake = self.G(self.sample_z(c.batch_size))
-        loss = losses.g_loss(c.loss, self.D(fake))
+        loss = losses.get(c.loss).g_value(self.D(fake))
         grads = torch.autograd.grad(loss, self.g_params)
         if "g" not in self.frozen:
             for p, g in zip(self.g_params, grads):
@@ -86,4 +87,3 @@ class ReferenceEngine(_Run):
             self.opt_g.step()
             self.g_updates += 1
         return loss.detach(), _grad_norm(list(grads))
-
