@@ -8,6 +8,7 @@ ending in ``.json``; the other unknown arguments are left to Qt, e.g.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -100,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
             session = load_session(path)
         config, steps, name = resolve(args, session)
+        if session is not None:  # read once: the --set values ride on top of it
+            session = dataclasses.replace(session, config=config)
         if args.headless:
-            return _headless(config, steps, args, session)
+            return _headless(config, steps, name, args, session)
     except (UsageError, ConfigError, FloatingPointError, OSError) as exc:
         print(f"ganviz: error: {exc}", file=sys.stderr)
         return 2
@@ -112,15 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     if session is not None and steps is not None:
         steps += session.step  # as headless: --steps more from the session's step
     return run_gui(config, name or None, qt_args, steps=steps, screenshot=args.screenshot,
-                   session=path, remembered=remembered)
+                   session=session, session_path=path, remembered=remembered)
 
 
-def _headless(config: Config, steps: int, args, session=None) -> int:
-    from .core.headless import run_headless
+def _headless(config: Config, steps: int, preset: str, args, session=None) -> int:
+    from .runner.fixed import Interrupted, run_fixed
 
-    state = session.state if session is not None else None
-    result = run_headless(config, steps, csv_path=args.csv, every=args.every, progress=sys.stderr,
-                          state=state, save=args.save)
+    history = None
+    if session is not None and session.history:
+        history = (session.history, session.measured)
+    try:
+        result = run_fixed(config, steps, csv_path=args.csv, every=args.every,
+                           progress=sys.stderr, state=session.state if session else None,
+                           save=args.save, preset=preset, history=history)
+    except Interrupted as exc:
+        saved = f"; saved {args.save}" if args.save is not None else ""
+        print(f"ganviz: {exc}{saved}", file=sys.stderr)
+        return 130
     if args.save is not None:
         print(f"saved {args.save}", file=sys.stderr)
     print(json.dumps(result))

@@ -11,7 +11,7 @@ import pytest
 from ganviz.cli import main
 from ganviz.core.config import ConfigError
 from ganviz.core.presets import load_preset, preset_names, read_preset
-from ganviz.core.headless import METRIC_NAMES
+from ganviz.core.config import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {"gaussian-1d", "bimodal-1d", "vanishing-gradients", "ring8", "ring8-wgan-gp", "grid25", "spiral"}

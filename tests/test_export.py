@@ -15,7 +15,7 @@ from PySide6.QtSvg import QSvgRenderer
 
 from ganviz.app import export, recording
 from ganviz.core.config import Config
-from ganviz.views.history import History
+from ganviz.core.history import History
 
 #: bimodal: a mixture, so the modes plot is shown too.
 SMALL = Config.from_dict({"data": "bimodal", "z_dim": 1, "hidden": 16, "batch_size": 64})
@@ -93,26 +93,6 @@ def test_frame_rate_uses_the_median_gap():
     times = [0.0, 0.05, 0.10, 0.15, 5.0, 5.05]  # a 5 s pause does not slow the video
     assert recording.frame_rate(times) == pytest.approx(20.0)
     assert recording.frame_rate([1.0]) == 10.0
-
-
-def test_history_rows_fill_measured_columns_only_where_measured():
-    h = History()
-    steps = np.arange(1, 11)
-    h.steps.append(steps, {"loss_d": steps * 0.5, "loss_g": steps * 0.25,
-                           "grad_norm_g": np.ones(10), "grad_norm_d": np.ones(10),
-                           "d_real": np.full(10, 0.75), "d_fake": np.full(10, 0.25)})
-    h.measured.append([5, 10], {"js": [0.5, 0.125], "w1": [1.0, 0.5], "kl": [0.25, 0.0],
-                                "modes_captured": [1, 2], "modes_total": [2, 2],
-                                "high_quality": [0.5, 0.875]})
-    rows = export.history_rows(h)
-    table = [dict(zip(export.CSV_NAMES, row)) for row in rows]
-    assert [r["step"] for r in table] == [str(s) for s in steps]
-    assert float(table[3]["loss_d"]) == 2.0 and float(table[3]["d_fake"]) == 0.25
-    assert table[3]["js"] == "" and table[3]["modes_captured"] == ""
-    assert float(table[4]["js"]) == 0.5 and float(table[9]["js"]) == 0.125
-    assert float(table[9]["modes_captured"]) == 2 and float(table[9]["high_quality"]) == 0.875
-    assert float(table[4]["kl"]) == 0.25
-    assert [r["js"] != "" for r in table].count(True) == 2
 
 
 def test_write_frames_gif_progress_and_cancel(tmp_path):
@@ -223,7 +203,7 @@ def test_density_plot_svg_keeps_the_d_curve(win, tmp_path):
 
 
 def test_csv_has_design_metric_names_and_rows(win, tmp_path):
-    from ganviz.core.headless import METRIC_NAMES
+    from ganviz.core.config import METRIC_NAMES
 
     path = tmp_path / "metrics.csv"
     assert win.exporter.save_csv(path), _banner(win)
@@ -231,7 +211,7 @@ def test_csv_has_design_metric_names_and_rows(win, tmp_path):
         reader = csv.DictReader(handle)
         rows = list(reader)
     assert reader.fieldnames[:12] == DESIGN_METRICS == list(METRIC_NAMES)
-    assert reader.fieldnames == DESIGN_METRICS + ["kl"]
+    assert reader.fieldnames == DESIGN_METRICS + ["kl", "value", "value_opt"]  # as --csv
     assert len(rows) >= 100
     steps = [int(r["step"]) for r in rows]
     assert all(b > a for a, b in zip(steps, steps[1:]))

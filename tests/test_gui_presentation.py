@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganviz.core.config import Config
-from ganviz.views.history import History
+from ganviz.core.history import History
 from test_gui_views import make_snapshot
 
 #: Widgets a user can press, drag, type into or pick from.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ganviz.core.snapshot import Snapshot
-from ganviz.views.history import History, Series
+from ganviz.core.history import History, Series
 
 
 def _pixels(widget) -> np.ndarray:
@@ -60,7 +60,7 @@ def make_snapshot(dim: int, *, critic: bool = False, measured: bool = True, step
     grad = rng.normal(size=fake.shape) * 0.3
     return Snapshot(
         run_id=run_id, step=step, d_updates=step, g_updates=step, config={"k": 1}, device="cpu",
-        dim=dim, rate=100.0, message="", diverged=False, history=history, metrics=metrics,
+        dim=dim, rate=100.0, history=history, metrics=metrics,
         fields_step=step, fake=fake, z=z, fake_grad=grad, critic=critic, **kw,
     )
 

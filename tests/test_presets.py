@@ -19,7 +19,7 @@ import torch
 
 from ganviz.core.config import ConfigError
 from ganviz.core.trainer import Engine
-from ganviz.core.headless import run_headless
+from ganviz.runner.fixed import run_fixed as run_headless
 from ganviz.core.presets import load_preset, preset_names
 
 NAMES = preset_names()

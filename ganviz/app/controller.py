@@ -1,9 +1,13 @@
-"""The controller: owns the worker's lifecycle, the run's config, its histories and latest snapshot.
+"""The controller: what the window shows of a run, and the window's commands to it.
 
-It lives in the GUI thread. The worker's signals reach its ``@Slot`` methods
-(queued across threads); the draw timer of the window reads :attr:`latest`
-and :attr:`history` and draws. Edits from the controls are validated here
-first, so a bad value gets one clear message and never reaches the run.
+It lives in the GUI thread. The run itself belongs to a
+:class:`~ganviz.runner.supervisor.Supervisor` (the only place a run starts,
+restarts or stops, and the one record of what the user asked for: config,
+paused, speed, frozen networks); the controller reads that state instead of
+keeping a copy. It keeps what the views draw (the latest snapshot and the
+metric history), turns the run's events into messages, and writes session
+files. Edits from the controls are validated first, so a bad value gets one
+clear message and never reaches the run.
 """
 
 from __future__ import annotations
@@ -14,170 +18,171 @@ from collections import deque
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ganviz.core.config import COLD_KEYS, SNAPSHOT_INTERVAL, Config, ConfigError, expand_lr
+from ganviz.core.config import SNAPSHOT_INTERVAL, Config, ConfigError
+from ganviz.core.events import (
+    SNAPSHOT_EVENTS, Died, Diverged, Errored, Finished, NotApplied, Notice, Paused, Started,
+    StateReady,
+)
+from ganviz.core.history import History
+from ganviz.core.loop import Schedule
 from ganviz.core.presets import load_preset
 from ganviz.qt.worker import Worker
-from ganviz.views.history import History
+from ganviz.runner.supervisor import Supervisor
 
 INFO, WARN, ERROR = "info", "warn", "error"
 
 
 class Controller(QObject):
-    """Starts, commands and stops the training worker; keeps what the views draw.
+    """Commands the run and keeps what the views draw.
 
     Parameters
     ----------
     config : Config
         The first run.
     mode : str, optional
-        Worker mode, ``process`` or ``thread`` (default: ``GANVIZ_WORKER`` or process).
+        Where training runs, ``process`` or ``thread`` (default: ``GANVIZ_WORKER`` or process).
     max_steps : int, optional
         Each run ends after this many iterations.
-    measure : bool
-        Ask the loop for the heavy measurements (grids, divergences).
+    interval : float
+        Wall seconds between snapshots.
     """
 
     #: (level, text): something the user must see; level is info, warn or error.
     message = Signal(str, str)
-    #: The controller's config changed other than by the controls (preset, rejected edit).
+    #: The config changed other than by the controls (preset, session, rejected edit).
     config_changed = Signal(object)
-    #: Paused or running, alive or stopped by an error: the buttons follow.
+    #: Paused or running, alive or stopped: the buttons follow.
     state_changed = Signal()
-    #: A snapshot of a new run arrived (the views forget the old one).
+    #: The first snapshot of a new run arrived (the views forget the old one).
     new_run = Signal(object)
-    #: A run reached ``max_steps``.
+    #: A run reached ``max_steps``: the :class:`~ganviz.core.events.Finished` event.
     finished = Signal(object)
     #: A session file was opened: (its preset name or "", frozen networks as "d"/"g" string).
     session_opened = Signal(str, str)
 
     def __init__(self, config: Config, mode: str | None = None, *, max_steps: int | None = None,
-                 measure: bool = True, interval: float = SNAPSHOT_INTERVAL, parent=None) -> None:
+                 interval: float = SNAPSHOT_INTERVAL, parent=None) -> None:
         super().__init__(parent)
-        self.config = config
-        self.mode = mode
-        self.max_steps = max_steps
-        self.measure = measure
-        self.interval = interval
+        self.supervisor = Supervisor(config, mode, max_steps=max_steps,
+                                     schedule=Schedule(seconds=interval))
         self.history = History()
         self.latest = None
-        self.version = 0  # bumps with every accepted snapshot
-        self.run_id = -1
-        self.paused = False
-        self.dead = False  # the run stopped on an error
-        self.done = False  # the run reached max_steps
-        self.speed = 0.0
-        self.frozen: set[str] = set()
+        self.version = 0  # bumps with every snapshot drawn from
         self.preset = ""
-        self._seed_history = None  # a session's history, for its run's first snapshot
-        self._initial_state = None  # a session opened before the worker started
-        self.snapshots = 0
-        self._rates: deque = deque()
-        self.steps_per_s = 0.0
         self.worker: Worker | None = None
+        self.steps_per_s = 0.0
+        self._rates: deque = deque()
+        self._seed_history: tuple | None = None  # (run id, history columns) of an opened session
+        self._initial: tuple | None = None  # a session opened before start: (state, reason)
+
+    # --- the run's state, as the supervisor has it -------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.supervisor.config
+
+    @property
+    def mode(self) -> str:
+        return self.supervisor.mode
+
+    @property
+    def paused(self) -> bool:
+        return self.supervisor.paused
+
+    @property
+    def dead(self) -> bool:
+        """The run stopped on an error, or its process died."""
+        return self.supervisor.status in ("failed", "dead")
+
+    @property
+    def done(self) -> bool:
+        """The run reached its last step."""
+        return self.supervisor.status == "finished"
+
+    @property
+    def frozen(self) -> set:
+        return self.supervisor.frozen
 
     # --- lifecycle -------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker on the current config."""
+        """Start collecting events and the first run."""
         if self.worker is not None:
             return
-        self.worker = Worker(self.config.to_dict(), self.mode, max_steps=self.max_steps,
-                             measure=self.measure, interval=self.interval, speed=self.speed,
-                             paused=self.paused)
-        self.mode = self.worker.mode
-        self.worker.snapshot.connect(self.on_snapshot)
-        self.worker.failed.connect(self.on_failed)
-        self.worker.notice.connect(self.on_notice)
-        self.worker.state_ready.connect(self.on_state_ready)
+        self.worker = Worker(self.supervisor, self)
+        self.worker.event.connect(self.on_event)
         self.worker.start()
-        if self._initial_state is not None:  # the session reads it before its first run
-            self._restart(self._initial_state)
-            self._initial_state = None
-        elif self.frozen:
-            self._send_frozen()
+        state, reason = self._initial or (None, "")
+        self._initial = None
+        self._restart(state, reason)
 
     def shutdown(self, timeout: float = 1.0) -> bool:
-        """Stop the run and wait for the worker (thread and process); True when it ended."""
+        """End the run and its host; True when they ended in order (never blocks for long)."""
         worker, self.worker = self.worker, None
-        if worker is None:
-            return True
-        ok = worker.stop(timeout)
-        if not ok:  # never terminate() a QThread: wait a little longer instead
-            ok = worker.wait(2000)
-        if ok:
-            for signal in (worker.snapshot, worker.failed, worker.notice, worker.state_ready):
-                try:
-                    signal.disconnect()
-                except (RuntimeError, TypeError):
-                    pass
-        return ok
+        if worker is not None:
+            worker.stop()
+            worker.event.disconnect(self.on_event)
+        return self.supervisor.stop(timeout)
 
-    # --- slots for the worker ---------------------------------------------
+    def _restart(self, state=None, reason: str = "reset") -> None:
+        """A new run of the config in force (from an engine ``state``)."""
+        self.supervisor.restart(state=state, reason=reason)
+        self.state_changed.emit()
+
+    # --- events ----------------------------------------------------------------
 
     @Slot(object)
-    def on_snapshot(self, snap) -> None:
-        """Keep a snapshot of the current run (drop stale ones), grow the histories."""
-        if self.worker is None or snap.run_id < self.run_id:
-            return
-        if snap.run_id != self.run_id:
-            self.run_id = snap.run_id
+    def on_event(self, event) -> None:
+        """One fresh event of the run: keep its snapshot, say what it means."""
+        if isinstance(event, SNAPSHOT_EVENTS):
+            self._keep(event)
+        if isinstance(event, Started):
+            if event.reason.endswith("changed"):
+                self.message.emit(INFO, f"Run restarted ({event.reason}).")
+        elif isinstance(event, NotApplied):
+            self.message.emit(WARN, f"Not applied: {event.reason}")
+            self.config_changed.emit(self.config)
+        elif isinstance(event, Diverged):
+            self.message.emit(ERROR, event.text)
+            self.state_changed.emit()
+        elif isinstance(event, Paused):
+            self.state_changed.emit()
+        elif isinstance(event, Finished):
+            self.message.emit(INFO, f"Finished {event.snapshot.step:,} iterations. "
+                                    "Press Play or Reset to train again.")
+            self.state_changed.emit()
+            self.finished.emit(event)
+        elif isinstance(event, Errored):
+            print(event.detail or event.text, file=sys.stderr)
+            self.message.emit(ERROR, f"Training stopped by an error: {event.text}. "
+                                     "Change a setting or press Reset to start again.")
+            self.state_changed.emit()
+        elif isinstance(event, Died):
+            code = "" if event.exitcode is None else f" (exit code {event.exitcode})"
+            self.message.emit(ERROR, f"The training process ended unexpectedly{code}. "
+                                     "Press Reset or Play to start a new one.")
+            self.state_changed.emit()
+        elif isinstance(event, Notice):
+            self.message.emit(INFO, event.text[0].upper() + event.text[1:])
+        elif isinstance(event, StateReady):
+            self._write_session(event)
+
+    def _keep(self, event) -> None:
+        snap = event.snapshot
+        if isinstance(event, Started):
             self._rates.clear()
-            if self._seed_history is not None:  # a session's run goes on from its history
-                self.history.load(*self._seed_history, run_id=snap.run_id)
-                self._seed_history = None
+            self.history.clear()
+            self.history.run_id = snap.run_id
+            if self._seed_history is not None and self._seed_history[0] == snap.run_id:
+                self.history.load(*self._seed_history[1], run_id=snap.run_id)
+            self._seed_history = None
             self.new_run.emit(snap)
-        self.snapshots += 1
+        elif snap.run_id != self.history.run_id:
+            return  # a late event of the run before the one that started
         self.history.add(snap)
         self.latest = snap
         self.version += 1
         self._rate(snap.step)
-        text = snap.message
-        if snap.diverged:
-            self.paused = True
-            self.message.emit(ERROR, text.replace("diverged:", "Diverged:", 1))
-            self.state_changed.emit()
-        elif text.startswith("restarted"):
-            self.message.emit(INFO, f"Run restarted ({text.split(':', 1)[-1].strip()}).")
-        elif text.startswith("not applied"):
-            self.message.emit(WARN, text[0].upper() + text[1:])
-        elif text == "finished":
-            self.done = True
-            self.message.emit(INFO, f"Finished {snap.step} iterations. Reset to train again.")
-            self.state_changed.emit()
-            self.finished.emit(snap)
-
-    @Slot(str)
-    def on_failed(self, text: str) -> None:
-        """The run stopped on an exception: say so; the window stays usable."""
-        print(text, file=sys.stderr)
-        lines = [line for line in text.strip().splitlines() if line.strip()]
-        last = lines[-1] if lines else "unknown error"
-        self.dead = True
-        self.message.emit(ERROR, f"Training stopped by an error: {last}. "
-                                 "Change a setting or press Reset to start again.")
-        self.state_changed.emit()
-
-    @Slot(str)
-    def on_notice(self, text: str) -> None:
-        self.message.emit(INFO, text[0].upper() + text[1:])
-
-    @Slot(object)
-    def on_state_ready(self, payload) -> None:
-        """The run's exact state came (every snapshot before it too): write the session file."""
-        from ganviz.core.session import Session, save_session
-
-        path, config, step, state = payload
-        steps, measured = self.history.columns()
-        keep, keep_m = steps["step"] <= step, measured["step"] <= step
-        try:
-            save_session(path, Session(
-                Config.from_dict(config), step=step, state=state, preset=self.preset,
-                history={k: v[keep] for k, v in steps.items()},
-                measured={k: v[keep_m] for k, v in measured.items()}))
-        except OSError as exc:
-            self.message.emit(ERROR, f"Session not saved: could not write {path} ({exc.strerror or exc}).")
-            return
-        self.message.emit(INFO, f"Session saved to {path} (step {step:,}).")
 
     # --- sessions ------------------------------------------------------------
 
@@ -188,113 +193,106 @@ class Controller(QObject):
         every step before it, so weights and history agree; ``message`` says
         when the file is written or why not.
         """
-        if self.worker is None:
-            self.message.emit(WARN, "Nothing to save: no run is going.")
+        from ganviz.core.files import check_writable
+
+        try:
+            check_writable(path)
+        except OSError as exc:
+            self.message.emit(ERROR, f"Session not saved: {exc}")
             return
-        self.worker.request_state(str(path))
+        if not self.supervisor.request_state(str(path)):
+            self.message.emit(WARN, "Nothing to save: no run is going.")
+
+    def _write_session(self, event: StateReady) -> None:
+        from ganviz.core.session import Session, save_session
+
+        path = event.tag
+        if event.state is None:
+            self.message.emit(ERROR, f"Session not saved: {event.reason}.")
+            return
+        steps, measured = self.history.columns()
+        keep, keep_m = steps["step"] <= event.step, measured["step"] <= event.step
+        try:
+            save_session(path, Session(
+                Config.from_dict(event.config), step=event.step, state=event.state,
+                preset=self.preset, history={k: v[keep] for k, v in steps.items()},
+                measured={k: v[keep_m] for k, v in measured.items()}))
+        except OSError as exc:
+            self.message.emit(ERROR, f"Session not saved: could not write {path} "
+                                     f"({exc.strerror or exc}).")
+            return
+        self.message.emit(INFO, f"Session saved to {path} (step {event.step:,}).")
 
     def open_session(self, path) -> bool:
         """Open a session file: its config, state and history replace the run.
 
-        A file that cannot be read gives one message and leaves the run as it was.
+        A file that cannot be read, or whose state does not fit its config,
+        gives one message and leaves the run as it was.
         """
-        from ganviz.core.session import SessionError, load_session, state_to_numpy
+        from ganviz.core.session import SessionError, load_session
 
         try:
             session = load_session(path)
         except SessionError as exc:
             self.message.emit(ERROR, f"Could not open the session: {exc}")
             return False
-        self.config = session.config
+        self.open(session, path)
+        return True
+
+    def open(self, session, path) -> None:
+        """Replace the run by a session already read (``path`` names it in the message)."""
+        self.supervisor.config = session.config
         self.preset = session.preset
-        self.frozen = set((session.state or {}).get("frozen", ()))
+        self.supervisor.frozen = set((session.state or {}).get("frozen", ()))
         self.config_changed.emit(self.config)
         self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
-        self._seed_history = (session.history, session.measured) if session.history else None
-        state = state_to_numpy(session.state) if session.state is not None else None
-        if self.worker is not None:
-            self._restart(state)
+        history = (session.history, session.measured) if session.history else None
+        if self.worker is None:
+            self._initial = (session.state, "session")
+            self._seed_history = (0, history) if history else None
         else:
-            self._initial_state = state
+            self._seed_history = (self.supervisor.run_id + 1, history) if history else None
+            self._restart(session.state, "session")
         self.message.emit(INFO, f"Opened session {path} at step {session.step:,}.")
-        return True
+
+    # --- commands from the controls ---------------------------------------
 
     @Slot(str, bool)
     def set_freeze(self, which: str, on: bool) -> None:
         """Freeze (``on``) or thaw D (``which`` = "d") or G ("g"): evaluated, not updated."""
-        (self.frozen.add if on else self.frozen.discard)(which)
-        if self.worker is not None:
-            self.worker.set_params({f"freeze_{which}": bool(on)})
-
-    def _send_frozen(self) -> None:
-        if self.frozen:
-            self.worker.set_params({f"freeze_{n}": True for n in self.frozen})
-
-    def _restart(self, state=None) -> None:
-        """A new run of the config in force (from ``state``), obeying Freeze and Play/Pause."""
-        self.dead = self.done = False
-        self.worker.reset(self.config.to_dict(), state)
-        self._send_frozen()  # the boxes stay ticked: the new run obeys them too
-        self.worker.pause() if self.paused else self.worker.resume()
-        self.state_changed.emit()
-
-    # --- commands from the controls ---------------------------------------
+        self.supervisor.freeze(which, on)
 
     @Slot(dict)
     def set_params(self, changes: dict) -> bool:
         """Validate and apply config changes; hot ones at the next step, cold ones restart."""
-        changes = expand_lr(changes)
         try:
-            new = self.config.replace(**changes)
-            if new.device != self.config.device:
-                from ganviz.core.trainer import resolve_device
-
-                resolve_device(new.device)
+            cold = self.supervisor.change(changes)
         except ConfigError as exc:
             self.message.emit(WARN, f"Not applied: {exc}")
             self.config_changed.emit(self.config)  # the controls show the value in force
             return False
-        old = self.config
-        diff = {k: getattr(new, k) for k in changes if getattr(new, k) != getattr(old, k)}
-        if not diff:
-            return True
-        self.config = new
-        cold = sorted(set(diff) & COLD_KEYS)
-        if self.worker is None:
-            return True
-        if self.dead or (self.done and cold):
-            self.reset()
-        elif cold:
+        if cold and self.worker is not None:
             self.message.emit(INFO, f"Restarting the run: {', '.join(cold)} changed "
                                     "(a model or data setting needs a fresh run).")
-            self.worker.set_params(diff)
-        else:
-            self.worker.set_params(diff)
+            self.state_changed.emit()
         return True
 
     @Slot(float)
     def set_speed(self, speed: float) -> None:
         """Iterations per second at most (0: full speed); slow motion for a lecture."""
-        self.speed = float(speed)
-        if self.worker is not None:
-            self.worker.set_params({"speed": self.speed})
+        self.supervisor.set_speed(speed)
 
     @Slot()
     def play(self) -> None:
-        if self.dead or self.done:
-            self.paused = False
-            self.reset()
-            return
-        self.paused = False
-        if self.worker is not None:
-            self.worker.resume()
+        """Train on; a run that finished, failed or died starts afresh."""
+        self.supervisor.resume()
+        if self.worker is not None and (self.dead or self.done):
+            self._restart()
         self.state_changed.emit()
 
     @Slot()
     def pause(self) -> None:
-        self.paused = True
-        if self.worker is not None:
-            self.worker.pause()
+        self.supervisor.pause()
         self.state_changed.emit()
 
     @Slot()
@@ -307,9 +305,10 @@ class Controller(QObject):
         """Pause if needed and train ``n`` iterations (or single ``d`` / ``g`` updates)."""
         if self.worker is None or self.dead or self.done:
             return
-        if not self.paused:
-            self.pause()
-        self.worker.step(n, kind)
+        was_paused = self.paused
+        self.supervisor.step(n, kind)
+        if not was_paused:
+            self.state_changed.emit()
 
     @Slot()
     def step_d(self) -> None:
@@ -335,7 +334,7 @@ class Controller(QObject):
         except ConfigError as exc:
             self.message.emit(WARN, str(exc))
             return None
-        self.config = preset.config
+        self.supervisor.config = preset.config
         self.preset = name
         self.config_changed.emit(self.config)
         self.reset()

@@ -10,7 +10,6 @@ turns those into a banner message, never a crash.
 
 from __future__ import annotations
 
-import csv
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,10 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from ganviz.app.recording import Recorder, describe_error, ffmpeg_missing
-from ganviz.core.config import METRIC_NAMES
+from ganviz.core.history import MetricsCsv
 
 #: Column order of the metrics CSV: DESIGN.md's names, as the headless CSV, then ``kl``.
-CSV_NAMES = METRIC_NAMES + ("kl",)
 
 #: User-facing names of the time-series plots (``TimeSeriesView.plots`` keys).
 SERIES_NAMES = {
@@ -190,48 +188,15 @@ def plot_items(window) -> dict:
 # --- metrics history ------------------------------------------------------
 
 
-def _texts(values: np.ndarray) -> list:
-    """Shortest round-trip text of each float; NaN (not measured) as an empty field."""
-    values = np.asarray(values)
-    text = values.astype(str)  # numpy's shortest repr, fast for long columns
-    text[np.isnan(values)] = ""  # inf stays: a diverged loss is a value
-    return text.tolist()
-
-
-def history_rows(history) -> list:
-    """Rows of CSV_NAMES from a :class:`ganviz.views.history.History`, one per recorded step.
-
-    Per-iteration columns come from ``history.steps``; measured ones (js, w1,
-    modes, kl) from ``history.measured``, filled at the steps they were
-    measured and empty elsewhere, as in the headless CSV. Past History's
-    point limit the per-iteration values are block means (the row's step is
-    the last of its block), so a long run has fewer rows than iterations.
-    """
-    s, m = history.steps, history.measured
-    s_steps = s.x.astype(np.int64)
-    m_steps = m.x.astype(np.int64)
-    steps = np.union1d(s_steps, m_steps)
-    columns = {"step": [str(int(v)) for v in steps]}
-    for series, own in ((s, s_steps), (m, m_steps)):
-        where = np.searchsorted(steps, own)  # the rows this series fills
-        for name in series.names:
-            if name not in CSV_NAMES:
-                continue
-            full = np.full(len(steps), np.nan)
-            full[where] = series.y(name)
-            columns[name] = _texts(full.astype(np.float32))
-    empty = [""] * len(steps)
-    return [list(row) for row in zip(*(columns.get(n, empty) for n in CSV_NAMES))]
-
-
 def save_history_csv(history, path) -> int:
-    """Write the metrics history as CSV (header CSV_NAMES); return the number of rows."""
-    rows = history_rows(history)
+    """Write the metrics history as the metrics CSV (the columns of ``--csv``); the row count.
+
+    Past the history's point limit the per-iteration values are block means
+    (the row's step is the last of its block), so a long run has fewer rows
+    than iterations.
+    """
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_NAMES)
-        writer.writerows(rows)
-    return len(rows)
+        return MetricsCsv(handle).write(*history.columns())
 
 
 # --- the menu -------------------------------------------------------------------

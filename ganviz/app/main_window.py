@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
         view = self.view1d if snap.dim == 1 else self.view2d
         view.draw(snap)
         every = SLOW_EVERY if self.controller.history.steps.n > LONG_HISTORY else SERIES_EVERY
-        if self._frames % every == 0 or snap.message or self.controller.paused:
+        if self._frames % every == 0 or self.controller.paused:
             self.series.draw(self.controller.history, snap)
 
     def _status(self, snap) -> None:
@@ -400,9 +400,14 @@ class MainWindow(QMainWindow):
         self.banner.setProperty("level", None)
 
     @Slot(object)
-    def on_finished(self, snap) -> None:
+    def on_finished(self, event) -> None:
+        """A run reached ``--steps``: with ``--screenshot``, print its final metrics, save, quit."""
         if self.screenshot is None:
             return
+        import json
+
+        snap = event.snapshot
+        print(json.dumps(event.metrics), flush=True)  # the object a headless run prints
         self.draw(snap)
         self._drawn_version = self.controller.version
         self._status(snap)
@@ -426,14 +431,18 @@ class MainWindow(QMainWindow):
 
 def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
             steps: int | None = None, screenshot: Path | None = None,
-            session: Path | None = None, remembered: bool = False) -> int:
+            session=None, session_path: Path | None = None, remembered: bool = False) -> int:
     """Open the window on ``config`` (``--steps``: stop there; ``--screenshot``: save, quit).
 
-    ``session``: open this session file. ``remembered``: nothing was asked for on the
-    command line, so the last preset of the previous launch is loaded. Settings
-    (geometry, presentation mode, last preset) are neither read nor written
-    for a screenshot, so that one is reproducible.
+    ``session``: a session the command line read (with its ``--set`` values
+    applied), from ``session_path``. ``remembered``: nothing was asked for on
+    the command line, so the last preset of the previous launch is loaded.
+    Settings (geometry, presentation mode, last preset) are neither read nor
+    written for a screenshot, so that one is reproducible. Ctrl+C in the
+    terminal closes the window as its close button would.
     """
+    import signal
+
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("ganviz")
     font = QFont(app.font())
@@ -445,7 +454,7 @@ def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
 
         try:
             steps = load_preset(preset_name).steps if preset_name else 500
-        except Exception:
+        except ConfigError:
             steps = 500
     settings = None if screenshot is not None else QSettings("ganviz", "ganviz")
     if settings is not None and remembered:
@@ -459,10 +468,14 @@ def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
     window = MainWindow(config, preset_name, max_steps=steps, screenshot=screenshot)
     if settings is not None:
         window.restore_settings(settings)
-    if session is not None and not window.open_session(session):
-        print(f"ganviz: error: could not open {session}", file=sys.stderr)
+    if session is not None:
+        window.controller.open(session, session_path or "the session")
+        window.show_view(window.controller.config.dim)
+    # Python sees Ctrl+C only when it runs: the draw timer wakes it 60 times a second.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
     window.show()
     window.start()
     code = app.exec()
     window.controller.shutdown(1.0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return window.exit_code or code

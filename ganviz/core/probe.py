@@ -19,18 +19,18 @@ from .snapshot import Snapshot
 MEASURE_BUDGET = 0.10
 
 
-def build_snapshot(engine, probe, run_id, rate, history, message="", diverged=False,
-                   force=False) -> Snapshot:
+def build_snapshot(engine, probe, run_id, rate, history, force=False, latest=None) -> Snapshot:
     """Snapshot of ``engine`` now; ``probe`` None gives scalars only.
 
     Heavy fields are measured within the probe's time budget, or always
-    when ``force``, a message or step 0 asks for them to be current.
+    when ``force`` or step 0 asks for them to be current. ``latest``: the
+    last per-step values, for a snapshot whose ``history`` is empty.
     """
-    latest = {k: float(v[-1]) for k, v in history.items() if k != "step" and len(v)}
-    values = {"step": engine.step, **latest}
+    values = {"step": engine.step, **(latest or {})}
+    values.update({k: float(v[-1]) for k, v in history.items() if k != "step" and len(v)})
     kw = {}
     if probe is not None:
-        kw = probe.measure(force=force or bool(message) or engine.step == 0)
+        kw = probe.measure(force=force or engine.step == 0)
         values.update(kw.pop("metrics"))
     c = engine.config
     loss = losses.get(c.loss)
@@ -43,8 +43,6 @@ def build_snapshot(engine, probe, run_id, rate, history, message="", diverged=Fa
         device=str(engine.device),
         dim=engine.target.dim,
         rate=rate,
-        message=message,
-        diverged=diverged,
         history=history,
         metrics=values,
         fields_step=kw.pop("fields_step", engine.step),
@@ -183,6 +181,11 @@ class Probe:
             out = losses.get(e.config.loss).g_value(e.D(x)) * len(x)
             (grad,) = torch.autograd.grad(out, x)
         return dict(fake=_frozen(fake.cpu().numpy()), fake_grad=_frozen(grad.cpu().numpy()))
+
+    @torch.no_grad()
+    def generated(self) -> np.ndarray:
+        """(n_eval, dim) float64 samples of G on the fixed evaluation noise."""
+        return self.engine.G(self.z_eval).double().cpu().numpy()
 
     def measure(self, force: bool = False) -> dict:
         """Fields and metrics for a snapshot; heavy ones only within the time budget."""

@@ -29,8 +29,6 @@ class Snapshot:
     device: str
     dim: int
     rate: float  # iterations per second since the previous snapshot
-    message: str
-    diverged: bool
     history: dict  # per-iteration arrays since the previous snapshot
     metrics: dict  # latest value of every metric name, floats (None: not applicable)
     fields_step: int

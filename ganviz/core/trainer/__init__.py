@@ -24,7 +24,7 @@ Per-step scalars stay on the device; ``drain()`` reads them back in one
 transfer, once per snapshot, so training never waits on a host sync.
 """
 
-from .device import resolve_device, set_threads
+from .device import available_devices, resolve_device, set_threads
 from .fast import Engine
 from .flat import (
     ADAM_BETAS,
@@ -44,5 +44,5 @@ from .run import STEP_STATS
 __all__ = [
     "ADAM_BETAS", "ADAM_EPS", "FLAT_OPTIMIZERS", "RMSPROP_ALPHA", "RMSPROP_EPS", "SGD_MOMENTUM",
     "STEP_STATS", "Engine", "FlatAdam", "FlatRMSprop", "FlatSGD", "ReferenceEngine",
-    "make_flat_optimizer", "make_optimizer", "resolve_device", "set_threads",
+    "available_devices", "make_flat_optimizer", "make_optimizer", "resolve_device", "set_threads",
 ]

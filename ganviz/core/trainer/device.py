@@ -69,3 +69,8 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device 'cuda' requested but torch sees no CUDA device; accepted: auto, cpu")
     return torch.device(name)
 
+
+
+def available_devices() -> tuple[str, ...]:
+    """The devices a run can train on here: ``cpu``, and ``cuda`` when torch sees one."""
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -107,6 +109,19 @@ class _Run:
         loss_d, d_real, d_fake, gn_d = self._last_d
         self._stats.append(torch.stack([loss_d, loss_g, gn_g, gn_d, d_real, d_fake]))
         self.step += 1
+
+    def last_finite(self) -> bool:
+        """Whether the last iteration's losses and gradient norms are finite.
+
+        A host sync: the loop asks after every iteration on the CPU (a few
+        microseconds), and only once per snapshot on CUDA.
+        """
+        record = self._stats[-1]
+        if isinstance(record, torch.Tensor):  # a packed STEP_STATS row
+            total = record[:4].sum()
+        else:  # the fast engine's eager record: (loss_d, means, gn_d, loss_g, gn_g)
+            total = record[0] + record[2] + record[3] + record[4]
+        return math.isfinite(float(total))
 
     def drain(self) -> dict[str, np.ndarray]:
         """Per-iteration scalars since the last drain, read back in one transfer.

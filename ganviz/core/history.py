@@ -1,4 +1,4 @@
-"""Growing histories of a run for the time-series plots (numpy only, no Qt).
+"""The metric history of a run (a model: numpy only), and the one metrics CSV writer.
 
 Per-iteration values arrive in chunks with every snapshot. Buffers grow by
 doubling (amortised O(1) appends) up to ``limit`` points; past that, pairs of
@@ -8,12 +8,20 @@ so memory stays bounded on a run of any length while the curve keeps its shape.
 
 from __future__ import annotations
 
+import csv
+from typing import IO
+
 import numpy as np
+
+from .config import METRIC_NAMES
 
 #: Per-iteration series from ``Snapshot.history``.
 STEP_SERIES = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "d_real", "d_fake")
 #: Per-measurement series from ``Snapshot.metrics`` (one point per heavy refresh).
-MEASURED_SERIES = ("js", "kl", "w1", "modes_captured", "modes_total", "high_quality")
+MEASURED_SERIES = ("js", "kl", "w1", "modes_captured", "modes_total", "high_quality",
+                   "value", "value_opt")
+#: Measured columns of the metrics files beyond the metric names of the config module.
+EXTRA_NAMES = ("kl", "value", "value_opt")
 
 
 class Series:
@@ -27,19 +35,21 @@ class Series:
         Most points kept; beyond it the stride doubles (block means).
     """
 
-    def __init__(self, names, limit: int = 1 << 18, capacity: int = 1024) -> None:
+    def __init__(self, names, limit: int = 1 << 18, capacity: int = 1024,
+                 dtype=np.float32) -> None:
         self.names = tuple(names)
         self.limit = int(limit)
+        self.dtype = np.dtype(dtype)
         self._x = np.empty(capacity, dtype=np.float64)
-        self._y = np.empty((len(self.names), capacity), dtype=np.float32)
+        self._y = np.empty((len(self.names), capacity), dtype=self.dtype)
         self.n = 0
         self.stride = 1
         self._carry_x = np.empty(0)
-        self._carry_y = np.empty((len(self.names), 0), dtype=np.float32)
+        self._carry_y = np.empty((len(self.names), 0), dtype=self.dtype)
 
     def clear(self) -> None:
         """Forget every point."""
-        self.__init__(self.names, self.limit)
+        self.__init__(self.names, self.limit, dtype=self.dtype)
 
     @property
     def x(self) -> np.ndarray:
@@ -55,10 +65,10 @@ class Series:
         x = np.asarray(x, dtype=np.float64).ravel()
         if not len(x):
             return
-        y = np.empty((len(self.names), len(x)), dtype=np.float32)
+        y = np.empty((len(self.names), len(x)), dtype=self.dtype)
         for i, name in enumerate(self.names):
             col = columns.get(name)
-            y[i] = np.nan if col is None else np.asarray(col, dtype=np.float32).ravel()
+            y[i] = np.nan if col is None else np.asarray(col, dtype=self.dtype).ravel()
         x = np.concatenate([self._carry_x, x])
         y = np.concatenate([self._carry_y, y], axis=1)
         while True:  # the stride at which this chunk fits under the limit
@@ -78,7 +88,7 @@ class Series:
         if need > len(self._x):
             cap = max(need, 2 * len(self._x))
             self._x = np.resize(self._x, cap)
-            grown = np.empty((len(self.names), cap), dtype=np.float32)
+            grown = np.empty((len(self.names), cap), dtype=self.dtype)
             grown[:, : self.n] = self._y[:, : self.n]
             self._y = grown
         self._x[self.n:need] = x
@@ -107,7 +117,8 @@ class History:
 
     def __init__(self, limit: int = 1 << 18) -> None:
         self.steps = Series(STEP_SERIES, limit=limit)
-        self.measured = Series(MEASURED_SERIES, limit=limit)
+        # Measurements are float64 (nats to many digits); per-step scalars are float32 as trained.
+        self.measured = Series(MEASURED_SERIES, limit=limit, dtype=np.float64)
         self.run_id = None
         self._fields_step = None
 
@@ -142,6 +153,80 @@ class History:
         if "js" in m and snap.fields_step != self._fields_step:
             self._fields_step = snap.fields_step
             self.measured.append([snap.fields_step], {k: [_num(m.get(k))] for k in MEASURED_SERIES})
+
+
+def measured_columns(snap) -> dict:
+    """A snapshot's fresh measurements as one-row columns for :class:`MetricsCsv` (empty if none)."""
+    m = snap.metrics or {}
+    if "js" not in m or snap.fields_step != snap.step:
+        return {}
+    return {"step": np.array([snap.step]), **{k: np.array([_num(m.get(k))]) for k in MEASURED_SERIES}}
+
+
+#: The columns of every metrics file, in order: the metric names, then the extras.
+CSV_COLUMNS = METRIC_NAMES + EXTRA_NAMES
+
+
+class MetricsCsv:
+    """The metrics CSV: one row per recorded step, measured columns where measured.
+
+    Per-iteration columns are written as the float32 values training
+    produced (shortest text that reads back exactly), measured ones as
+    float64; a column not measured at a row's step is an empty field, a
+    diverged value stays ``inf`` or ``nan``. Rows can be written in chunks
+    (a long headless run) or all at once (File > Export).
+
+    Parameters
+    ----------
+    handle : text file
+        Open for writing, ``newline=""``.
+    """
+
+    def __init__(self, handle: IO) -> None:
+        self._writer = csv.writer(handle)
+        self._writer.writerow(CSV_COLUMNS)
+        self.rows = 0
+        self.last_step = -1
+
+    def write(self, steps: dict, measured: dict | None = None) -> int:
+        """Write the rows of ``steps`` (``step`` and per-iteration columns) and ``measured``.
+
+        Returns the number of rows written.
+        """
+        measured = measured or {}
+        s_steps = np.asarray(steps.get("step", ()), dtype=np.int64)
+        m_steps = np.asarray(measured.get("step", ()), dtype=np.int64)
+        rows = np.union1d(s_steps, m_steps)
+        rows = rows[rows > self.last_step]  # a step's row is written once, whole
+        if not len(rows):
+            return 0
+        columns = {"step": rows.astype(str).tolist()}
+        for source, own, dtype in ((steps, s_steps, np.float32), (measured, m_steps, np.float64)):
+            new = own > self.last_step
+            where = np.searchsorted(rows, own[new])
+            for name in CSV_COLUMNS[1:]:
+                if name in source and name not in columns:
+                    text = np.full(len(rows), "", dtype=object)
+                    text[where] = _texts(np.asarray(source[name], dtype=dtype)[new])
+                    columns[name] = text.tolist()
+        empty = [""] * len(rows)
+        self._writer.writerows(zip(*(columns.get(n, empty) for n in CSV_COLUMNS)))
+        self.rows += len(rows)
+        self.last_step = int(rows[-1])
+        return len(rows)
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    """Shortest round-trip text of each value (numpy's repr for the dtype, fast for long columns).
+
+    NaN in a measured column means "not applicable" (a mode count of a
+    target without modes): an empty field. Per-iteration NaN is a diverged
+    value and stays ``nan``.
+    """
+    text = values.astype(str)
+    if values.dtype == np.float64:
+        text[np.isnan(values)] = ""
+    return text
 
 
 def _num(value) -> float:

@@ -1,0 +1,135 @@
+"""The host: trains one run after another in the thread that calls :meth:`Host.run`.
+
+It lives where training happens (a child process, or a thread of the
+window's process) and obeys the supervisor's :mod:`commands`; everything it
+has to say leaves through ``emit`` as :mod:`ganviz.core.events`. A
+:class:`~ganviz.runner.commands.Start` ends the current run and begins the
+next; between runs the host still answers state requests with the engine the
+last run left.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Callable
+
+import numpy as np
+
+from ganviz.core.config import Config
+from ganviz.core.events import Errored, Event, Ready, StateReady
+from ganviz.core.loop import DivergencePolicy, Inbox, Schedule
+
+from .commands import Change, Pause, Quit, RequestState, Resume, Start, Step
+
+
+class Host:
+    """Runs the runs the supervisor starts, handing events to ``emit``.
+
+    Parameters
+    ----------
+    emit : callable
+        Called with every :class:`~ganviz.core.events.Event`, from the
+        thread running :meth:`run` (and, for a refused command, the caller's).
+    schedule : Schedule
+        When runs hand out snapshots.
+    """
+
+    def __init__(self, emit: Callable[[Event], None], schedule: Schedule = Schedule()) -> None:
+        self._emit = emit
+        self._schedule = schedule
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._inbox = Inbox()
+        self._pending: Start | None = None
+        self._quit = False
+        self._run_id = -1
+        self._engine = None  # the last run's engine, for state requests after it ended
+        self._failed = ""  # why the last run has no sane state ("" when it has one)
+
+    def command(self, cmd) -> None:
+        """Obey one command; safe from any thread."""
+        with self._lock:
+            inbox = self._inbox
+            if isinstance(cmd, Start):
+                # A fresh inbox at once, so that commands after the start reach the new run.
+                self._pending = cmd
+                self._inbox = Inbox()
+                inbox.stop()
+            elif isinstance(cmd, Change):
+                inbox.put(dict(cmd.changes))
+            elif isinstance(cmd, Pause):
+                inbox.pause()
+            elif isinstance(cmd, Resume):
+                inbox.resume()
+            elif isinstance(cmd, Step):
+                inbox.request_steps(int(cmd.n), cmd.kind)
+            elif isinstance(cmd, RequestState):
+                inbox.call(self._state_sender(cmd.tag))
+            elif isinstance(cmd, Quit):
+                self._quit = True
+                inbox.stop()
+            else:
+                raise TypeError(f"unknown command {cmd!r}")
+        self._wake.set()
+
+    def run(self) -> None:
+        """Train what the commands say until :class:`Quit`; blocks the calling thread."""
+        from ganviz.core.trainer import available_devices
+
+        self._emit(Ready(-1, available_devices()))
+        while True:
+            with self._lock:
+                start, self._pending = self._pending, None
+                inbox = self._inbox
+            if self._quit:
+                return
+            if start is not None:
+                self._run(start, inbox)
+            # The run ended (finished, failed, replaced or quit): wait for what comes next,
+            # still answering state requests with the engine the run left.
+            while not self._quit and self._pending is None:
+                self._wake.wait(0.1)
+                self._wake.clear()
+                for fn in inbox.take_calls():
+                    fn(self._engine)
+
+    def _run(self, start: Start, inbox: Inbox) -> None:
+        from ganviz.core.loop import train
+        from ganviz.core.trainer import Engine
+
+        self._run_id = start.run_id
+        if start.paused:
+            inbox.pause()
+        try:
+            config = Config.from_dict(start.config)
+            self._engine, self._failed = None, "the run could not start"
+            engine = Engine(config)
+            if start.frozen:  # before the first snapshot, so that it shows them frozen
+                engine.freeze(**{n: True for n in start.frozen})
+            self._engine, self._failed = engine, ""
+            for event in train(config, inbox, schedule=self._schedule, policy=DivergencePolicy(),
+                               max_steps=start.max_steps, run_id=start.run_id, speed=start.speed,
+                               state=start.state, reason=start.reason, engine=engine):
+                self._emit(event)
+        except Exception as exc:  # shown by the window; the host waits for the next start
+            self._failed = "the run stopped on an error, so its weights may not be sane"
+            lines = [s for s in traceback.format_exception_only(exc)[-1].strip().splitlines() if s]
+            self._emit(Errored(start.run_id, lines[-1] if lines else type(exc).__name__,
+                               traceback.format_exc()))
+
+    def _state_sender(self, tag):
+        """A call for the loop: hand out its engine's exact state, or say why there is none."""
+
+        def send(engine) -> None:
+            reason = self._failed or ("" if engine is not None else "no run has started")
+            state = None
+            if not reason:
+                state = engine.state(full=True)
+                if not all(np.all(np.isfinite(a)) for net in ("G", "D") for a in state[net].values()):
+                    state, reason = None, "its weights are not finite"
+            config = engine.config.to_dict() if engine is not None else None
+            step = engine.step if engine is not None else 0
+            self._emit(StateReady(self._run_id, tag, config, step, state, reason))
+
+        return send
