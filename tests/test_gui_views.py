@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from ganviz.core import losses
 from ganviz.core.snapshot import Snapshot
 from ganviz.core.history import History, Series
 
@@ -23,8 +24,13 @@ def _changed(before: np.ndarray, after: np.ndarray) -> float:
 
 
 def make_snapshot(dim: int, *, critic: bool = False, measured: bool = True, step: int = 10,
-                  run_id: int = 0) -> Snapshot:
-    """A plausible snapshot built by hand: a Gaussian target, a shifted generator."""
+                  run_id: int = 0, loss: str | None = None) -> Snapshot:
+    """A plausible snapshot built by hand: a Gaussian target, a shifted generator.
+
+    ``loss`` (default nonsaturating, or wgan with ``critic``) sets D's drawing
+    flags from the loss registry, as the probe does.
+    """
+    entry = losses.get(loss or ("wgan" if critic else "nonsaturating"))
     rng = np.random.default_rng(step)
     n = 64
     history = {"step": np.arange(step - 4, step + 1)}
@@ -42,8 +48,8 @@ def make_snapshot(dim: int, *, critic: bool = False, measured: bool = True, step
         fake = rng.normal(0.5, 0.7, (n, 1))
         z = rng.normal(size=(n, 1))
         if measured:
-            kw = dict(xs=xs, p_data=p_data, p_g=p_g, d=d if not critic else 3 * d - 1,
-                      d_star=d, real=rng.normal(2, 0.5, (n, 1)))
+            kw = dict(xs=xs, p_data=p_data, p_g=p_g, d=_as_drawn(entry, d, 3),
+                      d_star=_d_star(entry, p_data, p_g), real=rng.normal(2, 0.5, (n, 1)))
     else:
         xs = ys = np.linspace(-3, 3, 50)
         gx, gy = np.meshgrid(xs, ys)
@@ -54,15 +60,27 @@ def make_snapshot(dim: int, *, critic: bool = False, measured: bool = True, step
         z = rng.normal(size=(n, 2))
         if measured:
             centres = np.array([[1.0, 0.0], [-1.0, 0.0]])
-            kw = dict(xs=xs, ys=ys, p_data=p_data, p_g=p_g, d=d if not critic else 5 * d - 2,
-                      d_star=d, real=rng.normal(size=(n, 2)) * 0.3 + [1, 0],
+            kw = dict(xs=xs, ys=ys, p_data=p_data, p_g=p_g, d=_as_drawn(entry, d, 5),
+                      d_star=_d_star(entry, p_data, p_g), real=rng.normal(size=(n, 2)) * 0.3 + [1, 0],
                       mode_centres=centres, mode_counts=np.array([0, 12]))
     grad = rng.normal(size=fake.shape) * 0.3
     return Snapshot(
         run_id=run_id, step=step, d_updates=step, g_updates=step, config={"k": 1}, device="cpu",
         dim=dim, rate=100.0, history=history, metrics=metrics,
-        fields_step=step, fake=fake, z=z, fake_grad=grad, critic=critic, **kw,
+        fields_step=step, fake=fake, z=z, fake_grad=grad, critic=entry.critic,
+        d_kind=entry.draws, d_range=entry.d_range, **kw,
     )
+
+
+def _as_drawn(entry, d, scale):
+    """A probability as the loss would draw it: itself, 2d - 1 for hinge, a critic's wide scores."""
+    if entry.critic:
+        return scale * d - (scale - 1) / 2
+    return d if entry.draws == losses.PROBABILITY else 2 * d - 1
+
+
+def _d_star(entry, p_data, p_g):
+    return None if entry.d_star is None else entry.d_star(p_data, p_g)
 
 
 @pytest.mark.parametrize("critic", [False, True])
@@ -86,6 +104,29 @@ def test_1d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
     view.forget()
 
 
+def test_1d_view_draws_d_on_the_scale_of_its_loss(qtbot, pg_style):
+    from ganviz.views.field1d import DensityView1D
+
+    view = DensityView1D()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    view.draw(make_snapshot(1, loss="hinge"))
+    lo, hi = view.dview.viewRange()[1]
+    assert lo == pytest.approx(-1.5) and hi >= 1.5  # raw output, D* = sign in [-1, 1]
+    assert view.d_star.isVisible()
+    assert np.nanmin(view.d_star.yData) == -1.0 and np.nanmax(view.d_star.yData) == 1.0
+    view.draw(make_snapshot(1, loss="lsgan", step=11))
+    lo, hi = view.dview.viewRange()[1]
+    assert -0.1 < lo <= 0.0 and 1.0 <= hi < 1.5  # a probability
+    assert view.d_star.isVisible()
+    view.draw(make_snapshot(1, loss="wgan", step=12))
+    assert not view.d_star.isVisible()  # no closed form for a critic
+    lo, hi = view.dview.viewRange()[1]
+    d = view.d.yData
+    assert lo <= d.min() and hi >= d.max() and hi - lo < 2 * (d.max() - d.min()) + 1
+
+
 @pytest.mark.parametrize("critic", [False, True])
 @pytest.mark.parametrize("measured", [True, False])
 def test_2d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
@@ -106,6 +147,10 @@ def test_2d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
             assert levels != (0.0, 1.0)
         else:
             assert tuple(levels) == (0.0, 1.0)
+        view.draw(make_snapshot(2, loss="hinge", step=12))  # raw output on its fixed range
+        assert tuple(view.cbar.levels()) == (-1.5, 1.5)
+        view.draw(make_snapshot(2, loss="lsgan", step=13))
+        assert tuple(view.cbar.levels()) == (0.0, 1.0)
     for key in LAYERS:
         view.set_layer(key, False)
         view.set_layer(key, True)

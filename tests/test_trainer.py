@@ -190,3 +190,105 @@ def test_learns_a_1d_gaussian():
         x = e.G(e.sample_z(10_000))
     assert x.mean().item() == pytest.approx(2.0, abs=0.25)
     assert x.std().item() == pytest.approx(0.5, abs=0.15)
+
+
+# --- states as numpy, validated before they are loaded ---------------------------
+
+
+def _full_state(e):
+    for _ in range(3):
+        e.train_step()
+    e.freeze(d=True)
+    return e.state(full=True)
+
+
+def test_a_full_state_is_numpy_and_resumes_exactly():
+    c = Config(data="ring8", optimizer="adam", **SMALL)
+    e = Engine(c)
+    state = _full_state(e)
+
+    def leaves(x):
+        if isinstance(x, dict):
+            for v in x.values():
+                yield from leaves(v)
+        else:
+            yield x
+
+    assert not any(isinstance(v, torch.Tensor) for v in leaves(state))
+    assert state["rng"]["state"].dtype == np.uint8 and state["rng"]["device"] == "cpu"
+    assert state["optim"]["D"]["buffers"]["exp_avg"].shape == (sum(p.numel() for p in e.D.parameters()),)
+    assert state["counters"] == {"step": 3, "d_updates": 3, "g_updates": 3}
+    assert state["frozen"] == ["d"]
+    resumed = Engine(c.replace(seed=11))
+    resumed.load_state(state)
+    for _ in range(4):
+        e.train_step()
+        resumed.train_step()
+    a, b = e.drain(), resumed.drain()
+    for name in STEP_STATS:
+        np.testing.assert_array_equal(a[name][-4:], b[name])
+    # torch tensors are accepted too
+    resumed.load_state({net: {k: torch.from_numpy(v) for k, v in state[net].items()} for net in ("G", "D")})
+
+
+def _broken(state, path, value):
+    """A deep copy of ``state`` with the part at ``path`` replaced (or removed for None)."""
+    import copy
+
+    out = copy.deepcopy(state)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize("path,value,message", [
+    (("G", "head.bias"), None, "G weights: missing head.bias"),
+    (("D", "extra"), np.zeros(3, np.float32), "D weights: unexpected extra"),
+    (("D", "head.weight"), np.zeros((2, 2), np.float32), r"D weight head.weight has shape \(2, 2\)"),
+    (("D", "head.bias"), np.zeros(1, np.int64), "floating-point"),
+    (("optim", "D", "buffers", "exp_avg"), None, "D adam optimizer buffers: missing exp_avg"),
+    (("optim", "G", "buffers", "exp_avg_sq"), np.zeros(5, np.float32), r"expected \("),
+    (("optim", "name"), "adagrad", "expected one of sgd, adam, rmsprop"),
+    (("optim", "G", "steps"), -1, r"G optimizer steps must be in \[0, 2\*\*63\)"),
+    (("rng", "state"), np.zeros(100, np.uint8), "not a valid cpu generator state"),
+    (("rng", "state"), np.zeros(5056, np.uint8), "not a valid cpu generator state"),
+    (("rng", "state"), np.zeros(5056, np.float32), "uint8"),
+    (("rng", "device"), "tpu", "expected cpu or cuda"),
+    (("counters", "step"), 2**63, r"counter step must be in \[0, 2\*\*63\)"),
+    (("counters", "g_updates"), None, "counter g_updates must be an integer"),
+    (("counters", "d_updates"), 1.5, "counter d_updates must be an integer"),
+    (("frozen",), ["x"], "frozen must list"),
+])
+def test_load_state_rejects_each_broken_part_and_changes_nothing(path, value, message):
+    c = Config(data="ring8", optimizer="adam", **SMALL)
+    good = _full_state(Engine(c))
+    e = Engine(c)
+    e.train_step()
+    before = e.state(full=True)
+    with pytest.raises(ValueError, match=message):
+        e.load_state(_broken(good, path, value))
+    after = e.state(full=True)
+    for net in ("G", "D"):
+        for k in before[net]:
+            np.testing.assert_array_equal(before[net][k], after[net][k])
+    for net in ("G", "D"):
+        for k, v in before["optim"][net]["buffers"].items():
+            np.testing.assert_array_equal(v, after["optim"][net]["buffers"][k])
+    np.testing.assert_array_equal(before["rng"]["state"], after["rng"]["state"])
+    assert (before["counters"], before["frozen"]) == (after["counters"], after["frozen"])
+
+
+def test_another_optimizers_buffers_or_devices_stream_start_afresh():
+    c = Config(data="ring8", optimizer="adam", **SMALL)
+    state = _full_state(Engine(c))
+    state["rng"]["device"] = "cuda"  # valid layout elsewhere, not used here
+    e = Engine(c.replace(optimizer="sgd"))
+    rng_before = e.rng.get_state().clone()
+    e.load_state(state)
+    assert e.opt_d.steps == 0 and torch.equal(e.rng.get_state(), rng_before)
+    assert e.step == 3

@@ -7,6 +7,7 @@ puts a config on the widgets without emitting anything.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ganviz.core import losses
 from ganviz.core.config import DATA_1D, DATA_2D, DEVICES, LOSS_NAMES, OPTIMIZERS, Config
 from ganviz.core.presets import load_preset, preset_names
 from ganviz.views import field1d, field2d, style
@@ -28,16 +30,10 @@ SPEEDS = (("full speed", 0.0), ("300 it/s", 300.0), ("100 it/s", 100.0), ("30 it
           ("10 it/s", 10.0), ("3 it/s", 3.0), ("1 it/s", 1.0))
 ARROW_GAINS = (("x 0.1", 0.1), ("x 1", 1.0), ("x 10", 10.0), ("x 100", 100.0),
                ("x 1000", 1000.0))
+#: Each loss's menu tooltip: its formula and what it is for, from the loss registry.
 LOSS_TEXT = {
-    "minimax": "<b>minimax</b>: the original game; G minimises log(1 - D(G(z))). "
-               "Its gradient vanishes when D is sure a sample is fake",
-    "nonsaturating": "<b>non-saturating</b>: G maximises log D(G(z)) instead: the same "
-                     "fixed point, but a strong gradient exactly when D rejects G's samples",
-    "wgan": "<b>WGAN</b>: a critic without a sigmoid scores samples; it maximises "
-            "E[D(x)] - E[D(G(z))], an estimate of the W1 (earth mover's) distance, and its "
-            "weights are clipped to keep it Lipschitz",
-    "wgan-gp": "<b>WGAN-GP</b>: the WGAN critic kept 1-Lipschitz by a gradient penalty "
-               "(weight lambda) instead of clipping",
+    name: f"<b>{name}</b>: {html.escape(entry.formula)}<br>{html.escape(entry.about)}"
+    for name, entry in losses.LOSSES.items()
 }
 #: Hover text of every control (rich text), by the attribute that holds it.
 TIPS = {
@@ -376,8 +372,8 @@ class ControlPanel(QWidget):
             self.device.setCurrentText(config.device)
             self.clip.setText(_fmt(config.clip))
             self.gp.setText(_fmt(config.gp_weight))
-            self.clip.setEnabled(config.loss == "wgan")
-            self.gp.setEnabled(config.loss == "wgan-gp")
+            self.clip.setEnabled(losses.get(config.loss).clip_weights)
+            self.gp.setEnabled(losses.get(config.loss).gradient_penalty)
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -456,8 +452,8 @@ class ControlPanel(QWidget):
 
     def _emit(self, key: str, value) -> None:
         if key == "loss":
-            self.clip.setEnabled(value == "wgan")
-            self.gp.setEnabled(value == "wgan-gp")
+            self.clip.setEnabled(losses.get(value).clip_weights)
+            self.gp.setEnabled(losses.get(value).gradient_penalty)
         self.params_changed.emit({key: value})
 
     def _typed(self, edit: QLineEdit, key: str) -> None:

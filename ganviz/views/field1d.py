@@ -33,7 +33,9 @@ TIPS = {
             "<b>D*(x)</b> (dashed): the best possible D for the current G, "
             "p<sub>data</sub>(x) / (p<sub>data</sub>(x) + p<sub>g</sub>(x)).<br>"
             "At the end of a good run p<sub>g</sub> = p<sub>data</sub> and D* = 1/2 everywhere. "
-            "With a WGAN critic D(x) is a score, not a probability, and D* is not drawn.",
+            "With a WGAN critic D(x) is a score, not a probability, and D* is not drawn. "
+            "With the hinge loss D(x) is D's raw output (right axis -1.5 to 1.5) and "
+            "D* = sign(p<sub>data</sub> - p<sub>g</sub>).",
     "strip": "<b>The generator as a map z &rarr; x = G(z)</b><br>"
              "Each line joins a noise value z (bottom line, spread so that equal stretches hold "
              "equal probability under N(0, 1)) to the point x = G(z) it becomes (top line).<br>"
@@ -201,19 +203,35 @@ class DensityView1D(pg.GraphicsLayoutWidget):
                 self._fit_y(snap)
             if snap.d is not None and self._changed("d", snap.d):
                 d = np.asarray(snap.d)
-                if snap.critic:  # a critic's value is no probability: fit it to the axis
-                    self._critic_axis(d)
-                elif self._drawn.get("critic"):
-                    self._drawn["critic"] = False
-                    self.dview.setYRange(*D_RANGE, padding=0)
-                    self.plot.getAxis("right").setLabel("D(x)")
-                    self.plot.getAxis("right").setTicks(D_TICKS)
+                self._d_axis(snap, d)
                 self.d.setData(xs, d)
+                if snap.d_star is None:  # no closed form for this loss (a WGAN critic)
+                    self.d_star.setVisible(False)
             if snap.d_star is not None and self._changed("d_star", snap.d_star):
                 self.d_star.setData(xs, defined_d_star(snap.d_star, snap.p_data, snap.p_g))
-                self.d_star.setVisible(self.visible["d_star"] and not snap.critic)
+                self.d_star.setVisible(self.visible["d_star"])
         if snap.fake is not None:
             self._draw_samples(snap)
+
+    def _d_axis(self, snap, d: np.ndarray) -> None:
+        """D's axis as the loss registry says: a probability, a fixed raw range, or fitted."""
+        if snap.d_range is None:  # a critic's scores have no range: fit them to the axis
+            self._critic_axis(d)
+            return
+        key = (snap.d_kind, tuple(snap.d_range))
+        if self._drawn.get("d_axis") == key:
+            return
+        self._drawn["d_axis"] = key
+        right = self.plot.getAxis("right")
+        if snap.d_kind == "probability":
+            self.dview.setYRange(*D_RANGE, padding=0)
+            right.setLabel("D(x)")
+            right.setTicks(D_TICKS)
+        else:  # the range in the lower part, the legend above, as for a probability
+            lo, hi = snap.d_range
+            self.dview.setYRange(lo, lo + HEADROOM * (hi - lo), padding=0)
+            right.setLabel("D(x), raw output")
+            right.setTicks([[(v, f"{v:g}") for v in np.arange(np.ceil(lo * 2), np.floor(hi * 2) + 1) / 2]])
 
     def _critic_axis(self, d: np.ndarray) -> None:
         finite = d[np.isfinite(d)]
@@ -222,8 +240,8 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         lo, hi = float(finite.min()), float(finite.max())
         pad = 0.05 * (hi - lo or 1.0)
         self.dview.setYRange(lo - pad, hi + (HEADROOM - 1) * (hi - lo or 1.0) + pad, padding=0)
-        if not self._drawn.get("critic"):
-            self._drawn["critic"] = True
+        if self._drawn.get("d_axis") != "critic":
+            self._drawn["d_axis"] = "critic"
             self.plot.getAxis("right").setLabel("critic D(x)")
             self.plot.getAxis("right").setTicks(None)
 

@@ -36,7 +36,8 @@ TIPS = {
             "missed.",
     "cbar": "D(x) = P(real | x) as a colour: 1 teal (sure real), 1/2 dark, 0 plum (sure "
             "fake). For a WGAN critic the scale follows the critic's scores, which are not "
-            "probabilities.",
+            "probabilities; for the hinge loss it is D's raw output from -1.5 to 1.5 (its "
+            "optimum is +1 where data dominates, -1 where samples do).",
     "d": "D(x) over the plane: teal = D says real, plum = D says fake, dark = D cannot tell "
          "(1/2). For a fixed G the best D is D* = p<sub>data</sub> / (p<sub>data</sub> + "
          "p<sub>g</sub>)",
@@ -167,7 +168,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self.presenter.scatter(item)
         self.gain = 1.0
         self._drawn: dict = {}
-        self._critic = None
+        self._d_scale = None
         self._last = None
         self._rect = QRectF(0, 0, 1, 1)
 
@@ -214,16 +215,19 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._pg_levels = (0.0, top if top > 0 else 1.0)
             if self.visible["p_data"]:
                 self.outline.setData(*contour_path(snap.p_data, xs, ys, 0.05 * top))
-        critic = bool(snap.critic)
-        if critic != self._critic:
-            self._critic = critic
-            self.cbar.getAxis("left").setLabel("critic D(x)" if critic else "D(x) = P(real)")
-            if not critic:
-                self.cbar.setLevels((0.0, 1.0))
+        # D's colour scale as the loss registry says: fixed levels, or fitted to a critic's.
+        levels = None if snap.d_range is None else tuple(float(v) for v in snap.d_range)
+        if (snap.d_kind, levels) != self._d_scale:
+            self._d_scale = (snap.d_kind, levels)
+            label = ("critic D(x)" if levels is None else "D(x) = P(real)"
+                     if snap.d_kind == "probability" else "D(x), raw output")
+            self.cbar.getAxis("left").setLabel(label)
+            if levels is not None:
+                self.cbar.setLevels(levels)
             self._drawn.pop("d", None)
         if snap.d is not None and self.visible["d"] and self._changed("d", snap.d):
             d = np.asarray(snap.d)
-            if critic:
+            if levels is None:
                 finite = d[np.isfinite(d)]
                 lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
                 if hi - lo < 1e-9:
@@ -232,7 +236,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                 self.d_img.setRect(self._rect)
                 self.cbar.setLevels((float(lo), float(hi)))
             else:
-                self.d_img.setImage(d, autoLevels=False, levels=(0.0, 1.0))
+                self.d_img.setImage(d, autoLevels=False, levels=levels)
                 self.d_img.setRect(self._rect)
         if snap.p_g is not None and self.visible["p_g"] and self._changed("p_g", snap.p_g):
             self.pg_img.setImage(np.asarray(snap.p_g), autoLevels=False, levels=self._pg_levels)

@@ -183,14 +183,17 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                 if mixture:
                     top = float(np.nanmax(total))
                     self.plots["modes"].setYRange(0, top + 0.5, padding=0)
-        if snap is not None and bool(snap.critic) != self._critic:
-            self._critic = bool(snap.critic)
-            self.equilibrium.setVisible(not self._critic)
-            self.half.setVisible(not self._critic)
+        scale = None if snap is None else (bool(snap.critic), snap.d_kind,
+                                           None if snap.d_range is None else tuple(snap.d_range))
+        if scale is not None and scale != self._critic:
+            self._critic = scale
+            critic, kind, d_range = scale
+            self.equilibrium.setVisible(kind == "probability")
+            self.half.setVisible(kind == "probability")
             dout = self.plots["dout"]
-            names = ("critic(real)", "critic(fake)") if self._critic else ("D(real)", "D(fake)")
+            names = ("critic(real)", "critic(fake)") if critic else ("D(real)", "D(fake)")
             style.coloured_title(dout, [(names[0], style.DATA), (names[1], style.GEN)])
-            if self._critic:
+            if d_range is None:
                 dout.enableAutoRange(axis="y")
             else:
-                dout.setYRange(0.0, 1.0, padding=0.02)
+                dout.setYRange(*d_range, padding=0.02)

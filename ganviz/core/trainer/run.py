@@ -11,6 +11,7 @@ from ..config import HOT_KEYS, Config, ConfigError
 from ..data import make_target
 from ..models import make_models
 from .device import resolve_device
+from .state import checked, to_numpy
 
 #: Per-iteration scalars, in the order they are stacked on the device.
 STEP_STATS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "d_real", "d_fake")
@@ -149,49 +150,69 @@ class _Run:
     # --- state -------------------------------------------------------------
 
     def state(self, full: bool = False) -> dict:
-        """Weights of G and D (CPU copies, contiguous), for a checkpoint or a session file.
+        """Weights of G and D as numpy (CPU copies), for a checkpoint or a session file.
 
         ``full`` adds what an exact resume needs: the optimizers' state (where
-        the engine can give it), the random stream, the step counters and
-        which networks are frozen. Training on from a full state gives the
-        same numbers as training on without stopping.
+        the engine keeps it: the fast engine's flat buffers), the random
+        stream, the step counters and which networks are frozen. Training on
+        from a full state gives the same numbers as training on without
+        stopping. The layout is :mod:`ganviz.core.trainer.state`'s; no torch
+        is needed to hold it.
+
+        Returns
+        -------
+        dict
+            ``G``, ``D``: {name: array} in the networks' dtype (float32 in
+            the app); with ``full`` also ``optim`` ({"name", "D", "G"}, each
+            {"steps": int, "buffers": {name: (n,) array}}), ``rng``
+            ({"device": str, "state": (k,) uint8}), ``counters`` (ints) and
+            ``frozen`` (a sorted list).
         """
         state = {
-            name: {
-                k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
-                for k, v in net.state_dict().items()
-            }
+            name: {k: to_numpy(v) for k, v in net.state_dict().items()}
             for name, net in (("G", self.G), ("D", self.D))
         }
         if full:
             optim = self._optimizer_state()
             if optim is not None:
-                state["optim"] = {"name": self.config.optimizer, **optim}
-            state["rng"] = {"device": self.device.type, "state": self.rng.get_state().cpu()}
-            state["counters"] = {"step": self.step, "d_updates": self.d_updates,
-                                 "g_updates": self.g_updates}
+                state["optim"] = {"name": self.config.optimizer, **{
+                    net: {"steps": int(part["steps"]),
+                          "buffers": {k: to_numpy(v) for k, v in part["buffers"].items()}}
+                    for net, part in optim.items()}}
+            state["rng"] = {"device": self.device.type, "state": to_numpy(self.rng.get_state())}
+            state["counters"] = {"step": int(self.step), "d_updates": int(self.d_updates),
+                                 "g_updates": int(self.g_updates)}
             state["frozen"] = sorted(self.frozen)
         return state
 
     def load_state(self, state: dict) -> None:
-        """Restore a state saved by :meth:`state`; without its optional parts
-        the optimizers start afresh and the random stream and counters go on."""
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
+        """Restore a state saved by :meth:`state` (numpy arrays, or torch tensors).
+
+        Everything is validated first: on a wrong part this raises ValueError
+        naming it and what was expected, and the run is left as it was.
+        Without its optional parts the optimizers start afresh and the random
+        stream and counters go on; optimizer buffers of another optimizer and
+        a stream of another device type are valid but start afresh too.
+        """
+        parts = checked(state, {"G": self.G, "D": self.D}, self.config.optimizer, self.device.type)
+        with torch.no_grad():
+            for net, module in (("G", self.G), ("D", self.D)):
+                module.load_state_dict({k: torch.from_numpy(np.array(v, copy=True))
+                                        for k, v in parts[net].items()})
         self._build_optimizers()
-        optim = state.get("optim")
-        if optim is not None and optim["name"] == self.config.optimizer:
-            self._load_optimizer_state(optim)
-        rng = state.get("rng")
-        # A stream from another device type has another layout: start this one afresh.
-        if rng is not None and rng["device"] == self.device.type:
-            self.rng.set_state(rng["state"])
-        if "counters" in state:
-            counters = state["counters"]
+        if "optim" in parts:
+            self._load_optimizer_state({
+                net: {"steps": parts["optim"][net]["steps"],
+                      "buffers": {k: torch.from_numpy(np.array(v, copy=True))
+                                  for k, v in parts["optim"][net]["buffers"].items()}}
+                for net in ("D", "G")})
+        if "rng" in parts:
+            self.rng.set_state(torch.from_numpy(parts["rng"]["state"].copy()))
+        if "counters" in parts:
             self.step, self.d_updates, self.g_updates = (
-                int(counters[k]) for k in ("step", "d_updates", "g_updates"))
-        if "frozen" in state:
-            self.frozen = frozenset(state["frozen"])
+                parts["counters"][k] for k in ("step", "d_updates", "g_updates"))
+        if "frozen" in parts:
+            self.frozen = frozenset(parts["frozen"])
 
     def _optimizer_state(self) -> dict | None:
         """{"D": ..., "G": ...} optimizer state for :meth:`state`; None if not kept."""
