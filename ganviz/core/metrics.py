@@ -873,8 +873,8 @@ def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
     cell = math.prod(steps)
     N = len(x)
     Ls = [2 * n for n in shape]
-    fp = np.fft.rfftn(p_view * cell, s=Ls)
-    fq = np.fft.rfftn(_bin_linear(x, view_axes) / max(N, 1), s=Ls)
+    fp = np.fft.rfftn(p_view * cell, s=Ls, axes=range(d))
+    fq = np.fft.rfftn(_bin_linear(x, view_axes) / max(N, 1), s=Ls, axes=range(d))
     freqs = [np.fft.fftfreq(L) for L in Ls[:-1]] + [np.fft.rfftfreq(Ls[-1])]
     ladder = np.geomspace(0.5 * min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
     best = np.full(shape, np.nan)
@@ -888,8 +888,8 @@ def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
             view = [1] * d
             view[k] = len(f)
             kern = kern * g.reshape(view)
-        sp = np.fft.irfftn(fp * kern, s=Ls)[crop].clip(min=0.0)  # mass per cell
-        sq = np.fft.irfftn(fq * kern, s=Ls)[crop].clip(min=0.0)
+        sp = np.fft.irfftn(fp * kern, s=Ls, axes=range(d))[crop].clip(min=0.0)  # mass per cell
+        sq = np.fft.irfftn(fq * kern, s=Ls, axes=range(d))[crop].clip(min=0.0)
         vol = (_SQRT_4PI * h) ** d / cell  # effective kernel volume, in cells
         a, b = N * sp * vol, N * sq * vol
         tot = a + b
@@ -1110,7 +1110,7 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
     # Padding of one grid: the widest kernel (a quarter of the grid) reaches
     # 4 sd before it wraps around.
     Ls = [2 * n for n in shape]
-    fc = np.fft.rfftn(_bin_linear(x, axes), s=Ls)
+    fc = np.fft.rfftn(_bin_linear(x, axes), s=Ls, axes=range(d))
     crop = tuple(slice(0, n) for n in shape)
     # Offsets v = x0 - x_i of each FFT cell, data units, wrapped.
     offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(Ls, steps)]
@@ -1124,7 +1124,7 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
         K = np.exp(-0.5 * r2 / h**2)
 
         def conv(kern):
-            return np.fft.irfftn(fc * np.fft.rfftn(kern, s=Ls), s=Ls)[crop]
+            return np.fft.irfftn(fc * np.fft.rfftn(kern, s=Ls, axes=range(d)), s=Ls, axes=range(d))[crop]
 
         m0 = conv(K)
         todo = np.isnan(dens) & (m0 >= min_count)
