@@ -823,7 +823,7 @@ def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float |
             f"{KL_MIN_COUNT:g} generator samples"
         )
     m = (pm > 0) & ~bad
-    kl = float(np.sum(pm[m] * np.log(pg[m] / q[m])))
+    kl = float(np.sum(pm[m] * (np.log(pg[m]) - np.log(q[m]))))  # no overflow of pg / q
     return max(kl, 0.0), ""
 
 
