@@ -679,10 +679,10 @@ QGRID = {1: 1024, 2: 160}
 #: mass lies where no kernel (up to a quarter of the grid wide) holds
 #: :data:`KL_MIN_COUNT` generator samples (or a quarter of them all).
 KL_MAX_UNSUPPORTED = 0.01
-KL_MIN_COUNT = 1000.0
+KL_MIN_COUNT = 200.0
 #: Grid points per axis of the KL grid, which covers the view and the
 #: samples (at most one view's width beyond each side).
-KL_GRID = {1: 1024, 2: 96}
+KL_GRID = {1: 1024, 2: 100}
 
 #: D* is drawn where its estimated standard error is at most this; the
 #: kernel widens point by point until it is, and D* is NaN where even the
@@ -809,9 +809,11 @@ def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float |
         w = va[-1] - va[0]
         lo = max(min(va[0], float(np.quantile(x[:, k], 0.001))), va[0] - w)
         hi = min(max(va[-1], float(np.quantile(x[:, k], 0.999))), va[-1] + w)
-        axes.append(np.linspace(lo, hi, n_kl))
-    q, _ = _local_loglik_density(x, axes, min(KL_MIN_COUNT, len(x) / 4))
+        # No coarser than the view: p_data's modes must stay resolved.
+        n_ax = max(len(va), min(n_kl, int(math.ceil((hi - lo) / (va[1] - va[0]))) + 1))
+        axes.append(np.linspace(lo, hi, n_ax))
     pg = _resample(p_view, view_axes, axes)
+    q, _ = _local_loglik_density(x, axes, min(KL_MIN_COUNT, len(x) / 4), need=pg > 1e-12 * pg.max())
     cell = math.prod(a[1] - a[0] for a in axes)
     pm = pg * cell
     pm = pm / pm.sum()
@@ -1086,7 +1088,7 @@ def measure(data: str, samples, **options) -> dict:
 
 
 def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: float,
-                          n_h: int = 14) -> tuple[np.ndarray, np.ndarray]:
+                          n_h: int = 14, need=None) -> tuple[np.ndarray, np.ndarray]:
     """p_g by local likelihood with a log-quadratic model (Loader 1996; Hjort & Jones 1996).
 
     At each grid point x0, log p_g(x0 + u) ~ a + b.u + u.C.u is fitted to the
@@ -1097,8 +1099,9 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
     The model is exact for a Gaussian p_g at any h, so the kernel can widen
     in the tails (where a plain kernel estimate is biased and noisy) and
     extrapolate the shape of the nearest mass. h is chosen point by point:
-    the narrowest on a ladder from 2 cells to a quarter of the grid whose
+    the narrowest on a ladder from 1 cell to a quarter of the grid whose
     kernel-weighted count m0 reaches ``min_count``; NaN where none does.
+    ``need`` (bool, grid-shaped) limits the work to where the caller reads.
 
     ``x`` (N, d) columns in array order of ``axes``. Returns (density
     (1/unit^d), h (data units)), both NaN where no h qualifies.
@@ -1116,8 +1119,9 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
     offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(Ls, steps)]
     grids = np.meshgrid(*offs, indexing="ij")
     r2 = sum(g * g for g in grids)
-    ladder = np.geomspace(2.0 * min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
+    ladder = np.geomspace(min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
     dens = np.full(shape, np.nan)
+    need = np.ones(shape, dtype=bool) if need is None else need
     h_at = np.full(shape, np.nan)
     pairs = [(k, l) for k in range(d) for l in range(k, d)]
     for h in ladder:
@@ -1127,7 +1131,7 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
             return np.fft.irfftn(fc * np.fft.rfftn(kern, s=Ls, axes=range(d)), s=Ls, axes=range(d))[crop]
 
         m0 = conv(K)
-        todo = np.isnan(dens) & (m0 >= min_count)
+        todo = np.isnan(dens) & (m0 >= min_count) & need
         if todo.any():
             # u = x_i - x0 = -v.
             mu = [conv(-g * K)[todo] / m0[todo] for g in grids]
@@ -1147,6 +1151,6 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
             idx = tuple(i[good] for i in np.nonzero(todo))
             dens[idx] = val[good]
             h_at[idx] = h
-        if not np.isnan(dens).any():
+        if not np.isnan(dens[need]).any():
             break
     return dens, h_at
