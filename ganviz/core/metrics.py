@@ -1115,29 +1115,40 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
     Ls = [2 * n for n in shape]
     fc = np.fft.rfftn(_bin_linear(x, axes), s=Ls, axes=range(d))
     crop = tuple(slice(0, n) for n in shape)
-    # Offsets v = x0 - x_i of each FFT cell, data units, wrapped.
+    # Offsets v = x0 - x_i of each FFT cell along each axis, data units, wrapped.
     offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(Ls, steps)]
-    grids = np.meshgrid(*offs, indexing="ij")
-    r2 = sum(g * g for g in grids)
     ladder = np.geomspace(min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
     dens = np.full(shape, np.nan)
     need = np.ones(shape, dtype=bool) if need is None else need
     h_at = np.full(shape, np.nan)
     pairs = [(k, l) for k in range(d) for l in range(k, d)]
     for h in ladder:
-        K = np.exp(-0.5 * r2 / h**2)
+        # The kernel v^e exp(-|v|^2 / 2h^2) is separable: its spectrum is the
+        # outer product of 1-D spectra (rfft along the last axis).
+        spec1 = []
+        for k, v in enumerate(offs):
+            g = np.exp(-0.5 * (v / h) ** 2)
+            tr = np.fft.rfft if k == d - 1 else np.fft.fft
+            spec1.append([tr(g), tr(v * g), tr(v * v * g)])
 
-        def conv(kern):
-            return np.fft.irfftn(fc * np.fft.rfftn(kern, s=Ls, axes=range(d)), s=Ls, axes=range(d))[crop]
+        def conv(powers):
+            kern = 1.0
+            for k, e in enumerate(powers):
+                sk = spec1[k][e]
+                view = [1] * d
+                view[k] = len(sk)
+                kern = kern * sk.reshape(view)
+            return np.fft.irfftn(fc * kern, s=Ls, axes=range(d))[crop]
 
-        m0 = conv(K)
+        m0 = conv([0] * d)
         todo = np.isnan(dens) & (m0 >= min_count) & need
         if todo.any():
+            def moment(*ks):
+                return conv([sum(1 for j in ks if j == k) for k in range(d)])[todo] / m0[todo]
+
             # u = x_i - x0 = -v.
-            mu = [conv(-g * K)[todo] / m0[todo] for g in grids]
-            S = {}
-            for k, l in pairs:
-                S[k, l] = conv(grids[k] * grids[l] * K)[todo] / m0[todo] - mu[k] * mu[l]
+            mu = [-moment(k) for k in range(d)]
+            S = {(k, l): moment(k, l) - mu[k] * mu[l] for k, l in pairs}
             if d == 1:
                 det = S[0, 0]
                 quad = np.divide(mu[0] ** 2, det, out=np.full_like(det, np.inf), where=det > 0)
