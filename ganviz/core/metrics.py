@@ -679,7 +679,12 @@ QGRID = {1: 1024, 2: 160}
 #: mass lies where no kernel (up to a quarter of the grid wide) holds
 #: :data:`KL_MIN_COUNT` generator samples (or a quarter of them all).
 KL_MAX_UNSUPPORTED = 0.01
-KL_MIN_COUNT = 200.0
+KL_MIN_COUNT = 50.0
+#: ... or when the error bound of the estimate (the p_data-weighted mean of
+#: the fitted log p_g's standard errors) exceeds this share of it, or
+#: KL_MAX_ABS_ERR nats, whichever is larger.
+KL_MAX_REL_ERR = 0.05
+KL_MAX_ABS_ERR = 0.15
 #: Grid points per axis of the KL grid, which covers the view and the
 #: samples (at most one view's width beyond each side).
 KL_GRID = {1: 1024, 2: 100}
@@ -687,7 +692,7 @@ KL_GRID = {1: 1024, 2: 100}
 #: D* is drawn where its estimated standard error is at most this; the
 #: kernel widens point by point until it is, and D* is NaN where even the
 #: widest kernel cannot get there.
-DSTAR_MAX_SE = 0.0125
+DSTAR_MAX_SE = 0.01
 #: ... and where the kernel holds at least this many effective samples of
 #: the two densities together (below it, a lone sample far in p_data's tail
 #: would read as certain D* = 0).
@@ -791,20 +796,21 @@ def _js_on_overlap(p_fn, view_axes, est: _SampleDensity) -> float:
     return float(min(max(js, 0.0), LN2))
 
 
-def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float | None, str]:
-    """KL(p_data || p_g) over the view grid, or None with the reason.
+def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float | None, str, float]:
+    """KL(p_data || p_g) over the view grid, or None with the reason; and its error bound.
 
-    p_g by :func:`_local_loglik_density` on the view grid extended (same
-    at most one view's width beyond each side; coarser cells in 2-D)
-    to cover the samples, so the fit near the view's edge sees them. KL is
-    None when more than :data:`KL_MAX_UNSUPPORTED` of p_data's mass lies
-    where no kernel up to a quarter of that grid holds
-    :data:`KL_MIN_COUNT` samples: there log p_g would be a guess.
-    ``x`` (N, d) in array order.
+    log p_g by :func:`_local_loglik_density` on a grid that covers the view
+    and the samples (at most one view's width beyond each side of the view,
+    never coarser than it), so fits near the view's edge see the samples
+    beyond it. KL is None when more than :data:`KL_MAX_UNSUPPORTED` of
+    p_data's mass lies where no kernel holds :data:`KL_MIN_COUNT` samples,
+    or when the error bound (p_data-weighted mean standard error of the
+    fitted log p_g) exceeds max(KL_MAX_REL_ERR * KL, KL_MAX_ABS_ERR).
+    ``x`` (N, d) in array order. The bound is NaN when nothing was fitted.
     """
     d = len(view_axes)
     n_kl = KL_GRID[d]
-    axes, inner = [], []
+    axes = []
     for k, va in enumerate(view_axes):
         w = va[-1] - va[0]
         lo = max(min(va[0], float(np.quantile(x[:, k], 0.001))), va[0] - w)
@@ -813,20 +819,28 @@ def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float |
         n_ax = max(len(va), min(n_kl, int(math.ceil((hi - lo) / (va[1] - va[0]))) + 1))
         axes.append(np.linspace(lo, hi, n_ax))
     pg = _resample(p_view, view_axes, axes)
-    q, _ = _local_loglik_density(x, axes, min(KL_MIN_COUNT, len(x) / 4), need=pg > 1e-12 * pg.max())
+    logq, se = _local_loglik_density(x, axes, min(KL_MIN_COUNT, len(x) / 4), need=pg > 1e-12 * pg.max())
     cell = math.prod(a[1] - a[0] for a in axes)
     pm = pg * cell
     pm = pm / pm.sum()
-    bad = ~np.isfinite(q) | (q <= 0)
+    bad = ~np.isfinite(logq)
     unsupported = float(pm[bad & (pm > 0)].sum())
     if unsupported > KL_MAX_UNSUPPORTED:
         return None, (
             f"{unsupported:.1%} of p_data's mass lies where no kernel holds "
             f"{KL_MIN_COUNT:g} generator samples"
-        )
+        ), math.nan
     m = (pm > 0) & ~bad
-    kl = float(np.sum(pm[m] * (np.log(pg[m]) - np.log(q[m]))))  # no overflow of pg / q
-    return max(kl, 0.0), ""
+    kl = float(np.sum(pm[m] * (np.log(pg[m]) - logq[m])))
+    # The fits' errors are correlated (the same samples), so bound the
+    # error of the mean by the mean of the errors.
+    err = float(np.sum(pm[m] * se[m]))
+    if err > max(KL_MAX_REL_ERR * kl, KL_MAX_ABS_ERR):
+        return None, (
+            f"p_g's tail under p_data is extrapolated too far: KL {kl:.3g} "
+            f"+- {err:.2g} nats"
+        ), err
+    return max(kl, 0.0), "", err
 
 
 def _bin_linear(x: np.ndarray, axes: list[np.ndarray]) -> np.ndarray:
@@ -855,7 +869,7 @@ def _bin_linear(x: np.ndarray, axes: list[np.ndarray]) -> np.ndarray:
 
 
 def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
-                    max_se: float = DSTAR_MAX_SE, n_h: int = 20) -> tuple[np.ndarray, np.ndarray]:
+                    max_se: float = DSTAR_MAX_SE, n_h: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """D* on the view grid from exact p_data and samples of p_g.
 
     Both densities are smoothed by the same Gaussian kernel, so the kernel's
@@ -864,7 +878,9 @@ def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
     half a cell to a quarter of the view whose standard error of D*,
     se = a sqrt(b + 1) / (a + b)^2 with a, b the effective data and
     generator counts under the kernel (delta method; the +1 keeps an empty
-    kernel from claiming certainty), is at most ``max_se``. NaN where none is.
+    kernel from claiming certainty), is at most ``max_se`` and which holds
+    at least DSTAR_MIN_COUNT effective samples. Drawn where the widest
+    kernel qualifies (counts grow with the width); NaN elsewhere.
 
     Returns (d_star, h): both shaped like ``p_view``; h in data units, NaN
     where D* is.
@@ -882,7 +898,8 @@ def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
     best = np.full(shape, np.nan)
     h_at = np.full(shape, np.nan)
     crop = tuple(slice(0, n) for n in shape)
-    for h in ladder:
+
+    def at(h):
         # A sampled Gaussian's spectrum: exp(-2 pi^2 (h f / step)^2) per axis.
         kern = 1.0
         for k, (f, s) in enumerate(zip(freqs, steps)):
@@ -898,10 +915,16 @@ def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
         with np.errstate(divide="ignore", invalid="ignore"):
             se = a * np.sqrt(b + 1.0) / tot**2
             ds = a / tot
-        ok = (se <= max_se) & (tot >= DSTAR_MIN_COUNT) & np.isnan(best)
+        return ds, (se <= max_se) & (tot >= DSTAR_MIN_COUNT)
+
+    # Drawn where the widest kernel qualifies; there, at the narrowest that does.
+    _, need = at(ladder[-1])
+    for h in ladder:
+        ds, ok = at(h)
+        ok &= need & np.isnan(best)
         best[ok] = ds[ok]
         h_at[ok] = h
-        if not np.isnan(best).any():
+        if not np.isnan(best[need]).any():
             break
     return best, h_at
 
@@ -1006,14 +1029,14 @@ class Yardstick:
         out: dict = {"n_samples": n_all, "n_finite": len(x)}
         view = [tuple(t.extent[k]) for k in range(t.dim)]
         if len(x) == 0:
-            out.update(js=LN2, kl=None, kl_reason="no finite sample", w1=None, w1_sliced=None,
+            out.update(js=LN2, kl=None, kl_reason="no finite sample", kl_error=math.nan,
+                       w1=None, w1_sliced=None,
                        d_star=np.full(self.p_data.shape, np.nan), p_g=np.zeros(self.p_data.shape))
         else:
             cols = [0] if t.dim == 1 else [1, 0]  # array order
             est = _SampleDensity(x, view, QGRID[t.dim])
             out["js"] = _js_on_overlap(self._p_on, self.axes, est)
-            kl, why = _kl_supported(self.p_data, self.axes, x[:, cols])
-            out["kl"], out["kl_reason"] = kl, why
+            out["kl"], out["kl_reason"], out["kl_error"] = _kl_supported(self.p_data, self.axes, x[:, cols])
             if t.dim == 1:
                 out["w1"] = out["w1_sliced"] = wasserstein_1d(x[:, 0], self.real[:, 0])
             else:
@@ -1063,7 +1086,8 @@ def measure(data: str, samples, **options) -> dict:
         ``js`` float, JS(p_data || p_g) in nats, in [0, ln 2];
         ``kl`` float or None, KL(p_data || p_g) in nats, None where p_g's
         estimate is not supported by samples over p_data's mass (then
-        ``kl_reliable`` is False and ``kl_reason`` says why);
+        ``kl_reliable`` is False and ``kl_reason`` says why); ``kl_error``
+        float, a bound on its error in nats (NaN when nothing was fitted);
         ``w1`` float, data units: exact in 1-D, in 2-D the exact W1 of
         ``n_w1``-point subsamples (reads high by their sampling floor);
         ``w1_sliced`` float, the 16-direction sliced W1 of all samples
@@ -1088,8 +1112,8 @@ def measure(data: str, samples, **options) -> dict:
 
 
 def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: float,
-                          n_h: int = 14, need=None) -> tuple[np.ndarray, np.ndarray]:
-    """p_g by local likelihood with a log-quadratic model (Loader 1996; Hjort & Jones 1996).
+                          n_h: int = 14, need=None, c: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """log p_g by local likelihood with a log-quadratic model (Loader 1996; Hjort & Jones 1996).
 
     At each grid point x0, log p_g(x0 + u) ~ a + b.u + u.C.u is fitted to the
     samples under a Gaussian kernel of width h. With a Gaussian kernel the
@@ -1097,14 +1121,18 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
     covariance S of the samples around x0 give
         p_g(x0) = m0 / (N (2 pi)^(d/2) sqrt(det S)) exp(-mu.S^-1.mu / 2).
     The model is exact for a Gaussian p_g at any h, so the kernel can widen
-    in the tails (where a plain kernel estimate is biased and noisy) and
-    extrapolate the shape of the nearest mass. h is chosen point by point:
-    the narrowest on a ladder from 1 cell to a quarter of the grid whose
-    kernel-weighted count m0 reaches ``min_count``; NaN where none does.
-    ``need`` (bool, grid-shaped) limits the work to where the caller reads.
+    in the tails, where a plain kernel estimate is biased and noisy, and
+    extrapolate the shape of the nearest mass. The width is chosen point by
+    point by Lepski's rule: going up a ladder (1 cell to a quarter of the
+    grid), a wider fit is taken while it agrees with every narrower one
+    within ``c`` of their standard errors, se^2 = (1 + d/2 + q + q^2/2) / m0
+    with q = mu.S^-1.mu (delta method); the first that disagrees (the
+    kernel has reached other structure) stops the climb. Fits with
+    m0 < ``min_count`` do not count. ``need`` (bool, grid-shaped) limits
+    the work to where the caller reads.
 
-    ``x`` (N, d) columns in array order of ``axes``. Returns (density
-    (1/unit^d), h (data units)), both NaN where no h qualifies.
+    ``x`` (N, d) columns in array order of ``axes``. Returns (log density
+    (log 1/unit^d), its standard error), NaN where no fit qualifies.
     """
     shape = tuple(len(a) for a in axes)
     d = len(axes)
@@ -1118,9 +1146,14 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
     # Offsets v = x0 - x_i of each FFT cell along each axis, data units, wrapped.
     offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(Ls, steps)]
     ladder = np.geomspace(min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
-    dens = np.full(shape, np.nan)
     need = np.ones(shape, dtype=bool) if need is None else need
-    h_at = np.full(shape, np.nan)
+    where = np.nonzero(need)
+    n_pts = len(where[0])
+    logq = np.full(n_pts, np.nan)
+    se_at = np.full(n_pts, np.nan)
+    lo = np.full(n_pts, -np.inf)
+    hi = np.full(n_pts, np.inf)
+    live = np.ones(n_pts, dtype=bool)
     pairs = [(k, l) for k in range(d) for l in range(k, d)]
     for h in ladder:
         # The kernel v^e exp(-|v|^2 / 2h^2) is separable: its spectrum is the
@@ -1138,30 +1171,36 @@ def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: floa
                 view = [1] * d
                 view[k] = len(sk)
                 kern = kern * sk.reshape(view)
-            return np.fft.irfftn(fc * kern, s=Ls, axes=range(d))[crop]
+            return np.fft.irfftn(fc * kern, s=Ls, axes=range(d))[crop][where]
 
         m0 = conv([0] * d)
-        todo = np.isnan(dens) & (m0 >= min_count) & need
-        if todo.any():
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             def moment(*ks):
-                return conv([sum(1 for j in ks if j == k) for k in range(d)])[todo] / m0[todo]
+                return conv([sum(1 for j in ks if j == k) for k in range(d)]) / m0
 
             # u = x_i - x0 = -v.
             mu = [-moment(k) for k in range(d)]
             S = {(k, l): moment(k, l) - mu[k] * mu[l] for k, l in pairs}
             if d == 1:
                 det = S[0, 0]
-                quad = np.divide(mu[0] ** 2, det, out=np.full_like(det, np.inf), where=det > 0)
+                quad = mu[0] ** 2 / det
             else:
                 det = S[0, 0] * S[1, 1] - S[0, 1] ** 2
-                num = S[1, 1] * mu[0] ** 2 - 2 * S[0, 1] * mu[0] * mu[1] + S[0, 0] * mu[1] ** 2
-                quad = np.divide(num, det, out=np.full_like(det, np.inf), where=det > 0)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                val = m0[todo] / (N * (2 * math.pi) ** (d / 2) * np.sqrt(det)) * np.exp(-0.5 * quad)
-            good = np.isfinite(val) & (det > 0)
-            idx = tuple(i[good] for i in np.nonzero(todo))
-            dens[idx] = val[good]
-            h_at[idx] = h
-        if not np.isnan(dens[need]).any():
+                quad = (S[1, 1] * mu[0] ** 2 - 2 * S[0, 1] * mu[0] * mu[1] + S[0, 0] * mu[1] ** 2) / det
+            val = (np.log(m0) - math.log(N) - 0.5 * d * math.log(2 * math.pi)
+                   - 0.5 * np.log(det) - 0.5 * quad)
+            se = np.sqrt((1.0 + 0.5 * d + quad + 0.5 * quad**2) / m0)
+        fit = live & (m0 >= min_count) & (det > 0) & np.isfinite(val) & np.isfinite(se)
+        agree = fit & (val >= lo) & (val <= hi)
+        live &= ~(fit & ~agree)  # a disagreeing fit ends the climb there
+        logq[agree] = val[agree]
+        se_at[agree] = se[agree]
+        lo[agree] = np.maximum(lo[agree], val[agree] - c * se[agree])
+        hi[agree] = np.minimum(hi[agree], val[agree] + c * se[agree])
+        if not live.any():
             break
-    return dens, h_at
+    out_q = np.full(shape, np.nan)
+    out_se = np.full(shape, np.nan)
+    out_q[where] = logq
+    out_se[where] = se_at
+    return out_q, out_se
