@@ -618,6 +618,37 @@ class TestMeasure2D:
         assert t.dim == 2
 
 
+# docs/measurements.md's perfect-sampler table: max over seeds 101-105 of JS,
+# KL, |D* - 1/2| where drawn, and the range of w1 (10^4 samples each).
+PERFECT_TABLE = {
+    "gaussian": (0.0002, 0.001, 0.020, (0.004, 0.013)),
+    "bimodal": (0.0004, 0.010, 0.025, (0.010, 0.084)),
+    "trimodal": (0.0005, 0.000, 0.022, (0.016, 0.033)),
+    "uniform": (0.0018, 0.000, 0.025, (0.007, 0.022)),
+    "ring8": (0.0033, 0.005, 0.030, (0.138, 0.382)),
+    "grid25": (0.0057, 0.006, 0.037, (0.444, 0.608)),
+    "gaussian2d": (0.0019, 0.001, 0.027, (0.099, 0.129)),
+    "spiral": (0.0060, 0.063, 0.039, (0.222, 0.260)),
+    "moons": (0.0045, 0.056, 0.032, (0.257, 0.337)),
+    "circle": (0.0049, 0.059, 0.032, (0.302, 0.393)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PERFECT_TABLE))
+def test_perfect_sampler_table(name):
+    y = M.Yardstick(make_target(name))
+    rows = [y.measure(target_samples(name, 10_000, seed)) for seed in range(101, 106)]
+    js, kl, dev, (w_lo, w_hi) = PERFECT_TABLE[name]
+    p = y.p_data
+    assert max(r["js"] for r in rows) == pytest.approx(js, abs=6e-5)
+    assert max(r["kl"] for r in rows) == pytest.approx(kl, abs=6e-4)
+    devs = [np.nanmax(np.abs(r["d_star"] - 0.5)) for r in rows]
+    assert max(devs) == pytest.approx(dev, abs=6e-4)
+    assert all((~np.isnan(r["d_star"]))[p > 0.01 * p.max()].all() for r in rows)
+    w1 = [r["w1"] for r in rows]
+    assert min(w1) == pytest.approx(w_lo, abs=6e-4) and max(w1) == pytest.approx(w_hi, abs=6e-4)
+
+
 def _ring_cloud_js():
     # Quadrature on a fine grid around the cloud; elsewhere p_g = 0 and the
     # integrand of JS = ln 2 - 1/2 ∫ [p log(1 + q/p) + q log(1 + p/q)] vanishes.
