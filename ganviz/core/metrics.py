@@ -672,7 +672,7 @@ def grad_norm(parameters: Iterable[torch.Tensor]) -> torch.Tensor:
 # docs/measurements.md ("Measuring a sampler").
 
 #: Grid points per axis of the grid laid over the generator's samples, on
-#: which p_g is estimated for JS and KL (1-D, 2-D).
+#: which p_g is estimated for JS (1-D, 2-D).
 QGRID = {1: 1024, 2: 200}
 
 #: KL(p_data || p_g) is reported only when at most this share of p_data's
