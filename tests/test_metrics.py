@@ -463,3 +463,203 @@ def test_cuda_matches_cpu():
     lin = torch.nn.Linear(2, 3).cuda()
     lin(torch.randn(4, 2, device="cuda")).sum().backward()
     assert M.grad_norm(lin.parameters()).device.type == "cuda"
+
+
+# --- measure(data, samples): a sampler against a named target --------------------
+
+from ganviz.core.data import make_target  # noqa: E402
+
+
+def target_samples(name, n, seed):
+    return make_target(name).sample(n, torch.Generator().manual_seed(seed), "cpu").numpy()
+
+
+@pytest.fixture(scope="module")
+def gauss_stick():
+    return M.Yardstick(make_target("gaussian"))  # N(2, 0.5^2)
+
+
+class TestMeasure1D:
+    @pytest.mark.parametrize("d", [0, 1, 2, 3, 4, 5, 8])
+    def test_shifted_unit_gaussians_js_and_kl(self, gauss_stick, d):
+        # p_g = p_data shifted by d sd: JS from REFERENCES, KL(p_data || p_g) = d^2 / 2.
+        # Measured over 5 seeds a distance (d = 1..6): JS within 0.007, KL within
+        # -3.8%..+5.2% (sd about 2%), 0.005 absolute at d = 0.
+        x = 2.0 + 0.5 * d + 0.5 * np.random.default_rng(d).normal(size=(10_000, 1))
+        r = gauss_stick.measure(x)
+        assert r["js"] == pytest.approx(JS_TABLE[d], abs=0.007)
+        assert r["kl_reliable"] and r["kl"] == pytest.approx(d * d / 2, rel=0.05, abs=0.005)
+        assert r["kl_error"] <= max(0.05 * r["kl"], 0.15)
+        assert r["w1"] == pytest.approx(0.5 * d, abs=0.03)
+
+    def test_far_generator_kl_is_withheld_with_a_reason(self, gauss_stick):
+        # 40 sd away (KL 800): no kernel reaches p_data's mass from the samples.
+        r = gauss_stick.measure(22.0 + 0.5 * np.random.default_rng(0).normal(size=(5000, 1)))
+        assert r["kl"] is None and not r["kl_reliable"] and "p_data's mass" in r["kl_reason"]
+        assert r["js"] == pytest.approx(LN2, abs=1e-9)
+
+    @pytest.mark.parametrize("at", [2.0, 2.3, 4.9])
+    def test_delta_generator_js_is_ln2(self, gauss_stick, at):
+        r = gauss_stick.measure(np.full((10_000, 1), at))
+        assert r["js"] == pytest.approx(LN2, abs=0.01)  # measured within 2e-5
+
+    @pytest.mark.parametrize("name", ["gaussian", "bimodal", "trimodal", "uniform"])
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_perfect_generator_d_star_is_half_where_drawn(self, name, seed):
+        r = M.measure(name, target_samples(name, 10_000, seed))
+        ds, p = r["d_star"], r["p_data"]
+        assert ds.shape == p.shape == r["xs"].shape and r["ys"] is None
+        drawn = ~np.isnan(ds)
+        assert np.max(np.abs(ds[drawn] - 0.5)) <= 0.05  # measured <= 0.026
+        # Drawn over all of p_data above 1% of its peak.
+        assert drawn[p > 0.01 * p.max()].all()
+        assert r["js"] < 0.003
+        assert r["kl_reliable"] and r["kl"] < 0.02  # measured <= 0.009
+
+    def test_d_star_follows_the_closed_form_between_shifted_gaussians(self, gauss_stick):
+        # p_g = N(2.5, 0.5^2): log(p_data / p_g) = (0.5 / 0.25) (2.25 - x).
+        x = 2.5 + 0.5 * np.random.default_rng(5).normal(size=(10_000, 1))
+        r = gauss_stick.measure(x)
+        xs, ds = r["xs"], r["d_star"]
+        exact = 1.0 / (1.0 + np.exp(-(2.25 - xs) * 2.0))
+        core = (xs > 1.5) & (xs < 3.0)
+        assert not np.isnan(ds[core]).any()
+        assert np.max(np.abs(ds[core] - exact[core])) < 0.06
+
+    def test_1d_input_and_bad_input(self):
+        s = target_samples("bimodal", 2000, 3)
+        assert M.measure("bimodal", s[:, 0])["js"] == M.measure("bimodal", s)["js"]
+        with pytest.raises(ValueError, match="accepted"):
+            M.measure("nope", s)
+        with pytest.raises(ValueError, match=r"\(n, 1\)"):
+            M.measure("bimodal", np.zeros((10, 2)))
+
+    def test_non_finite_samples_are_dropped_and_counted_low_quality(self):
+        s = target_samples("bimodal", 2000, 4)
+        s[:100] = np.nan
+        r = M.measure("bimodal", s)
+        assert r["n_finite"] == 1900 and r["modes_captured"] == 2
+        assert r["high_quality"] == pytest.approx(0.95 * 0.9973, abs=0.01)
+
+
+class TestMeasure2D:
+    def test_narrow_cloud_on_one_ring_mode(self):
+        # N(c_0, 0.005^2 I) against ring8: JS = 0.686 (direct quadrature below).
+        c = make_target("ring8").centres[0]
+        x = c + 0.005 * np.random.default_rng(0).normal(size=(10_000, 2))
+        r = M.measure("ring8", x)
+        assert r["js"] == pytest.approx(RING_CLOUD_JS, abs=0.01)  # measured within 1e-3
+        assert r["modes_captured"] == 1 and r["mode_counts"][0] == 10_000
+
+    def test_ring_cloud_reference_value(self):
+        assert RING_CLOUD_JS == pytest.approx(0.686, abs=5e-4)
+
+    @pytest.mark.parametrize("name", ["ring8", "grid25"])
+    def test_delta_on_a_mode_is_ln2(self, name):
+        c = make_target(name).centres[3]
+        assert M.measure(name, np.tile(c, (5000, 1)))["js"] == pytest.approx(LN2, abs=0.01)
+
+    @pytest.mark.parametrize("name, m", [("ring8", 8), ("grid25", 25)])
+    def test_perfect_sampler(self, name, m):
+        r = M.measure(name, target_samples(name, 10_000, 1))
+        assert r["modes_captured"] == m == r["modes_total"]
+        assert 0.982 <= r["high_quality"] <= 0.995
+        assert r["mode_counts"].shape == (m,)
+        assert r["js"] < 0.01
+        assert r["kl_reliable"] and r["kl"] < 0.03  # measured <= 0.009
+        ds, p = r["d_star"], r["p_data"]
+        assert ds.shape == p.shape == (len(r["ys"]), len(r["xs"]))
+        drawn = ~np.isnan(ds)
+        assert np.max(np.abs(ds[drawn] - 0.5)) <= 0.05
+        assert drawn[p > 0.01 * p.max()].mean() > 0.95
+
+    def test_one_mode_collapse_reads_its_closed_forms(self):
+        # p_g = one ring8 component: on it p_data = p_g / 8, elsewhere p_g = 0, so
+        # D* = 1/9 there and 1 on the missed modes (REFERENCES), and
+        # JS = 1/2 [(1/8) ln(2/9) + (7/8) ln 2] + 1/2 ln(16/9) = 0.49693.
+        t = make_target("ring8")
+        x = t.centres[2] + 0.1 * np.random.default_rng(0).normal(size=(10_000, 2))
+        r = M.measure("ring8", x)
+        js = 0.5 * ((1 / 8) * math.log(2 / 9) + (7 / 8) * LN2) + 0.5 * math.log(16 / 9)
+        assert r["js"] == pytest.approx(js, abs=0.005)
+        ds = r["d_star"]
+        for k, (cx, cy) in enumerate(t.centres):
+            i, j = np.argmin(abs(r["ys"] - cy)), np.argmin(abs(r["xs"] - cx))
+            assert ds[i, j] == pytest.approx(1 / 9 if k == 2 else 1.0, abs=0.02)
+        # 7/8 of p_data's mass has no generator sample near it: KL is withheld.
+        assert r["kl"] is None and r["modes_captured"] == 1
+
+    def test_translation_reads_its_length(self):
+        # Exact assignment: a translated copy reads the translation exactly.
+        a = np.random.default_rng(2).normal(size=(300, 2))
+        assert M.wasserstein_assignment(a, a + [0.3, 0.4], n=300) == pytest.approx(0.5, abs=1e-12)
+        # Against scipy's solver on a small problem, by brute force over permutations.
+        import itertools
+        b = np.random.default_rng(3).normal(size=(6, 2))
+        c = np.random.default_rng(4).normal(size=(6, 2))
+        brute = min(np.mean(np.linalg.norm(b - c[list(pm)], axis=1)) for pm in itertools.permutations(range(6)))
+        assert M.wasserstein_assignment(b, c) == pytest.approx(brute, rel=1e-12)
+
+    def test_gaussian2d_translated_by_half(self):
+        # measure's w1 from 300-point subsamples of independent batches reads
+        # the translation within its sampling spread (0.45-0.56 over seeds
+        # 0-5; 0.09-0.14 for a perfect sampler); the slice reads 2/pi of it.
+        t = make_target("gaussian2d")
+        x = target_samples("gaussian2d", 10_000, 6) + [0.3, 0.4]
+        r = M.measure("gaussian2d", x)
+        assert r["w1"] == pytest.approx(0.5, abs=0.08)
+        assert r["w1_sliced"] == pytest.approx(2 * 0.5 / math.pi, abs=0.03)
+        # Same covariance, mean shifted by delta: KL = delta' S^-1 delta / 2 = 0.4
+        # (measured 0.377-0.412 over seeds 0-5).
+        S = np.array([[0.3, 0.15], [0.15, 0.2]])
+        delta = np.array([0.3, 0.4])
+        kl = 0.5 * delta @ np.linalg.solve(S, delta)
+        assert r["kl"] == pytest.approx(kl, rel=0.1)
+        assert t.dim == 2
+
+
+# docs/measurements.md's perfect-sampler table: max over seeds 101-105 of JS,
+# KL, |D* - 1/2| where drawn, and the range of w1 (10^4 samples each).
+PERFECT_TABLE = {
+    "gaussian": (0.0002, 0.001, 0.020, (0.004, 0.013)),
+    "bimodal": (0.0004, 0.010, 0.025, (0.010, 0.084)),
+    "trimodal": (0.0005, 0.000, 0.022, (0.016, 0.033)),
+    "uniform": (0.0018, 0.000, 0.025, (0.007, 0.022)),
+    "ring8": (0.0033, 0.004, 0.030, (0.138, 0.382)),
+    "grid25": (0.0057, 0.006, 0.037, (0.444, 0.608)),
+    "gaussian2d": (0.0019, 0.000, 0.027, (0.099, 0.129)),
+    "spiral": (0.0060, 0.055, 0.039, (0.222, 0.260)),
+    "moons": (0.0045, 0.052, 0.032, (0.257, 0.337)),
+    "circle": (0.0049, 0.056, 0.032, (0.302, 0.393)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PERFECT_TABLE))
+def test_perfect_sampler_table(name):
+    y = M.Yardstick(make_target(name))
+    rows = [y.measure(target_samples(name, 10_000, seed)) for seed in range(101, 106)]
+    js, kl, dev, (w_lo, w_hi) = PERFECT_TABLE[name]
+    p = y.p_data
+    assert max(r["js"] for r in rows) == pytest.approx(js, abs=6e-5)
+    assert max(r["kl"] for r in rows) == pytest.approx(kl, abs=6e-4)
+    devs = [np.nanmax(np.abs(r["d_star"] - 0.5)) for r in rows]
+    assert max(devs) == pytest.approx(dev, abs=6e-4)
+    assert all((~np.isnan(r["d_star"]))[p > 0.01 * p.max()].all() for r in rows)
+    w1 = [r["w1"] for r in rows]
+    assert min(w1) == pytest.approx(w_lo, abs=6e-4) and max(w1) == pytest.approx(w_hi, abs=6e-4)
+
+
+def _ring_cloud_js():
+    # Quadrature on a fine grid around the cloud; elsewhere p_g = 0 and the
+    # integrand of JS = ln 2 - 1/2 ∫ [p log(1 + q/p) + q log(1 + p/q)] vanishes.
+    t = make_target("ring8")
+    c = t.centres[0]
+    g = np.linspace(-0.04, 0.04, 801)
+    gx, gy = np.meshgrid(c[0] + g, c[1] + g)
+    p = t.density(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape)
+    q = np.exp(-0.5 * ((gx - c[0]) ** 2 + (gy - c[1]) ** 2) / 0.005**2) / (2 * math.pi * 0.005**2)
+    integrand = p * np.log1p(q / p) + q * np.log1p(p / q)
+    return LN2 - 0.5 * integrand.sum() * (g[1] - g[0]) ** 2
+
+
+RING_CLOUD_JS = _ring_cloud_js()

@@ -663,3 +663,566 @@ def grad_norm(parameters: Iterable[torch.Tensor]) -> torch.Tensor:
     if not grads:
         return torch.zeros(())
     return torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+
+
+# --- measuring a sampler against a known target --------------------------------
+#
+# The estimators below take the exact p_data (a target's density) and samples
+# of p_g. Why each is built the way it is, and its measured error, is in
+# docs/measurements.md ("Measuring a sampler").
+
+#: Grid points per axis of the grid laid over the generator's samples, on
+#: which p_g is estimated for JS (1-D, 2-D).
+QGRID = {1: 1024, 2: 200}
+
+#: KL(p_data || p_g) is reported only when at most this share of p_data's
+#: mass lies where no kernel (up to a quarter of the grid wide) holds
+#: :data:`KL_MIN_COUNT` generator samples (or a quarter of them all).
+KL_MAX_UNSUPPORTED = 0.01
+KL_MIN_COUNT = 50.0
+#: ... or when the error bound of the estimate (the p_data-weighted mean of
+#: the fitted log p_g's standard errors) exceeds this share of it, or
+#: KL_MAX_ABS_ERR nats, whichever is larger.
+KL_MAX_REL_ERR = 0.05
+KL_MAX_ABS_ERR = 0.15
+#: Most grid points per axis of the KL grid, which covers the view and the
+#: samples (at most one view's width beyond each side).
+KL_GRID = {1: 1024, 2: 128}
+
+#: D* is drawn where its estimated standard error is at most this; the
+#: kernel widens point by point until it is, and D* is NaN where even the
+#: widest kernel cannot get there.
+DSTAR_MAX_SE = 0.01
+#: ... and where the kernel holds at least this many effective samples of
+#: the two densities together (below it, a lone sample far in p_data's tail
+#: would read as certain D* = 0).
+DSTAR_MIN_COUNT = 50.0
+
+_SQRT_4PI = math.sqrt(4.0 * math.pi)
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n: an FFT length without large prime factors
+    (a length of 2 x 101 costs twice that of 2 x 100)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _finite_rows(x: np.ndarray) -> np.ndarray:
+    return x[np.all(np.isfinite(x), axis=1)]
+
+
+def _sample_box(x: np.ndarray, view: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Per axis, the interval the generator's samples occupy, padded.
+
+    The 0.1% and 99.9% quantiles, widened by a quarter of their distance on
+    each side, so a few stragglers cannot coarsen the grid for everyone; a
+    cloud narrower than 1e-4 of the view is widened to that (a point mass
+    then reads as a bump a few 1e-6 of the view wide).
+    """
+    box = []
+    for k, (v0, v1) in enumerate(view):
+        lo, hi = np.quantile(x[:, k], [0.001, 0.999])
+        w = max(hi - lo, 1e-4 * (v1 - v0))
+        c = 0.5 * (lo + hi)
+        box.append((c - 0.75 * w, c + 0.75 * w))
+    return box
+
+
+def _interp_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(len(dst), len(src)) linear interpolation weights; 0 outside src's span."""
+    n = len(src)
+    x0, dx = src[0], src[1] - src[0]
+    t = (dst - x0) / dx
+    inside = (t >= 0) & (t <= n - 1)
+    i0 = np.clip(np.floor(t), 0, n - 2).astype(np.int64)
+    f = t - i0
+    W = np.zeros((len(dst), n))
+    rows = np.nonzero(inside)[0]
+    W[rows, i0[rows]] = 1.0 - f[rows]
+    W[rows, i0[rows] + 1] = f[rows]
+    return W
+
+
+def _resample(q: np.ndarray, src_axes: list[np.ndarray], dst_axes: list[np.ndarray]) -> np.ndarray:
+    """A grid array (rows = axis 0) linearly interpolated onto other axes."""
+    out = q
+    for k, (s, d) in enumerate(zip(src_axes, dst_axes)):
+        out = np.moveaxis(np.tensordot(_interp_matrix(s, d), np.moveaxis(out, k, 0), axes=1), 0, k)
+    return out
+
+
+class _SampleDensity:
+    """p_g estimated on a grid laid over the generator's own samples.
+
+    ``axes`` are in array order (rows = y in 2-D); ``q`` is the density there
+    (1/unit^d, integrating to the share of samples inside); ``h`` the LSCV
+    bandwidth; ``n`` the number of finite samples.
+    """
+
+    def __init__(self, x: np.ndarray, view: list[tuple[float, float]], n_grid: int):
+        self.n = len(x)
+        box = _sample_box(x, view)
+        dim = x.shape[1]
+        cols = list(range(dim))[::-1]  # array order: (y, x) in 2-D
+        self.axes = [np.linspace(*box[k], n_grid) for k in cols]
+        spec = [(a[0], a[1] - a[0], len(a)) for a in self.axes]
+        dens, h = _kde_grid(torch.from_numpy(np.ascontiguousarray(x[:, cols])), spec)
+        self.q = _to_numpy(dens)
+        self.h = float(h)
+
+    def on(self, axes: list[np.ndarray]) -> np.ndarray:
+        """The density interpolated onto other axes (array order), 0 outside."""
+        return _resample(self.q, self.axes, axes)
+
+
+def _js_on_overlap(p_fn, view_axes, est: _SampleDensity) -> float:
+    """JS(p_data || p_g) = ln 2 - 1/2 ∫ [p log(1 + q/p) + q log(1 + p/q)].
+
+    The integrand vanishes wherever either density does, so the integral
+    runs over the overlap of the data's box and the samples' box, on a grid
+    as fine as the finer of the two on each axis: a generator narrower than
+    a view cell is resolved, and one outside the view costs nothing.
+    """
+    axes = []
+    for va, qa in zip(view_axes, est.axes):
+        lo, hi = max(va[0], qa[0]), min(va[-1], qa[-1])
+        if not hi > lo:
+            return LN2
+        step = min(va[1] - va[0], qa[1] - qa[0])
+        n = int(min(max(math.ceil((hi - lo) / step) + 1, 2), 4 * max(len(va), len(qa))))
+        axes.append(np.linspace(lo, hi, n))
+    q = est.on(axes)
+    p = p_fn(axes)
+    cell = math.prod(a[1] - a[0] for a in axes)
+    integrand = np.zeros_like(p)
+    both = (p > 0) & (q > 0)
+    pb, qb = p[both], q[both]
+    integrand[both] = pb * np.log1p(qb / pb) + qb * np.log1p(pb / qb)
+    js = LN2 - 0.5 * float(integrand.sum()) * cell
+    return float(min(max(js, 0.0), LN2))
+
+
+def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float | None, str, float]:
+    """KL(p_data || p_g) over the view grid, or None with the reason; and its error bound.
+
+    log p_g by :func:`_local_loglik_density` on a grid that covers the view
+    and the samples (at most one view's width beyond each side of the view,
+    never coarser than it), so fits near the view's edge see the samples
+    beyond it. KL is None when more than :data:`KL_MAX_UNSUPPORTED` of
+    p_data's mass lies where no kernel holds :data:`KL_MIN_COUNT` samples,
+    or when the error bound (p_data-weighted mean standard error of the
+    fitted log p_g) exceeds max(KL_MAX_REL_ERR * KL, KL_MAX_ABS_ERR).
+    ``x`` (N, d) in array order. The bound is NaN when nothing was fitted.
+    """
+    d = len(view_axes)
+    n_kl = KL_GRID[d]
+    axes = []
+    for k, va in enumerate(view_axes):
+        w = va[-1] - va[0]
+        lo = max(min(va[0], float(np.quantile(x[:, k], 0.001))), va[0] - w)
+        hi = min(max(va[-1], float(np.quantile(x[:, k], 0.999))), va[-1] + w)
+        # As fine as the view (p_data's modes must stay resolved), up to n_kl.
+        n_ax = min(n_kl, max(len(va), int(math.ceil((hi - lo) / (va[1] - va[0]))) + 1))
+        axes.append(np.linspace(lo, hi, n_ax))
+    pg = _resample(p_view, view_axes, axes)
+    logq, se = _local_loglik_density(x, axes, min(KL_MIN_COUNT, len(x) / 4), need=pg > 1e-12 * pg.max())
+    cell = math.prod(a[1] - a[0] for a in axes)
+    pm = pg * cell
+    pm = pm / pm.sum()
+    bad = ~np.isfinite(logq)
+    unsupported = float(pm[bad & (pm > 0)].sum())
+    if unsupported > KL_MAX_UNSUPPORTED:
+        return None, (
+            f"{unsupported:.1%} of p_data's mass lies where no kernel holds "
+            f"{KL_MIN_COUNT:g} generator samples"
+        ), math.nan
+    m = (pm > 0) & ~bad
+    kl = float(np.sum(pm[m] * (np.log(pg[m]) - logq[m])))
+    # The fits' errors are correlated (the same samples), so bound the
+    # error of the mean by the mean of the errors.
+    err = float(np.sum(pm[m] * se[m]))
+    if err > max(KL_MAX_REL_ERR * kl, KL_MAX_ABS_ERR):
+        return None, (
+            f"p_g's tail under p_data is extrapolated too far: KL {kl:.3g} "
+            f"+- {err:.2g} nats"
+        ), err
+    return max(kl, 0.0), "", err
+
+
+def _bin_linear(x: np.ndarray, axes: list[np.ndarray]) -> np.ndarray:
+    """Counts of samples split linearly between grid points; outside dropped.
+
+    ``x`` (N, d) columns in array order of ``axes``.
+    """
+    shape = tuple(len(a) for a in axes)
+    t = [(x[:, k] - a[0]) / (a[1] - a[0]) for k, a in enumerate(axes)]
+    inside = np.ones(len(x), dtype=bool)
+    for tk, n in zip(t, shape):
+        inside &= (tk >= 0) & (tk <= n - 1)
+    t = [tk[inside] for tk in t]
+    lo = [np.clip(np.floor(tk), 0, n - 2).astype(np.int64) for tk, n in zip(t, shape)]
+    fr = [tk - l for tk, l in zip(t, lo)]
+    counts = np.zeros(shape).ravel()
+    for corner in range(2 ** len(axes)):
+        idx = np.zeros(len(t[0]), dtype=np.int64)
+        wt = np.ones(len(t[0]))
+        for k in range(len(axes)):
+            up = (corner >> k) & 1
+            idx = idx * shape[k] + lo[k] + up
+            wt = wt * (fr[k] if up else 1.0 - fr[k])
+        counts += np.bincount(idx, weights=wt, minlength=counts.size)
+    return counts.reshape(shape)
+
+
+def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
+                    max_se: float = DSTAR_MAX_SE, n_h: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """D* on the view grid from exact p_data and samples of p_g.
+
+    Both densities are smoothed by the same Gaussian kernel, so the kernel's
+    blur cancels in the ratio (a perfect generator reads 1/2 at any width),
+    and the width is chosen point by point: the narrowest on a ladder from
+    half a cell to a quarter of the view whose standard error of D*,
+    se = a sqrt(b + 1) / (a + b)^2 with a, b the effective data and
+    generator counts under the kernel (delta method; the +1 keeps an empty
+    kernel from claiming certainty), is at most ``max_se`` and which holds
+    at least DSTAR_MIN_COUNT effective samples. Drawn where the widest
+    kernel qualifies (counts grow with the width); NaN elsewhere.
+
+    Returns (d_star, h): both shaped like ``p_view``; h in data units, NaN
+    where D* is.
+    """
+    shape = p_view.shape
+    d = p_view.ndim
+    steps = [a[1] - a[0] for a in view_axes]
+    cell = math.prod(steps)
+    N = len(x)
+    Ls = [_fast_len(2 * n) for n in shape]
+    fp = np.fft.rfftn(p_view * cell, s=Ls, axes=range(d))
+    fq = np.fft.rfftn(_bin_linear(x, view_axes) / max(N, 1), s=Ls, axes=range(d))
+    freqs = [np.fft.fftfreq(L) for L in Ls[:-1]] + [np.fft.rfftfreq(Ls[-1])]
+    ladder = np.geomspace(0.5 * min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
+    best = np.full(shape, np.nan)
+    h_at = np.full(shape, np.nan)
+    crop = tuple(slice(0, n) for n in shape)
+
+    def at(h):
+        # A sampled Gaussian's spectrum: exp(-2 pi^2 (h f / step)^2) per axis.
+        kern = 1.0
+        for k, (f, s) in enumerate(zip(freqs, steps)):
+            g = np.exp(-2.0 * (math.pi * h * f / s) ** 2)
+            view = [1] * d
+            view[k] = len(f)
+            kern = kern * g.reshape(view)
+        sp = np.fft.irfftn(fp * kern, s=Ls, axes=range(d))[crop].clip(min=0.0)  # mass per cell
+        sq = np.fft.irfftn(fq * kern, s=Ls, axes=range(d))[crop].clip(min=0.0)
+        vol = (_SQRT_4PI * h) ** d / cell  # effective kernel volume, in cells
+        a, b = N * sp * vol, N * sq * vol
+        tot = a + b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se = a * np.sqrt(b + 1.0) / tot**2
+            ds = a / tot
+        return ds, (se <= max_se) & (tot >= DSTAR_MIN_COUNT)
+
+    # Drawn where the widest kernel qualifies; there, at the narrowest that does.
+    _, need = at(ladder[-1])
+    for h in ladder:
+        ds, ok = at(h)
+        ok &= need & np.isnan(best)
+        best[ok] = ds[ok]
+        h_at[ok] = h
+        if not np.isnan(best[need]).any():
+            break
+    return best, h_at
+
+
+def wasserstein_assignment(a, b, n: int = 300, seed: int = 0) -> float:
+    """Exact W1 between equal-size subsamples, by an optimal assignment.
+
+    Parameters
+    ----------
+    a, b : array_like
+        (N, d) and (M, d) samples, data units.
+    n : int
+        Points drawn (without replacement, seeded) from each side; all of a
+        side when it has fewer. The assignment costs O(n^3): about 5 ms at 300.
+    seed : int
+        Seeds the subsampling; the result is deterministic given it.
+
+    Returns
+    -------
+    float
+        W1 between the two n-point empirical distributions, data units:
+        the mean Euclidean distance of the optimal one-to-one matching
+        (scipy.optimize.linear_sum_assignment). As an estimate of W1 between
+        the distributions it reads high by the sampling floor of n points
+        (docs/measurements.md); a translated copy of a set reads the
+        translation exactly.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    a = _finite_rows(np.asarray(a, dtype=np.float64).reshape(len(a), -1))
+    b = _finite_rows(np.asarray(b, dtype=np.float64).reshape(len(b), -1))
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("wasserstein_assignment needs finite samples on both sides")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b differ in dimension: {a.shape[1]} and {b.shape[1]}")
+    k = min(int(n), len(a), len(b))
+    rng = np.random.default_rng(seed)
+    sa = a[rng.choice(len(a), k, replace=False)] if len(a) > k else a
+    sb = b[rng.choice(len(b), k, replace=False)] if len(b) > k else b
+    cost = np.sqrt(((sa[:, None, :] - sb[None, :, :]) ** 2).sum(-1))
+    r, c = linear_sum_assignment(cost)
+    return float(cost[r, c].mean())
+
+
+class Yardstick:
+    """The measuring apparatus for one target: view grid, exact p_data, real batch.
+
+    Build it once (the exact density on the grid can cost 0.5 s for a curve
+    target) and call :meth:`measure` for each set of generator samples.
+
+    Parameters
+    ----------
+    target : Target
+        From :func:`ganviz.core.data.make_target`.
+    n_grid : int, optional
+        View grid points per axis: default 512 in 1-D, 100 in 2-D (128 for
+        grid25, whose std-0.1 modes are narrower than a cell of 100).
+    real : array_like, optional
+        (M, dim) samples of p_data for W1; default ``n_real`` drawn with ``seed``.
+    n_real : int
+        Real samples drawn when ``real`` is not given.
+    n_w1 : int
+        Subsample size of the exact 2-D W1 (:func:`wasserstein_assignment`).
+    seed : int
+        Seeds the real batch and the W1 subsampling.
+    """
+
+    def __init__(self, target, n_grid: int | None = None, real=None, n_real: int = 10_000,
+                 n_w1: int = 300, seed: int = 0):
+        self.target = target
+        dim = target.dim
+        n = n_grid or (512 if dim == 1 else 128 if target.name == "grid25" else 100)
+        self.xs = np.linspace(*target.extent[0], n)
+        self.ys = None if dim == 1 else np.linspace(*target.extent[1], n)
+        # Array order: rows are y in 2-D.
+        self.axes = [self.xs] if dim == 1 else [self.ys, self.xs]
+        self.p_data = target.density_grid(*([self.xs] if dim == 1 else [self.xs, self.ys]))
+        if real is None:
+            g = torch.Generator().manual_seed(seed)
+            real = target.sample(n_real, g, "cpu")
+        self.real = np.asarray(_as_tensor(real).cpu(), dtype=np.float64).reshape(-1, dim)
+        self.n_w1 = n_w1
+        self.seed = seed
+
+    def _p_on(self, axes: list[np.ndarray]) -> np.ndarray:
+        # Linear interpolation of the exact grid values: evaluating a curve
+        # target's density afresh costs ~1 s per grid.
+        return _resample(self.p_data, self.axes, axes)
+
+    def measure(self, samples) -> dict:
+        """See :func:`measure`; ``samples`` is (n, dim), any array or tensor."""
+        t = self.target
+        x = np.asarray(_as_tensor(samples).detach().cpu(), dtype=np.float64)
+        if x.ndim == 1 and t.dim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != t.dim or x.shape[0] == 0:
+            raise ValueError(
+                f"samples must be a non-empty (n, {t.dim}) array for {t.name!r}, got shape {x.shape}"
+            )
+        n_all = len(x)
+        x = _finite_rows(x)
+        out: dict = {"n_samples": n_all, "n_finite": len(x)}
+        view = [tuple(t.extent[k]) for k in range(t.dim)]
+        if len(x) == 0:
+            out.update(js=LN2, kl=None, kl_reason="no finite sample", kl_error=math.nan,
+                       w1=None, w1_sliced=None,
+                       d_star=np.full(self.p_data.shape, np.nan), p_g=np.zeros(self.p_data.shape))
+        else:
+            cols = [0] if t.dim == 1 else [1, 0]  # array order
+            est = _SampleDensity(x, view, QGRID[t.dim])
+            out["js"] = _js_on_overlap(self._p_on, self.axes, est)
+            out["kl"], out["kl_reason"], out["kl_error"] = _kl_supported(self.p_data, self.axes, x[:, cols])
+            if t.dim == 1:
+                out["w1"] = out["w1_sliced"] = wasserstein_1d(x[:, 0], self.real[:, 0])
+            else:
+                out["w1"] = wasserstein_assignment(x, self.real, self.n_w1, self.seed)
+                # At most 10^4 a side: the slice's sampling floor there (0.02)
+                # is already far below the assignment's.
+                rng = np.random.default_rng(self.seed)
+                xs_ = x if len(x) <= 10_000 else x[rng.choice(len(x), 10_000, replace=False)]
+                rs_ = self.real if len(self.real) <= 10_000 else self.real[rng.choice(len(self.real), 10_000, replace=False)]
+                out["w1_sliced"] = sliced_wasserstein(xs_, rs_, n_projections=16)
+            out["d_star"], _ = _dstar_adaptive(self.p_data, self.axes, x[:, cols])
+            # Drawn p_g: binned on the view grid itself, so a peak narrower
+            # than a cell keeps its mass instead of falling between points.
+            out["p_g"] = (density_1d(x[:, 0], self.xs) if t.dim == 1
+                          else density_2d(x, self.xs, self.ys))
+        out["kl_reliable"] = out["kl"] is not None
+        out["xs"], out["ys"] = self.xs, self.ys
+        out["p_data"] = self.p_data
+        if t.is_mixture:
+            m = len(t.centres)
+            cov = (mode_coverage(x, t.centres, t.std) if len(x) else
+                   {"modes_captured": 0, "counts": np.zeros(m, dtype=np.int64)})
+            out.update(
+                modes_captured=cov["modes_captured"],
+                modes_total=m,
+                # Non-finite samples count as low quality.
+                high_quality=float(cov["counts"].sum()) / n_all,
+                mode_counts=cov["counts"],
+            )
+        return out
+
+
+def measure(data: str, samples, **options) -> dict:
+    """Measure a sampler against a target: the numbers and D* the app shows.
+
+    Parameters
+    ----------
+    data : str
+        Target name, as the config's ``data`` key (e.g. ``"ring8"``).
+    samples : array_like
+        (n, dim) generator samples in data units (numpy array or tensor on
+        any device); (n,) is accepted in 1-D. Non-finite rows are dropped
+        (and count as low quality for mode coverage).
+    **options
+        Passed to :class:`Yardstick`: ``n_grid`` (view grid points per
+        axis), ``real`` or ``n_real`` (the real batch for W1), ``n_w1``
+        (subsample size of the exact 2-D W1), ``seed``.
+
+    Returns
+    -------
+    dict
+        ``js`` float, JS(p_data || p_g) in nats, in [0, ln 2];
+        ``kl`` float or None, KL(p_data || p_g) in nats, None where p_g's
+        estimate is not supported by samples over p_data's mass (then
+        ``kl_reliable`` is False and ``kl_reason`` says why); ``kl_error``
+        float, a bound on its error in nats (NaN when nothing was fitted);
+        ``w1`` float, data units: exact in 1-D, in 2-D the exact W1 of
+        ``n_w1``-point subsamples (reads high by their sampling floor);
+        ``w1_sliced`` float, the 16-direction sliced W1 of up to 10^4
+        samples a side (equal to ``w1`` in 1-D);
+        ``d_star`` (n,) or (h, w) float64, the optimal discriminator
+        p_data / (p_data + p_g) on the view grid, NaN where the estimate is
+        not reliable; ``xs`` (n,) or (w,), ``ys`` None or (h,), the grid,
+        data units; ``p_data``, ``p_g`` the densities there (1/unit^dim);
+        for mixtures ``modes_captured`` int, ``modes_total`` int,
+        ``high_quality`` float (share of samples within 3 std of a mode),
+        ``mode_counts`` (m,) int64; ``n_samples``, ``n_finite`` int.
+
+    Raises
+    ------
+    ValueError
+        Unknown target (ConfigError, listing the accepted names) or samples
+        of the wrong shape.
+    """
+    from .data import make_target
+
+    return Yardstick(make_target(data), **options).measure(samples)
+
+
+def _local_loglik_density(x: np.ndarray, axes: list[np.ndarray], min_count: float,
+                          n_h: int = 14, need=None, c: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """log p_g by local likelihood with a log-quadratic model (Loader 1996; Hjort & Jones 1996).
+
+    At each grid point x0, log p_g(x0 + u) ~ a + b.u + u.C.u is fitted to the
+    samples under a Gaussian kernel of width h. With a Gaussian kernel the
+    fit is closed-form: the kernel-weighted count m0, mean offset mu and
+    covariance S of the samples around x0 give
+        p_g(x0) = m0 / (N (2 pi)^(d/2) sqrt(det S)) exp(-mu.S^-1.mu / 2).
+    The model is exact for a Gaussian p_g at any h, so the kernel can widen
+    in the tails, where a plain kernel estimate is biased and noisy, and
+    extrapolate the shape of the nearest mass. The width is chosen point by
+    point by Lepski's rule: going up a ladder (1 cell to a quarter of the
+    grid), a wider fit is taken while it agrees with every narrower one
+    within ``c`` of their standard errors, se^2 = (1 + d/2 + q + q^2/2) / m0
+    with q = mu.S^-1.mu (delta method); the first that disagrees (the
+    kernel has reached other structure) stops the climb. Fits with
+    m0 < ``min_count`` do not count. ``need`` (bool, grid-shaped) limits
+    the work to where the caller reads.
+
+    ``x`` (N, d) columns in array order of ``axes``. Returns (log density
+    (log 1/unit^d), its standard error), NaN where no fit qualifies.
+    """
+    shape = tuple(len(a) for a in axes)
+    d = len(axes)
+    steps = [a[1] - a[0] for a in axes]
+    N = len(x)
+    # Padding of at least one grid: the widest kernel (a quarter of the
+    # grid) reaches 4 sd before it wraps around.
+    Ls = [_fast_len(2 * n) for n in shape]
+    fc = np.fft.rfftn(_bin_linear(x, axes), s=Ls, axes=range(d))
+    crop = tuple(slice(0, n) for n in shape)
+    # Offsets v = x0 - x_i of each FFT cell along each axis, data units, wrapped.
+    offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(Ls, steps)]
+    ladder = np.geomspace(min(steps), 0.25 * min(n * s for n, s in zip(shape, steps)), n_h)
+    need = np.ones(shape, dtype=bool) if need is None else need
+    where = np.nonzero(need)
+    n_pts = len(where[0])
+    logq = np.full(n_pts, np.nan)
+    se_at = np.full(n_pts, np.nan)
+    lo = np.full(n_pts, -np.inf)
+    hi = np.full(n_pts, np.inf)
+    live = np.ones(n_pts, dtype=bool)
+    pairs = [(k, l) for k in range(d) for l in range(k, d)]
+    for h in ladder:
+        # The kernel v^e exp(-|v|^2 / 2h^2) is separable: its spectrum is the
+        # outer product of 1-D spectra (rfft along the last axis).
+        spec1 = []
+        for k, v in enumerate(offs):
+            g = np.exp(-0.5 * (v / h) ** 2)
+            tr = np.fft.rfft if k == d - 1 else np.fft.fft
+            spec1.append([tr(g), tr(v * g), tr(v * v * g)])
+
+        def conv(powers):
+            kern = 1.0
+            for k, e in enumerate(powers):
+                sk = spec1[k][e]
+                view = [1] * d
+                view[k] = len(sk)
+                kern = kern * sk.reshape(view)
+            return np.fft.irfftn(fc * kern, s=Ls, axes=range(d))[crop][where]
+
+        m0 = conv([0] * d)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            def moment(*ks):
+                return conv([sum(1 for j in ks if j == k) for k in range(d)]) / m0
+
+            # u = x_i - x0 = -v.
+            mu = [-moment(k) for k in range(d)]
+            S = {(k, l): moment(k, l) - mu[k] * mu[l] for k, l in pairs}
+            if d == 1:
+                det = S[0, 0]
+                quad = mu[0] ** 2 / det
+            else:
+                det = S[0, 0] * S[1, 1] - S[0, 1] ** 2
+                quad = (S[1, 1] * mu[0] ** 2 - 2 * S[0, 1] * mu[0] * mu[1] + S[0, 0] * mu[1] ** 2) / det
+            val = (np.log(m0) - math.log(N) - 0.5 * d * math.log(2 * math.pi)
+                   - 0.5 * np.log(det) - 0.5 * quad)
+            se = np.sqrt((1.0 + 0.5 * d + quad + 0.5 * quad**2) / m0)
+        fit = live & (m0 >= min_count) & (det > 0) & np.isfinite(val) & np.isfinite(se)
+        agree = fit & (val >= lo) & (val <= hi)
+        live &= ~(fit & ~agree)  # a disagreeing fit ends the climb there
+        logq[agree] = val[agree]
+        se_at[agree] = se[agree]
+        lo[agree] = np.maximum(lo[agree], val[agree] - c * se[agree])
+        hi[agree] = np.minimum(hi[agree], val[agree] + c * se[agree])
+        if not live.any():
+            break
+    out_q = np.full(shape, np.nan)
+    out_se = np.full(shape, np.nan)
+    out_q[where] = logq
+    out_se[where] = se_at
+    return out_q, out_se

@@ -90,21 +90,20 @@ class Probe:
         self.z_eval = torch.randn(self.n_eval, engine.config.z_dim, generator=rng, device=dev)
         self.real_show = _frozen(target.sample(n_show, rng, dev).cpu().numpy())
         self.real_eval = target.sample(self.n_eval, rng, dev)
-        (x0, x1) = target.extent[0]
-        self.xs = np.linspace(x0, x1, n)
+        # The measuring apparatus (grid, exact p_data, real batch) is the one
+        # metrics.measure uses: the window measures as a researcher would.
+        self.yardstick = metrics.Yardstick(target, n_grid=n, real=self.real_eval, seed=engine.config.seed)
+        self.xs, self.ys = self.yardstick.xs, self.yardstick.ys
         if target.dim == 1:
-            self.ys = None
             pts = self.xs[:, None]
             self.cell = self.xs[1] - self.xs[0]
         else:
-            (y0, y1) = target.extent[1]
-            self.ys = np.linspace(y0, y1, n)
             gx, gy = np.meshgrid(self.xs, self.ys)
             pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
             self.cell = (self.xs[1] - self.xs[0]) * (self.ys[1] - self.ys[0])
         self.shape = (n,) if target.dim == 1 else (n, n)
         self.grid_points = torch.as_tensor(pts, dtype=torch.float32, device=dev)
-        self.p_data = _frozen(target.density(pts).reshape(self.shape))
+        self.p_data = _frozen(self.yardstick.p_data.reshape(self.shape))
         self.xs, self.ys = _frozen(self.xs), None if self.ys is None else _frozen(self.ys)
         self.z_np = _frozen(self.z_show.cpu().numpy())
         self._fields: dict = {}
@@ -119,25 +118,15 @@ class Probe:
         e = self.engine
         loss = losses.get(e.config.loss)
         fake = e.G(self.z_eval)
-        if e.target.dim == 1:
-            p_g = metrics.density_1d(fake[:, 0], self.xs)
-            w1 = metrics.wasserstein_1d(fake[:, 0], self.real_eval[:, 0])
-        else:
-            p_g = metrics.density_2d(fake, self.xs, self.ys)
-            # 16 directions: 5 ms instead of 21 for 64, and their spread (0.1%)
-            # is far below the sampling noise (docs/measurements.md).
-            w1 = metrics.sliced_wasserstein(fake, self.real_eval, n_projections=16)
+        r = self.yardstick.measure(fake)
+        p_g = r["p_g"]
         d = loss.drawn(e.D(self.grid_points)).reshape(self.shape)
         d = d.double().cpu().numpy()
-        # Cell masses plus one cell for everything off the grid, so a generator
-        # that drifts out of view reads as far from the data, not as closer.
-        pm, gm = self._with_outside(self.p_data), self._with_outside(p_g)
-        js = metrics.js_divergence(pm, gm)
         m = {
-            "js": js,
-            "kl": metrics.kl_divergence(pm, gm),
-            "w1": w1,
-            "value_opt": metrics.optimal_value(js),
+            "js": r["js"],
+            "kl": r["kl"],  # None where p_g's estimate does not cover p_data
+            "w1": r["w1"],
+            "value_opt": metrics.optimal_value(r["js"]),
             # V(G, D) reads D as a probability; a raw output has no such value.
             "value": metrics.value_function(self.p_data, p_g, d, self.cell)
             if loss.draws == losses.PROBABILITY else None,
@@ -146,29 +135,35 @@ class Probe:
             "high_quality": None,
         }
         counts = None
-        t = e.target
-        if t.is_mixture:
-            cov = metrics.mode_coverage(fake, t.centres, t.std)
+        if e.target.is_mixture:
             m.update(
-                modes_captured=float(cov["modes_captured"]),
-                modes_total=float(cov["modes_total"]),
-                high_quality=float(cov["high_quality"]),
+                modes_captured=float(r["modes_captured"]),
+                modes_total=float(r["modes_total"]),
+                high_quality=float(r["high_quality"]),
             )
-            counts = _frozen(cov["counts"])
+            counts = _frozen(r["mode_counts"])
         self._metrics = m
         self._fields = dict(
             p_g=_frozen(p_g.reshape(self.shape)),
             d=_frozen(d),
-            d_star=None if loss.d_star is None
-            else _frozen(loss.d_star(self.p_data, p_g.reshape(self.shape))),
+            d_star=None if loss.d_star is None else _frozen(self._loss_d_star(loss, r["d_star"])),
             mode_counts=counts,
         )
         self._fields_step = e.step
 
-    def _with_outside(self, density: np.ndarray) -> np.ndarray:
-        """(cells + 1,) probabilities: each grid cell's, then the mass off the grid."""
-        cells = density.ravel() * self.cell
-        return np.append(cells, max(0.0, 1.0 - cells.sum()))
+    @staticmethod
+    def _loss_d_star(loss, ratio: np.ndarray) -> np.ndarray:
+        """The loss's optimal D from the measured D* = p_data / (p_data + p_g).
+
+        Every optimal D in the registry depends on the densities only through
+        their ratio, so the pair (D*, 1 - D*) stands for (p_data, p_g); NaN
+        (not reliably estimated) stays NaN.
+        """
+        blank = np.isnan(ratio)
+        r = np.where(blank, 0.5, ratio)
+        out = np.asarray(loss.d_star(r, 1.0 - r), dtype=np.float64).reshape(ratio.shape)
+        out[blank] = np.nan
+        return out
 
     def _light(self) -> dict:
         """The shown fake points and the G-loss gradient on each (the arrows)."""
