@@ -1,0 +1,211 @@
+"""The runner without Qt: a supervisor drives runs in a thread or a child process.
+
+Every supervisor a test starts is stopped in the fixture's teardown, whatever
+the test did. Waits end on an event, with a generous limit that only a broken
+runner reaches.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ganviz.core.config import Config, ConfigError
+from ganviz.core.events import (
+    Died, Diverged, Errored, Finished, NotApplied, Paused, Ready, Snapshotted, Started,
+    StateReady,
+)
+from ganviz.core.loop import Schedule
+from ganviz.runner.fixed import run_fixed
+from ganviz.runner.supervisor import Supervisor
+from ganviz.runner.transport import Fattener, Slimmer
+
+SMALL = Config(data="gaussian", z_dim=1, hidden=16, batch_size=64)
+LIMIT = 60.0
+
+
+@pytest.fixture
+def supervise():
+    made = []
+
+    def make(config=SMALL, mode="thread", **kw):
+        kw.setdefault("schedule", Schedule.every_steps(10, measure="off"))
+        sup = Supervisor(config, mode, **kw)
+        made.append(sup)
+        return sup
+
+    yield make
+    for sup in made:
+        sup.stop(2.0)
+        assert sup._transport is None
+
+
+def _until(sup, kind, where=lambda e: True):
+    for event in sup.events(lambda e: isinstance(e, kind) and where(e), timeout=LIMIT):
+        if isinstance(event, kind) and where(event):
+            return event
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_run_reports_ready_started_snapshots_and_finished(supervise, mode):
+    sup = supervise(mode=mode, max_steps=30)
+    sup.start()
+    seen = []
+    for event in sup.events(lambda e: isinstance(e, Finished), timeout=LIMIT):
+        seen.append(event)
+    kinds = [type(e) for e in seen]
+    assert kinds[0] is Ready and Started in kinds and kinds[-1] is Finished
+    steps = [e.snapshot.step for e in seen if isinstance(e, Snapshotted)]
+    assert steps == [10, 20, 30]
+    assert sup.status == "finished" and seen[-1].metrics["step"] == 30
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_the_same_config_gives_the_same_numbers_in_both_modes_and_headless(supervise, mode):
+    sup = supervise(mode=mode, max_steps=40, schedule=Schedule.every_steps(20))
+    sup.start()
+    finished = _until(sup, Finished)
+    headless = run_fixed(SMALL, 40, every=20)
+    for name in ("loss_d", "loss_g", "grad_norm_g", "js", "w1", "g_mean", "g_std"):
+        assert finished.metrics[name] == headless[name], name
+
+
+def test_events_of_a_replaced_run_are_dropped(supervise):
+    sup = supervise()
+    sup.start()
+    _until(sup, Snapshotted, lambda e: e.snapshot.step >= 20)
+    second = sup.restart()
+    started = _until(sup, Started)
+    assert started.run_id == second == 1
+    for event in sup.wait(0.5):
+        assert event.run_id in (-1, second)
+
+
+def test_cold_change_restarts_and_hot_change_does_not(supervise):
+    sup = supervise()
+    sup.start()
+    _until(sup, Snapshotted)
+    assert sup.change({"lr_d": 0.002}) == []
+    hot = _until(sup, Snapshotted, lambda e: e.snapshot.config["lr_d"] == 0.002)
+    assert hot.run_id == 0
+    assert sup.change({"seed": 3}) == ["seed"]
+    started = _until(sup, Started)
+    assert started.run_id == 1 and "seed changed" in started.reason
+    assert started.snapshot.config["seed"] == 3 and started.snapshot.config["lr_d"] == 0.002
+
+
+def test_bad_changes_are_refused_before_reaching_the_run(supervise):
+    sup = supervise()
+    sup.start()
+    _until(sup, Ready)
+    with pytest.raises(ConfigError, match="k"):
+        sup.change({"k": 0})
+    if "cuda" not in sup.devices:
+        with pytest.raises(ConfigError, match="cuda"):
+            sup.change({"device": "cuda"})
+    assert sup.config == SMALL
+
+
+def test_pause_step_resume_and_freeze(supervise):
+    sup = supervise()
+    sup.start()
+    _until(sup, Snapshotted)
+    sup.pause()
+    paused = _until(sup, Paused)
+    sup.step(2)
+    stepped = _until(sup, Snapshotted, lambda e: e.snapshot.step == paused.snapshot.step + 2)
+    sup.freeze("d", True)
+    sup.step(1)
+    frozen = _until(sup, Snapshotted, lambda e: e.snapshot.step == stepped.snapshot.step + 1)
+    assert frozen.snapshot.frozen == ("d",)
+    assert frozen.snapshot.d_updates == stepped.snapshot.d_updates
+    sup.resume()
+    _until(sup, Snapshotted, lambda e: e.snapshot.step > frozen.snapshot.step + 10)
+
+
+def test_state_round_trip_resumes_exactly(supervise):
+    sup = supervise()
+    sup.pause()
+    sup.start()
+    _until(sup, Paused)
+    sup.step(7)
+    _until(sup, Snapshotted, lambda e: e.snapshot.step == 7)
+    sup.request_state("tag")
+    answer = _until(sup, StateReady)
+    assert answer.tag == "tag" and answer.step == 7 and answer.state is not None
+    sup.step(5)
+    on = _until(sup, Snapshotted, lambda e: e.snapshot.step == 12).snapshot
+    sup.restart(state=answer.state, reason="session")
+    started = _until(sup, Started)
+    assert started.snapshot.step == 7
+    sup.step(5)
+    again = _until(sup, Snapshotted, lambda e: e.snapshot.step == 12).snapshot
+    np.testing.assert_array_equal(again.history["loss_d"], on.history["loss_d"])
+
+
+def test_a_run_that_failed_has_no_state_to_save(supervise, monkeypatch):
+    import ganviz.core.loop as loop
+
+    def broken(*args, **kw):
+        raise RuntimeError("boom")
+        yield
+
+    monkeypatch.setattr(loop, "train", broken)
+    sup = supervise()
+    sup.start()
+    failed = _until(sup, Errored)
+    assert failed.text == "RuntimeError: boom" and sup.status == "failed"
+    sup.request_state("x")
+    answer = _until(sup, StateReady)
+    assert answer.state is None and "error" in answer.reason
+
+
+def test_divergence_pauses_the_supervisor(supervise):
+    sup = supervise(Config(data="gaussian", hidden=16, batch_size=32, optimizer="sgd", lr_d=1e6, lr_g=1e6))
+    sup.start()
+    diverged = _until(sup, Diverged)
+    assert sup.paused and diverged.restored_step < diverged.step
+
+
+def test_a_killed_process_is_noticed_and_a_restart_starts_a_new_one(supervise):
+    sup = supervise(mode="process")
+    sup.start()
+    _until(sup, Snapshotted)
+    old = sup._transport
+    old._process.kill()
+    died = _until(sup, Died)
+    assert died.exitcode is not None and sup.status == "dead" and not sup.alive
+    sup.restart()
+    started = _until(sup, Started)
+    assert started.run_id == 1 and sup._transport is not old and sup.alive
+
+
+def test_slim_events_leave_out_unchanged_heavy_fields_and_come_back_whole():
+    from ganviz.core.loop import train
+
+    events = list(train(Config(data="ring8", hidden=16, batch_size=32),
+                        schedule=Schedule.every_steps(5, measure="budget"), max_steps=20))
+    slim, fat = Slimmer(), Fattener()
+    for event in events:
+        back = fat(slim(event))
+        for field in dataclasses.fields(event.snapshot):
+            a, b = getattr(event.snapshot, field.name), getattr(back.snapshot, field.name)
+            if isinstance(a, np.ndarray):
+                np.testing.assert_array_equal(a, b)
+            elif field.name != "history":
+                assert a == b, field.name
+    # Only the first of a run of unchanged heavy fields travels.
+    sent = [slim2 for slim2 in map(Slimmer().__call__, events)]
+    assert isinstance(sent[0].snapshot.p_data, np.ndarray)
+    assert all(s.snapshot.p_data == "<unchanged>" for s in sent[1:])
+
+
+def test_not_applied_comes_back_as_an_event(supervise):
+    from ganviz.runner.commands import Change
+
+    sup = supervise()
+    sup.start()
+    _until(sup, Snapshotted)
+    sup._transport.send(Change({"hidden": 8}))  # past the supervisor's own checks
+    refused = _until(sup, NotApplied)
+    assert "restart" in refused.reason
