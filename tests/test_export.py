@@ -340,7 +340,7 @@ def test_unwritable_paths_give_a_message_not_an_exception(win):
         path = f"{BAD_DIR}/out{suffix}"
         assert save(path) is False
         level, text = _banner(win)
-        assert level == "error" and path in text and "No such file" in text, text
+        assert level == "error" and path in text and "does not exist" in text, text
     assert win.exporter.save_plot("JS divergence", f"{BAD_DIR}/js.png") is False
     assert win.exporter.save_window("/tmp/window.bmp") is False
     assert "use .png or .svg" in _banner(win)[1]
