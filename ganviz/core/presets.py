@@ -54,14 +54,41 @@ def load_preset(name: str, directory: Path = PRESET_DIR) -> Preset:
     return read_preset(path)
 
 
+#: The largest JSON file read (bytes): a session of the largest model is well below it,
+#: and a file above it is refused before it is read.
+MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
 def read_json(path: Path, kind: str, error: type[ConfigError] = ConfigError):
-    """The JSON in ``path``; ``error`` says "cannot read" or "is not valid JSON", naming ``kind``."""
+    """The JSON in ``path``; every failure to read it raises ``error`` with one line naming ``kind``.
+
+    Refused: a missing or unreadable file, a folder, a file above MAX_JSON_BYTES
+    (before reading it), invalid UTF-8, invalid JSON, and nesting deeper than
+    Python's recursion limit.
+    """
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        if path.is_dir():
+            raise error(f"cannot read {kind} {path}: it is a folder")
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise error(f"{kind} {path} is {size / 2**20:,.0f} MB; the largest accepted is "
+                        f"{MAX_JSON_BYTES // 2**20} MB")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)  # a file that grew since stat() is still bounded
+        if len(raw) > MAX_JSON_BYTES:
+            raise error(f"{kind} {path} is larger than {MAX_JSON_BYTES // 2**20} MB")
+        return json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise error(f"cannot read {kind} {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise error(f"{kind} {path} is not UTF-8 text (byte {exc.start}): not a JSON file") from None
+    except json.JSONDecodeError as exc:
         raise error(f"{kind} {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{kind} {path} is nested too deeply to be a ganviz file") from None
+    except MemoryError:
+        raise error(f"{kind} {path} does not fit in memory") from None
 
 
 def read_preset(path: Path) -> Preset:
