@@ -1,4 +1,4 @@
-"""Preset scenarios: small JSON files in ``resources/presets``, one per scenario.
+"""Preset scenarios: small JSON files in ``ganviz/presets`` (package data), one per scenario.
 
 A preset file holds a ``config`` (any subset of the config keys), a suggested
 number of ``steps``, and text for the GUI: ``title``, ``explanation`` (what
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 _TEXT_KEYS = ("title", "explanation", "look_for", "next")
 
 
@@ -29,26 +29,38 @@ class Preset:
     explanation: str
     look_for: str = ""
     next: str = ""
+    order: int = 1 << 30  # files without one go last
+
+
+def scan_presets(directory: Path = PRESET_DIR) -> tuple[list[Preset], dict[str, str]]:
+    """Read every preset file in ``directory``; one broken file spoils nothing else.
+
+    Returns
+    -------
+    presets : list of Preset
+        The readable presets, in story order (``order``), then by name.
+    broken : dict
+        File name stem -> the one-line reason it cannot be read, by name.
+    """
+    presets, broken = [], {}
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            presets.append(read_preset(path))
+        except ConfigError as exc:
+            broken[path.stem] = str(exc)
+    presets.sort(key=lambda p: (p.order, p.name))
+    return presets, broken
 
 
 def preset_names(directory: Path = PRESET_DIR) -> list[str]:
-    """Names of the presets found in ``directory``, in story order (``order``), then by name."""
-    return [p.stem for p in sorted(directory.glob("*.json"), key=lambda p: (_order(p), p.stem))]
-
-
-def _order(path: Path) -> int:
-    """A preset's ``order``; files without one (or unreadable: load_preset says why) go last."""
-    try:
-        order = json.loads(path.read_text(encoding="utf-8")).get("order")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        return 1 << 30
-    return order if isinstance(order, int) and not isinstance(order, bool) else 1 << 30
+    """Names of the readable presets in ``directory``, in story order (``order``), then by name."""
+    return [p.name for p in scan_presets(directory)[0]]
 
 
 def load_preset(name: str, directory: Path = PRESET_DIR) -> Preset:
     """The preset called ``name``; ConfigError names it and lists those that exist."""
-    path = directory / f"{name}.json"
-    if not path.is_file():
+    path = Path(directory) / f"{name}.json"
+    if not name or Path(name).name != name or not path.is_file():  # a name, never a path
         names = ", ".join(preset_names(directory)) or "(none found)"
         raise ConfigError(f"unknown preset {name!r}; accepted: {names}")
     return read_preset(path)
@@ -104,11 +116,11 @@ def read_preset(path: Path) -> Preset:
     steps = raw.get("steps", 3000)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"preset file {path}: steps must be a positive integer, got {steps!r}")
-    order = raw.get("order", 0)
+    order = raw.get("order", 1 << 30)
     if isinstance(order, bool) or not isinstance(order, int):
         raise ConfigError(f"preset file {path}: order must be an integer, got {order!r}")
     text = {k: raw.get(k, "") for k in _TEXT_KEYS}
     bad = [k for k, v in text.items() if not isinstance(v, str)]
     if bad:
         raise ConfigError(f"preset file {path}: {', '.join(bad)} must be text")
-    return Preset(name=path.stem, config=config, steps=steps, **text)
+    return Preset(name=path.stem, config=config, steps=steps, order=order, **text)
