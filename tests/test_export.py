@@ -1,4 +1,4 @@
-"""Export: window and plot images (PNG decodes, SVG parses), the metrics CSV (DESIGN.md names),
+"""Export: window and plot images (PNG decodes, SVG parses), the metrics CSV (the config's metric names),
 recordings (GIF and MP4 decode), the File menu entries, and errors as messages, not crashes."""
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def test_theory_dialog_draws_the_closed_form_curves(qtbot, pg_style):
     assert len(dialog.view.low.listDataItems()) == 3  # minimax, non-saturating, Wasserstein
     js = dialog.view.top.listDataItems()[0]
     x, y = js.getData()
-    # REFERENCES.md: JS(N(0,1) || N(2,1)) = 0.336831 nats; ln 2 at the far end.
+    # JS(N(0,1) || N(2,1)) = 0.336831 nats (tests/test_theory.py); ln 2 at the far end.
     assert abs(np.interp(2.0, x, y) - 0.336831) < 2e-3 and abs(y[-1] - np.log(2)) < 1e-6
     # The minimax gradient at b = 10 is 4.464e-6 (log axis: the item holds log10).
     xm, ym = dialog.view.low.listDataItems()[0].getData()
