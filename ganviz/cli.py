@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .core.config import Config, ConfigError, parse_assignment
 from .core.devices import check_device
+from .core.files import check_writable
 from .core.presets import load_preset, preset_names, scan_presets
 
 DEFAULT_PRESET = "ring8"
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         if session is not None:  # read once: the --set values ride on top of it
             session = dataclasses.replace(session, config=config)
         check_device(config.device)  # before a window or a run starts
+        for flag, out in (("--save", args.save), ("--csv", args.csv), ("--screenshot", args.screenshot)):
+            if out is not None:  # found now, not after the whole run
+                check_writable(out, flag)
         if args.headless:
             return _headless(config, steps, name, args, session)
     except (UsageError, ConfigError, FloatingPointError, OSError) as exc:

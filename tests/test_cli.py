@@ -262,3 +262,25 @@ def test_session_whose_preset_is_gone_still_opens(tmp_path, capsys):
     doc["preset"] = "renamed-since"
     path.write_text(json.dumps(doc))
     assert _headless(capsys, [str(path), "--headless", "--steps", "2"])["step"] == 5
+
+
+@pytest.mark.parametrize("flag, target, words", [
+    ("--save", "missing-dir/s.json", ["--save", "missing-dir", "does not exist"]),
+    ("--csv", "/dev/full", ["--csv /dev/full is not a regular file"]),
+    ("--csv", ".", ["is a folder"]),
+    ("--screenshot", "missing-dir/x.png", ["--screenshot", "does not exist"]),
+])
+def test_output_paths_are_checked_before_the_run(tmp_path, capsys, flag, target, words):
+    """Refused in a moment, before training (a window here would block the test)."""
+    target = target if target.startswith("/") else str(tmp_path / target)
+    argv = ["--headless"] if flag != "--screenshot" else []
+    err = one_line_error(capsys, [*argv, "--preset", "ring8", "--steps", "100000", flag, target])
+    assert all(w in err for w in words), err
+
+
+def test_a_read_only_save_target_is_refused_and_kept(tmp_path, capsys):
+    path = tmp_path / "shared.json"
+    path.write_text("keep me")
+    path.chmod(0o444)
+    err = one_line_error(capsys, ["--headless", "--steps", "1", "--save", str(path)])
+    assert "read-only" in err and path.read_text() == "keep me"
