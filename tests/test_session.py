@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganviz.core.config import Config
+from ganviz.core.config import OPTIMIZER_BUFFERS, Config
 from ganviz.core.trainer import Engine
 from ganviz.core.session import Session, SessionError, load_session, save_session
 
@@ -301,14 +301,14 @@ def test_the_rng_length_is_torchs(tmp_path):
     assert RNG_BYTES["cpu"] == torch.Generator().get_state().numel()
 
 
-def test_sgd_files_with_the_short_buffer_name_still_load(tmp_path):
+def test_an_sgd_session_holds_its_one_buffer(tmp_path):
     config = CFG.replace(optimizer="sgd")
     e = Engine(config)
     e.train_step()
     path = tmp_path / "s.json"
     save_session(path, Session(config, step=1, state=e.state(full=True)))
     buffers = load_session(path).state["optim"]["G"]["buffers"]
-    assert len(buffers) == 1
+    assert list(buffers) == list(OPTIMIZER_BUFFERS["sgd"])
 
 
 def test_a_folder_and_a_huge_file_are_refused_before_reading(tmp_path, monkeypatch):

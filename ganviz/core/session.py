@@ -45,8 +45,6 @@ MAX_COUNT = 2**63 - 1
 #: (``torch.Generator().get_state().numel()``: mt19937's 624 words and its
 #: normal-sampling cache) and CUDA's Philox (seed and offset).
 RNG_BYTES = {"cpu": 5056, "cuda": 16}
-#: Buffer names written by earlier versions, by the name they stand for.
-_BUFFER_ALIASES = {"buf": "momentum_buffer"}
 
 
 class SessionError(ConfigError):
@@ -220,12 +218,11 @@ def _read_resume(doc: dict, config: Config, weights: dict) -> dict:
             steps = _count(part.get("steps"), f"optimizer {net} steps")
             size = sum(a.size for a in weights[net].values())
             stored = _need(part, "buffers", dict)
-            known = {_BUFFER_ALIASES.get(k, k) for k in stored}
-            missing = [k for k in needed if k not in known]
+            missing = [k for k in needed if k not in stored]
             if missing:
                 raise SessionError(f"optimizer buffer {net}.{missing[0]} is missing; "
                                    f"{name} needs {', '.join(needed)}")
-            unknown = sorted(k for k in stored if _BUFFER_ALIASES.get(k, k) not in needed)
+            unknown = sorted(k for k in stored if k not in needed)
             if unknown:
                 raise SessionError(f"optimizer buffer {net}.{unknown[0]} is not one of "
                                    f"{name}'s ({', '.join(needed)})")
