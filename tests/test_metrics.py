@@ -1,4 +1,4 @@
-"""ganviz.core.metrics against closed forms and REFERENCES.md.
+"""ganviz.core.metrics against closed forms and tabulated values.
 
 Every sample-based test uses a fixed torch seed, so its numbers are
 reproducible; the bounds quote the error measured with those seeds
