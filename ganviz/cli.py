@@ -1,8 +1,9 @@
-"""The command line (DESIGN.md section 5): GUI, headless run, preset list, sessions.
+"""The command line: GUI, headless run, preset list, sessions.
 
-``python main.py session.json`` opens a session file (a positional argument
-ending in ``.json``; the other unknown arguments are left to Qt, e.g.
-``-platform offscreen``).
+``python main.py lesson.json`` opens a session file (any positional argument
+that names an existing file; its content says whether it is a session). Qt's
+own options (e.g. ``-platform offscreen``) are handed on to Qt; any other
+unknown option is refused with one line, exit status 2.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 from .core.config import Config, ConfigError, parse_assignment
-from .core.presets import load_preset, preset_names
+from .core.devices import check_device
+from .core.files import check_writable
+from .core.presets import load_preset, preset_names, scan_presets
 
 DEFAULT_PRESET = "ring8"
 
@@ -46,12 +50,51 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Qt's own command-line options (QApplication and QGuiApplication), handed on to Qt:
+#: those that take a value (``-platform offscreen`` or ``-platform=offscreen``) ...
+QT_OPTIONS_WITH_VALUE = frozenset({
+    "-style", "-stylesheet", "-platform", "-platformpluginpath", "-platformtheme", "-plugin",
+    "-qwindowgeometry", "-qwindowicon", "-qwindowtitle", "-session", "-display", "-geometry",
+})
+#: ... those that take none ...
+QT_FLAGS = frozenset({"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync"})
+#: ... and those written only as ``-option=value``.
+QT_OPTIONS_WITH_EQUALS = frozenset({"-qmljsdebugger", "-dialogs", "-fontengine", "-darkmode"})
+
+
 def split_session(unknown: list[str]) -> tuple[Path | None, list[str]]:
-    """The session file among the arguments argparse left (``*.json``), and the rest for Qt."""
-    sessions = [a for a in unknown if a.lower().endswith(".json") and not a.startswith("-")]
+    """The session file and Qt's options among the arguments argparse left.
+
+    A positional argument is a session file, whatever its name: it must exist
+    (its content is checked when it is read). An option must be one of Qt's
+    own (QT_OPTIONS_WITH_VALUE, QT_FLAGS, QT_OPTIONS_WITH_EQUALS); anything
+    else is a UsageError (exit 2), so a mistyped option never goes unnoticed.
+    """
+    sessions, qt_args = [], []
+    args = iter(unknown)
+    for arg in args:
+        if arg.startswith("-") and arg != "-":
+            name, eq, _ = arg.partition("=")
+            if name in QT_OPTIONS_WITH_VALUE and not eq:
+                value = next(args, None)
+                if value is None:
+                    raise UsageError(f"Qt's option {arg} needs a value")
+                qt_args += [arg, value]
+            elif (name in QT_OPTIONS_WITH_VALUE or name in QT_OPTIONS_WITH_EQUALS) and eq \
+                    or name in QT_FLAGS and not eq:
+                qt_args.append(arg)
+            else:
+                raise UsageError(f"unrecognized arguments: {arg} (see --help)")
+            continue
+        path = Path(arg)
+        if not path.exists():
+            raise UsageError(f"no such file: {arg}")
+        if path.is_dir():
+            raise UsageError(f"{arg} is a folder; give a session file")
+        sessions.append(path)
     if len(sessions) > 1:
-        raise UsageError(f"one session file at a time, got {', '.join(sessions)}")
-    return (Path(sessions[0]) if sessions else None), [a for a in unknown if a not in sessions]
+        raise UsageError(f"one session file at a time, got {', '.join(map(str, sessions))}")
+    return (sessions[0] if sessions else None), qt_args
 
 
 def resolve(args, session=None) -> tuple[Config, int, str]:
@@ -87,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, unknown = build_parser().parse_known_args(argv)
         if args.list_presets:
-            for name in preset_names():
-                print(f"{name:22s} {load_preset(name).title}")
-            return 0
+            return _list_presets()
         path, qt_args = split_session(unknown)
         if args.headless and qt_args:
             raise UsageError(f"unrecognized arguments: {' '.join(qt_args)}")
@@ -103,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         config, steps, name = resolve(args, session)
         if session is not None:  # read once: the --set values ride on top of it
             session = dataclasses.replace(session, config=config)
+        check_device(config.device)  # before a window or a run starts
+        for flag, out in (("--save", args.save), ("--csv", args.csv), ("--screenshot", args.screenshot)):
+            if out is not None:  # found now, not after the whole run
+                check_writable(out, flag)
         if args.headless:
             return _headless(config, steps, name, args, session)
     except (UsageError, ConfigError, FloatingPointError, OSError) as exc:
@@ -135,4 +180,22 @@ def _headless(config: Config, steps: int, preset: str, args, session=None) -> in
     if args.save is not None:
         print(f"saved {args.save}", file=sys.stderr)
     print(json.dumps(result))
+    return 0
+
+
+def _list_presets() -> int:
+    """Print every readable preset; name the broken ones on stderr. Exit 0 either way."""
+    presets, broken = scan_presets()
+    try:
+        for p in presets:
+            print(f"{p.name:22s} {p.title}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `ganviz --list-presets | head -2`: the reader left, as intended
+        # Python flushes stdout again at exit: point it at devnull so that flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    for name, reason in broken.items():
+        print(f"ganviz: preset {name!r} is broken and not listed: {reason}", file=sys.stderr)
     return 0

@@ -67,7 +67,7 @@ def test_command_line_json(capsys):
 
 
 def test_model_gflop_of_the_bench_config():
-    # About 0.1 GFLOP an iteration (DESIGN.md section 6).
+    # About 0.1 GFLOP an iteration at the bench config (hand count of its matrix products).
     assert bench.model_gflop(bench.BENCH_CONFIG) == pytest.approx(0.103, abs=0.005)
 
 

@@ -88,7 +88,7 @@ def test_malformed_preset_files_are_rejected(tmp_path, text, words):
 def test_unreadable_preset_file(tmp_path):
     path = tmp_path / "binary.json"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ConfigError, match="not valid JSON"):
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
         read_preset(path)
     with pytest.raises(ConfigError, match="cannot read"):
         read_preset(tmp_path / "missing.json")
@@ -158,6 +158,8 @@ def test_session_argument_errors(tmp_path, capsys, extra, words):
     path = tmp_path / "s.json"
     _headless(capsys, ["--headless", "--preset", "gaussian-1d", "--steps", "2",
                        "--set", "hidden=16", "--save", str(path)])
+    (tmp_path / "other.json").write_text("{}")
+    extra = [str(tmp_path / a) if a == "other.json" else a for a in extra]
     err = one_line_error(capsys, [str(path), "--headless", *extra])
     assert all(w in err for w in words)
 
@@ -175,12 +177,81 @@ def test_save_needs_headless(capsys):
     assert "--headless" in one_line_error(capsys, ["--save", "x.json"])
 
 
-def test_session_file_is_told_apart_from_qt_arguments():
+def test_session_file_is_told_apart_from_qt_arguments(tmp_path):
     from ganviz.cli import split_session
 
-    assert split_session(["-platform", "offscreen", "lesson.JSON"]) == (
-        Path("lesson.JSON"), ["-platform", "offscreen"])
-    assert split_session(["-style", "fusion"]) == (None, ["-style", "fusion"])
+    lesson = tmp_path / "lesson"  # any name: the content says what it is
+    lesson.write_text("{}")
+    assert split_session(["-platform", "offscreen", str(lesson)]) == (
+        lesson, ["-platform", "offscreen"])
+    qt = ["-style", "fusion", "-platform=offscreen", "-reverse", "-qwindowgeometry", "640x480+0+0",
+          "-qmljsdebugger=port:1234"]
+    assert split_session(qt) == (None, qt)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--stpes", "100", "--screenshot", "x.png"], ["unrecognized arguments: --stpes"]),
+    (["-platfrom", "offscreen"], ["unrecognized arguments: -platfrom"]),
+    (["-reverse=yes"], ["unrecognized arguments: -reverse=yes"]),
+    (["-platform"], ["-platform needs a value"]),
+    (["no-such-lesson"], ["no such file: no-such-lesson"]),
+    ([".."], ["is a folder"]),
+])
+def test_the_windows_command_line_refuses_what_it_does_not_know(capsys, argv, words):
+    """Refused before any window opens (a window here would block the test)."""
+    err = one_line_error(capsys, argv)
+    assert all(w in err for w in words), err
+
+
+def test_a_session_saved_without_json_suffix_opens(tmp_path, capsys):
+    path = tmp_path / "lesson"
+    _headless(capsys, ["--headless", "--preset", "gaussian-1d", "--steps", "3",
+                       "--set", "hidden=16", "--save", str(path)])
+    assert _headless(capsys, [str(path), "--headless", "--steps", "2"])["step"] == 5
+    other = tmp_path / "notes.txt"
+    other.write_text("[1, 2]")
+    assert "not a ganviz session file" in one_line_error(capsys, [str(other)])
+
+
+def test_cuda_without_cuda_is_refused_before_the_window(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    err = one_line_error(capsys, ["--set", "device=cuda"])
+    assert "device 'cuda'" in err and "accepted here: auto, cpu" in err
+    assert "Error" not in err  # no Python class names
+
+
+def test_list_presets_names_a_broken_one_and_lists_the_rest(tmp_path, capsys, monkeypatch):
+    import ganviz.cli as cli
+    from ganviz.core.presets import PRESET_DIR, scan_presets
+
+    for path in PRESET_DIR.glob("*.json"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "aaa-broken.json").write_text('{"config": {"k": 0}}')
+    (tmp_path / "deep.json").write_text("[" * 10_000 + "]" * 10_000)
+    monkeypatch.setattr(cli, "scan_presets", lambda: scan_presets(tmp_path))
+    assert main(["--list-presets"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == preset_names()
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "'aaa-broken' is broken" in lines[0] and "k must be" in lines[0]
+    assert "'deep' is broken" in lines[1] and "nested too deeply" in lines[1]
+
+
+def test_list_presets_into_a_closed_pipe_ends_quietly():
+    """`ganviz --list-presets | head -2`: the reader leaves early; no "Broken pipe"."""
+    proc = subprocess.Popen([sys.executable, "main.py", "--list-presets"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    try:
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    assert err == ""
 
 
 def test_session_whose_preset_is_gone_still_opens(tmp_path, capsys):
@@ -191,3 +262,25 @@ def test_session_whose_preset_is_gone_still_opens(tmp_path, capsys):
     doc["preset"] = "renamed-since"
     path.write_text(json.dumps(doc))
     assert _headless(capsys, [str(path), "--headless", "--steps", "2"])["step"] == 5
+
+
+@pytest.mark.parametrize("flag, target, words", [
+    ("--save", "missing-dir/s.json", ["--save", "missing-dir", "does not exist"]),
+    ("--csv", "/dev/full", ["--csv /dev/full is not a regular file"]),
+    ("--csv", ".", ["is a folder"]),
+    ("--screenshot", "missing-dir/x.png", ["--screenshot", "does not exist"]),
+])
+def test_output_paths_are_checked_before_the_run(tmp_path, capsys, flag, target, words):
+    """Refused in a moment, before training (a window here would block the test)."""
+    target = target if target.startswith("/") else str(tmp_path / target)
+    argv = ["--headless"] if flag != "--screenshot" else []
+    err = one_line_error(capsys, [*argv, "--preset", "ring8", "--steps", "100000", flag, target])
+    assert all(w in err for w in words), err
+
+
+def test_a_read_only_save_target_is_refused_and_kept(tmp_path, capsys):
+    path = tmp_path / "shared.json"
+    path.write_text("keep me")
+    path.chmod(0o444)
+    err = one_line_error(capsys, ["--headless", "--steps", "1", "--save", str(path)])
+    assert "read-only" in err and path.read_text() == "keep me"

@@ -1,4 +1,4 @@
-"""Export: window and plot images (PNG decodes, SVG parses), the metrics CSV (DESIGN.md names),
+"""Export: window and plot images (PNG decodes, SVG parses), the metrics CSV (the config's metric names),
 recordings (GIF and MP4 decode), the File menu entries, and errors as messages, not crashes."""
 
 from __future__ import annotations
@@ -340,7 +340,7 @@ def test_unwritable_paths_give_a_message_not_an_exception(win):
         path = f"{BAD_DIR}/out{suffix}"
         assert save(path) is False
         level, text = _banner(win)
-        assert level == "error" and path in text and "No such file" in text, text
+        assert level == "error" and path in text and "does not exist" in text, text
     assert win.exporter.save_plot("JS divergence", f"{BAD_DIR}/js.png") is False
     assert win.exporter.save_window("/tmp/window.bmp") is False
     assert "use .png or .svg" in _banner(win)[1]

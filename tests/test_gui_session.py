@@ -159,8 +159,43 @@ def test_theory_dialog_draws_the_closed_form_curves(qtbot, pg_style):
     assert len(dialog.view.low.listDataItems()) == 3  # minimax, non-saturating, Wasserstein
     js = dialog.view.top.listDataItems()[0]
     x, y = js.getData()
-    # REFERENCES.md: JS(N(0,1) || N(2,1)) = 0.336831 nats; ln 2 at the far end.
+    # JS(N(0,1) || N(2,1)) = 0.336831 nats (tests/test_theory.py); ln 2 at the far end.
     assert abs(np.interp(2.0, x, y) - 0.336831) < 2e-3 and abs(y[-1] - np.log(2)) < 1e-6
     # The minimax gradient at b = 10 is 4.464e-6 (log axis: the item holds log10).
     xm, ym = dialog.view.low.listDataItems()[0].getData()
     assert abs(np.interp(10.0, xm, ym) - np.log10(4.464e-6)) < 0.05
+
+
+def test_sessions_that_would_crash_the_engine_are_refused_and_the_run_goes_on(
+        qtbot, make_window, tmp_path):
+    """Files that once passed validation and then stopped training: a wrong-length or
+    all-zero random stream, a missing optimizer buffer, a step beyond int64."""
+    import base64
+
+    from ganviz.core.session import Session, save_session
+
+    engine = Engine(RING)
+    engine.train_step()
+    good = tmp_path / "good.json"
+    save_session(good, Session(RING, step=1, state=engine.state(full=True)))
+    window = make_window()
+    qtbot.waitUntil(lambda: _latest(window) is not None and _latest(window).step > 5,
+                    timeout=20_000)
+    run, config = _latest(window).run_id, window.controller.config
+    changes = {
+        "rng state holds 12 bytes": lambda d: d["rng"].update(
+            state=base64.b64encode(b"\x01" * 12).decode()),
+        "all zeros": lambda d: d["rng"].update(state=base64.b64encode(bytes(5056)).decode()),
+        "exp_avg is missing": lambda d: d["optimizer"]["G"]["buffers"].pop("exp_avg"),
+        "2**63 - 1": lambda d: d.update(step=2**63),
+    }
+    for words, change in changes.items():
+        doc = json.loads(good.read_text())
+        change(doc)
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(doc))
+        assert not window.open_session(bad)
+        assert "Could not open" in window.banner.text() and words in window.banner.text()
+    step = _latest(window).step
+    qtbot.waitUntil(lambda: _latest(window).step > step + 20, timeout=10_000)
+    assert _latest(window).run_id == run and window.controller.config == config

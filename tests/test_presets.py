@@ -13,6 +13,7 @@ import csv
 import json
 import re
 import statistics
+from pathlib import Path
 
 import pytest
 import torch
@@ -182,3 +183,24 @@ def test_presets_are_listed_in_story_order(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps({"order": "first", "config": {}}))
     with pytest.raises(ConfigError, match="order must be an integer"):
         read_preset(tmp_path / "d.json")
+
+
+def test_presets_ship_inside_the_package():
+    import ganviz
+    from ganviz.core.presets import PRESET_DIR
+
+    assert PRESET_DIR == Path(ganviz.__file__).resolve().parent / "presets"
+    assert len(list(PRESET_DIR.glob("*.json"))) == len(NAMES) >= 13
+
+
+def test_scan_presets_keeps_the_readable_ones_and_says_why_the_others_are_not(tmp_path):
+    from ganviz.core.presets import scan_presets
+
+    (tmp_path / "good.json").write_text(json.dumps({"config": {"k": 2}, "title": "Good"}))
+    (tmp_path / "bad.json").write_text(json.dumps({"config": {"k": 0}}))
+    (tmp_path / "binary.json").write_bytes(b"\xff\x00")
+    presets, broken = scan_presets(tmp_path)
+    assert [p.name for p in presets] == ["good"] and presets[0].config.k == 2
+    assert sorted(broken) == ["bad", "binary"]
+    assert "k must be between 1" in broken["bad"] and "not UTF-8" in broken["binary"]
+    assert all("\n" not in reason for reason in broken.values())

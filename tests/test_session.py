@@ -1,12 +1,14 @@
 """Session files: round trip, and clear rejection of broken or newer files."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
 import torch
 
-from ganviz.core.config import Config
+from ganviz.core.config import OPTIMIZER_BUFFERS, Config
 from ganviz.core.trainer import Engine
 from ganviz.core.session import Session, SessionError, load_session, save_session
 
@@ -29,7 +31,8 @@ def test_round_trip_config_weights_history(tmp_path):
     assert s.config == CFG and s.step == 10 and s.preset == "ring8"
     for net in ("G", "D"):
         for k, v in e.state()[net].items():
-            np.testing.assert_array_equal(np.asarray(s.state[net][k]), v)
+            np.testing.assert_array_equal(s.state[net][k], v)
+            assert s.state[net][k].dtype == np.float32
     np.testing.assert_allclose(s.history["loss_d"], hist["loss_d"])
 
 
@@ -105,7 +108,7 @@ def write(tmp_path, doc):
 
 def good_doc(tmp_path):
     path = tmp_path / "good.json"
-    save_session(path, Session(CFG, state=trained(1).state(full=True)))
+    save_session(path, Session(CFG, step=1, state=trained(1).state(full=True)))
     return json.loads(path.read_text())
 
 
@@ -180,3 +183,174 @@ def test_unmeasured_values_round_trip_as_null(tmp_path):
     back = load_session(path).measured
     np.testing.assert_array_equal(back["js"], measured["js"])
     np.testing.assert_array_equal(back["step"], measured["step"])
+
+
+# --- corrupted files: every one refused with one line, before anything is used ----------
+
+
+def _b64(a) -> str:
+    import base64
+
+    return base64.b64encode(np.asarray(a).tobytes()).decode("ascii")
+
+
+def _set_buffer(net, name, array):
+    def change(d):
+        d["optimizer"][net]["buffers"][name] = {"shape": list(array.shape),
+                                                "data": _b64(array.astype("<f4"))}
+    return change
+
+
+def _set_weight(net, name, array):
+    def change(d):
+        d["weights"][net][name] = {"shape": list(array.shape), "data": _b64(array.astype("<f4"))}
+    return change
+
+
+def _text(make):
+    """A change that replaces the whole file by ``make(good_text)`` (str or bytes)."""
+    return lambda d: make
+
+
+def _bad_header_rng(d):
+    import base64
+
+    raw = bytearray(base64.b64decode(d["rng"]["state"]))
+    raw[8:12] = (5000).to_bytes(4, "little")  # mt19937 position past its 624 words
+    d["rng"]["state"] = base64.b64encode(bytes(raw)).decode("ascii")
+
+
+CORRUPTIONS = {
+    "rng of the wrong length": (lambda d: d["rng"].update(state=_b64(np.ones(100, np.uint8))),
+                                ["rng state holds 100 bytes", "5056"]),
+    "rng all zeros": (lambda d: d["rng"].update(state=_b64(np.zeros(5056, np.uint8))),
+                      ["rng state is all zeros"]),
+    "rng header torch refuses": (_bad_header_rng, ["not a valid mt19937 state"]),
+    "rng of an unknown device": (lambda d: d["rng"].update(device="tpu"), ["rng device", "'cpu'"]),
+    "rng not base64": (lambda d: d["rng"].update(state="@@"), ["rng state is not valid base64"]),
+    "missing optimizer buffer": (lambda d: d["optimizer"]["D"]["buffers"].pop("exp_avg"),
+                                 ["optimizer buffer D.exp_avg is missing", "exp_avg, exp_avg_sq"]),
+    "unknown optimizer buffer": (_set_buffer("G", "velocity", np.zeros(3)),
+                                 ["optimizer buffer G.velocity is not one of adam's"]),
+    "wrong buffer shape": (_set_buffer("G", "exp_avg_sq", np.zeros(7)),
+                           ["optimizer buffer G.exp_avg_sq has shape (7,)", "parameters"]),
+    "non-finite buffer": (_set_buffer("G", "exp_avg", np.full(418, np.inf)),
+                          ["optimizer.G.exp_avg is not finite"]),
+    "optimizer steps of 2**63": (lambda d: d["optimizer"]["G"].update(steps=2**63),
+                                 ["optimizer G steps", "2**63 - 1"]),
+    "step of 2**63": (lambda d: d.update(step=2**63), ["step must be an integer", "2**63 - 1"]),
+    "counter of 2**63": (lambda d: d["counters"].update(d_updates=2**63), ["counters.d_updates"]),
+    "step a float": (lambda d: d.update(step=1.5), ["step must be an integer"]),
+    "version 0": (lambda d: d.update(version=0), ["version 0", "accepted: 1 to 2"]),
+    "version -1": (lambda d: d.update(version=-1), ["version -1", "accepted: 1 to 2"]),
+    "step disagrees with counters": (lambda d: d.update(step=999_999),
+                                     ["step 999999 disagrees with counters.step 1"]),
+    "frozen not names": (lambda d: d.update(frozen=[["d"]]), ["frozen must list"]),
+    "non-finite weight": (_set_weight("D", "head.bias", np.array([np.nan])),
+                          ["weight D.head.bias is not finite"]),
+    "wrong weight shape": (_set_weight("G", "hidden.0.weight", np.zeros((16, 3))),
+                           ["weights of G do not fit", "hidden.0.weight has shape (16, 3), needs (16, 2)"]),
+    "unknown weight": (_set_weight("D", "extra.bias", np.zeros(2)),
+                       ["weights of D do not fit", "extra.bias is not one of its weights"]),
+    "shape not sizes": (lambda d: d["weights"]["G"]["head.bias"].update(shape=[-2]),
+                        ["weight G.head.bias has shape [-2]"]),
+    "unknown config key": (lambda d: d["config"].update(colour="red"), ["unknown key 'colour'"]),
+    "clip beyond float32": (lambda d: d["config"].update(clip=1e39), ["clip", "float32"]),
+    "deep nesting": (_text("[" * 10_000 + "]" * 10_000), ["nested too deeply"]),
+    "truncated": (lambda d: json.dumps(d)[: len(json.dumps(d)) // 2], ["is not valid JSON"]),
+    "not UTF-8": (_text(b"\xff\xfe{\x00}"), ["is not UTF-8 text"]),
+    "empty": (_text(""), ["is not valid JSON"]),
+    "a JSON list": (_text("[1, 2]"), ["not a ganviz session file"]),
+}
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_corrupted_session_is_refused_with_one_line_naming_the_problem(tmp_path, name):
+    change, words = CORRUPTIONS[name]
+    doc = good_doc(tmp_path)
+    out = change(doc)
+    path = tmp_path / "bad.json"
+    if isinstance(out, bytes):
+        path.write_bytes(out)
+    else:
+        path.write_text(out if isinstance(out, str) else json.dumps(doc))
+    with pytest.raises(SessionError) as err:
+        load_session(path)
+    message = str(err.value)
+    assert "bad.json" in message and "\n" not in message
+    assert "Error" not in message and "Traceback" not in message  # no Python class names
+    for word in words:
+        assert word in message, message
+
+
+def test_the_good_document_of_the_table_loads_into_an_engine(tmp_path):
+    """The table's corruptions start from a file that is accepted and trains."""
+    path = write(tmp_path, good_doc(tmp_path))
+    s = load_session(path)
+    assert s.state["rng"]["state"].dtype == np.uint8 and s.state["rng"]["state"].size == 5056
+    assert set(s.state["optim"]["G"]["buffers"]) == {"exp_avg", "exp_avg_sq"}
+    e = Engine(s.config)
+    e.load_state(s.state)
+    e.train_step()
+    assert np.isfinite(e.drain()["loss_d"]).all()
+
+
+def test_the_rng_length_is_torchs(tmp_path):
+    from ganviz.core.session import RNG_BYTES
+
+    assert RNG_BYTES["cpu"] == torch.Generator().get_state().numel()
+
+
+def test_an_sgd_session_holds_its_one_buffer(tmp_path):
+    config = CFG.replace(optimizer="sgd")
+    e = Engine(config)
+    e.train_step()
+    path = tmp_path / "s.json"
+    save_session(path, Session(config, step=1, state=e.state(full=True)))
+    buffers = load_session(path).state["optim"]["G"]["buffers"]
+    assert list(buffers) == list(OPTIMIZER_BUFFERS["sgd"])
+
+
+def test_a_folder_and_a_huge_file_are_refused_before_reading(tmp_path, monkeypatch):
+    with pytest.raises(SessionError, match="is a folder"):
+        load_session(tmp_path)
+    path = write(tmp_path, good_doc(tmp_path))
+    monkeypatch.setattr("ganviz.core.presets.MAX_JSON_BYTES", 1000)
+    with pytest.raises(SessionError, match="the largest accepted is 0 MB"):
+        load_session(path)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_permission_denied_is_one_line(tmp_path):
+    path = write(tmp_path, good_doc(tmp_path))
+    os.chmod(path, 0)
+    with pytest.raises(SessionError, match="cannot read session file .*Permission denied"):
+        load_session(path)
+
+
+def test_saving_keeps_the_mode_and_refuses_a_read_only_file(tmp_path):
+    from ganviz.core.files import FileError
+
+    path = tmp_path / "lesson.json"
+    save_session(path, Session(CFG))
+    os.chmod(path, 0o664)
+    save_session(path, Session(CFG, step=3))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o664 and load_session(path).step == 3
+    os.chmod(path, 0o444)
+    with pytest.raises(FileError, match="read-only"):
+        save_session(path, Session(CFG, step=4))
+    assert load_session(path).step == 3
+
+
+def test_opening_a_session_imports_no_torch(tmp_path):
+    """The window's process reads sessions; torch stays out of it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.json"
+    save_session(path, Session(CFG, step=1, state=trained(1).state(full=True)))
+    code = ("import sys; from ganviz.core.session import load_session, save_session; "
+            f"s = load_session({str(path)!r}); save_session({str(tmp_path / 'b.json')!r}, s); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert load_session(tmp_path / "b.json").state["counters"]["step"] == 1

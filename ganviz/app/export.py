@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from ganviz.app.recording import Recorder, describe_error, ffmpeg_missing
+from ganviz.core.files import atomic_open, write_atomic
 from ganviz.core.history import MetricsCsv
-
-#: Column order of the metrics CSV: DESIGN.md's names, as the headless CSV, then ``kl``.
 
 #: User-facing names of the time-series plots (``TimeSeriesView.plots`` keys).
 SERIES_NAMES = {
@@ -43,9 +42,8 @@ CSV_FILTERS = "CSV table (*.csv)"
 
 
 def _write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (Python's open, so a failure says why)."""
-    with open(path, "wb") as handle:
-        handle.write(data)
+    """Write ``data`` to ``path`` atomically (Python's open, so a failure says why)."""
+    write_atomic(path, data)
 
 
 def _png_bytes(image: QImage) -> bytes:
@@ -195,7 +193,7 @@ def save_history_csv(history, path) -> int:
     (the row's step is the last of its block), so a long run has fewer rows
     than iterations.
     """
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, "w", newline="") as handle:
         return MetricsCsv(handle).write(*history.columns())
 
 

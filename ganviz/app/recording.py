@@ -19,6 +19,8 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
+from ganviz.core.files import atomic_path
+
 FFMPEG_HINT = "MP4 needs ffmpeg: pip install imageio-ffmpeg (or save the recording as GIF)"
 
 
@@ -133,18 +135,17 @@ def write_frames(path, frames, fps: float, count: int | None = None, progress=No
         raise ValueError(f"cannot record as '{suffix or 'no suffix'}': use .gif or .mp4")
     if suffix == ".mp4" and (missing := ffmpeg_missing()):
         raise RuntimeError(missing)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the folder {path.parent} does not exist")
     written = [0]
     frames = _counted(frames, count, progress, cancelled, written)
-    try:
+    # A cancelled or failed write leaves no partial file (and the old one, if any).
+    with atomic_path(path, "recording") as tmp:
         if suffix == ".gif":
             duration = max(20, int(round(1000.0 / min(fps, 50.0))))  # ms; GIF counts in 10 ms
-            _write_gif(path, _paletted(frames), duration)
+            _write_gif(tmp, _paletted(frames), duration)
         else:
             # veryfast: a third of the default preset's CPU for the same size on plots, so
             # training and drawing keep their cores while it writes (measured).
-            writer = iio2.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+            writer = iio2.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
                                      pixelformat="yuv420p", quality=7, macro_block_size=2,
                                      ffmpeg_log_level="error",
                                      output_params=["-preset", "veryfast", "-threads", "2"])
@@ -153,9 +154,6 @@ def write_frames(path, frames, fps: float, count: int | None = None, progress=No
                     writer.append_data(frame)
             finally:
                 writer.close()
-    except BaseException:
-        path.unlink(missing_ok=True)  # no half-written file left behind
-        raise
     return written[0]
 
 

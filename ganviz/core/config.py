@@ -1,7 +1,7 @@
 """The configuration of one run: one frozen dataclass, validated on creation.
 
 The same keys are used in preset files, session files, ``--set key=value`` on
-the command line and the metrics files (DESIGN.md section 3).
+the command line and the metrics files.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from . import budget
 from .losses import LOSS_NAMES as _LOSS_NAMES  # torch-free
 
 DATA_1D = ("gaussian", "bimodal", "trimodal", "uniform", "far-gaussian")
@@ -29,7 +30,7 @@ HOT_KEYS = frozenset(
 )
 #: Keys whose change restarts the run (same seed).
 COLD_KEYS = frozenset({"data", "z_dim", "hidden", "layers", "seed", "device"})
-#: Metric names (DESIGN.md section 3), in the column order of every metrics file.
+#: Metric names, in the column order of every metrics file.
 METRIC_NAMES = (
     "step", "loss_d", "loss_g", "js", "w1", "grad_norm_g", "grad_norm_d", "d_real", "d_fake",
     "modes_captured", "modes_total", "high_quality",
@@ -37,6 +38,10 @@ METRIC_NAMES = (
 #: Wall seconds between snapshots at full speed: a little over 30 a second, so
 #: that a 30 Hz display always has a new one to draw.
 SNAPSHOT_INTERVAL = 1 / 32
+#: The largest and the smallest positive normal float32: rates, the clip and the
+#: penalty weight are float32 numbers in training, so they must be representable.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38
 
 
 class ConfigError(ValueError):
@@ -77,6 +82,11 @@ class Config:
         _check_float("lr_g", self.lr_g, positive=True)
         _check_float("clip", self.clip, positive=True)
         _check_float("gp_weight", self.gp_weight, positive=False)
+        try:  # last: a model or batch that would not fit in memory, before anything is allocated
+            budget.check_memory(self.dim, self.z_dim, self.hidden, self.layers, self.batch_size,
+                                self.optimizer, self.loss, cuda=self.device == "cuda")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @property
     def dim(self) -> int:
@@ -180,7 +190,11 @@ def _check_float(key: str, value: Any, positive: bool) -> None:
         raise ConfigError(f"{key} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number, got {value}")
+    low = f"{FLOAT32_TINY:.2g}" if positive else "0"
+    accepted = f"accepted: {low} to {FLOAT32_MAX:.2g} (float32)"
     if positive and value <= 0:
-        raise ConfigError(f"{key} must be > 0, got {value}")
+        raise ConfigError(f"{key} must be > 0, got {value}; {accepted}")
     if not positive and value < 0:
-        raise ConfigError(f"{key} must be >= 0, got {value}")
+        raise ConfigError(f"{key} must be >= 0, got {value}; {accepted}")
+    if value > FLOAT32_MAX or (positive and value < FLOAT32_TINY):
+        raise ConfigError(f"{key} {value:g} does not fit a float32; {accepted}")

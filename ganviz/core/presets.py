@@ -1,4 +1,4 @@
-"""Preset scenarios: small JSON files in ``resources/presets``, one per scenario.
+"""Preset scenarios: small JSON files in ``ganviz/presets`` (package data), one per scenario.
 
 A preset file holds a ``config`` (any subset of the config keys), a suggested
 number of ``steps``, and text for the GUI: ``title``, ``explanation`` (what
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 _TEXT_KEYS = ("title", "explanation", "look_for", "next")
 
 
@@ -29,39 +29,78 @@ class Preset:
     explanation: str
     look_for: str = ""
     next: str = ""
+    order: int = 1 << 30  # files without one go last
+
+
+def scan_presets(directory: Path = PRESET_DIR) -> tuple[list[Preset], dict[str, str]]:
+    """Read every preset file in ``directory``; one broken file spoils nothing else.
+
+    Returns
+    -------
+    presets : list of Preset
+        The readable presets, in story order (``order``), then by name.
+    broken : dict
+        File name stem -> the one-line reason it cannot be read, by name.
+    """
+    presets, broken = [], {}
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            presets.append(read_preset(path))
+        except ConfigError as exc:
+            broken[path.stem] = str(exc)
+    presets.sort(key=lambda p: (p.order, p.name))
+    return presets, broken
 
 
 def preset_names(directory: Path = PRESET_DIR) -> list[str]:
-    """Names of the presets found in ``directory``, in story order (``order``), then by name."""
-    return [p.stem for p in sorted(directory.glob("*.json"), key=lambda p: (_order(p), p.stem))]
-
-
-def _order(path: Path) -> int:
-    """A preset's ``order``; files without one (or unreadable: load_preset says why) go last."""
-    try:
-        order = json.loads(path.read_text(encoding="utf-8")).get("order")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        return 1 << 30
-    return order if isinstance(order, int) and not isinstance(order, bool) else 1 << 30
+    """Names of the readable presets in ``directory``, in story order (``order``), then by name."""
+    return [p.name for p in scan_presets(directory)[0]]
 
 
 def load_preset(name: str, directory: Path = PRESET_DIR) -> Preset:
     """The preset called ``name``; ConfigError names it and lists those that exist."""
-    path = directory / f"{name}.json"
-    if not path.is_file():
+    path = Path(directory) / f"{name}.json"
+    if not name or Path(name).name != name or not path.is_file():  # a name, never a path
         names = ", ".join(preset_names(directory)) or "(none found)"
         raise ConfigError(f"unknown preset {name!r}; accepted: {names}")
     return read_preset(path)
 
 
+#: The largest JSON file read (bytes): a session of the largest model is well below it,
+#: and a file above it is refused before it is read.
+MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
 def read_json(path: Path, kind: str, error: type[ConfigError] = ConfigError):
-    """The JSON in ``path``; ``error`` says "cannot read" or "is not valid JSON", naming ``kind``."""
+    """The JSON in ``path``; every failure to read it raises ``error`` with one line naming ``kind``.
+
+    Refused: a missing or unreadable file, a folder, a file above MAX_JSON_BYTES
+    (before reading it), invalid UTF-8, invalid JSON, and nesting deeper than
+    Python's recursion limit.
+    """
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        if path.is_dir():
+            raise error(f"cannot read {kind} {path}: it is a folder")
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise error(f"{kind} {path} is {size / 2**20:,.0f} MB; the largest accepted is "
+                        f"{MAX_JSON_BYTES // 2**20} MB")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)  # a file that grew since stat() is still bounded
+        if len(raw) > MAX_JSON_BYTES:
+            raise error(f"{kind} {path} is larger than {MAX_JSON_BYTES // 2**20} MB")
+        return json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise error(f"cannot read {kind} {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise error(f"{kind} {path} is not UTF-8 text (byte {exc.start}): not a JSON file") from None
+    except json.JSONDecodeError as exc:
         raise error(f"{kind} {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{kind} {path} is nested too deeply to be a ganviz file") from None
+    except MemoryError:
+        raise error(f"{kind} {path} does not fit in memory") from None
 
 
 def read_preset(path: Path) -> Preset:
@@ -77,11 +116,11 @@ def read_preset(path: Path) -> Preset:
     steps = raw.get("steps", 3000)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"preset file {path}: steps must be a positive integer, got {steps!r}")
-    order = raw.get("order", 0)
+    order = raw.get("order", 1 << 30)
     if isinstance(order, bool) or not isinstance(order, int):
         raise ConfigError(f"preset file {path}: order must be an integer, got {order!r}")
     text = {k: raw.get(k, "") for k in _TEXT_KEYS}
     bad = [k for k, v in text.items() if not isinstance(v, str)]
     if bad:
         raise ConfigError(f"preset file {path}: {', '.join(bad)} must be text")
-    return Preset(name=path.stem, config=config, steps=steps, **text)
+    return Preset(name=path.stem, config=config, steps=steps, order=order, **text)

@@ -6,8 +6,16 @@ optimizers' running buffers, the random stream, the step counters and which
 networks are frozen: training on from a loaded session gives the same
 numbers as training on without saving (same device type). Tensors are stored
 as base64 of little-endian float32 with their shapes; history as lists of
-numbers. Every problem reading a file raises one SessionError that names the
-file and what is wrong; nothing is half-loaded.
+numbers.
+
+Reading is complete validation: every part an engine will use is checked
+(shapes against the config, finite weights, every buffer the optimizer needs,
+a random stream the generator accepts, counters that fit an int64) before a
+:class:`Session` is returned, so a broken file raises one SessionError that
+names the file and the problem, and the run in progress is never replaced by
+one that cannot train. Nothing here imports torch (the window's process opens
+sessions): tensors decode to numpy float32 arrays, the random stream to a
+numpy uint8 array.
 
 Version 1 files (weights only) are read too: their optimizers start afresh.
 """
@@ -15,20 +23,28 @@ Version 1 files (weights only) are read too: their optimizers start afresh.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-import os
-import tempfile
+import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .config import Config, ConfigError
+from .budget import network_shapes
+from .config import OPTIMIZER_BUFFERS, Config, ConfigError
+from .files import atomic_open
 from .presets import read_json
 
 FORMAT = "ganviz-session"
 VERSION = 2
+#: The largest counter or step: torch and numpy count in int64.
+MAX_COUNT = 2**63 - 1
+#: Bytes of a random stream's state by device type: torch's CPU generator
+#: (``torch.Generator().get_state().numel()``: mt19937's 624 words and its
+#: normal-sampling cache) and CUDA's Philox (seed and offset).
+RNG_BYTES = {"cpu": 5056, "cuda": 16}
 
 
 class SessionError(ConfigError):
@@ -37,7 +53,12 @@ class SessionError(ConfigError):
 
 @dataclass(frozen=True)
 class Session:
-    """What a session file holds."""
+    """What a session file holds.
+
+    ``state`` holds numpy arrays when read from a file: {"G": {name: float32
+    array}, "D": ..., and optionally "optim", "rng" (uint8 array), "counters",
+    "frozen"}, the layout of ``Engine.state(full=True)``.
+    """
 
     config: Config
     step: int = 0
@@ -50,12 +71,15 @@ class Session:
 def save_session(path, session: Session) -> None:
     """Write ``session`` to ``path`` atomically (a crash never leaves half a file).
 
+    The file keeps the mode of the one it replaces; a read-only file is refused
+    (:func:`ganviz.core.files.atomic_path`).
+
     Parameters
     ----------
     path : str or Path
         Destination, conventionally ``*.json``.
     session : Session
-        Config, and optionally weights and history.
+        Config, and optionally weights and history; tensors may be torch or numpy.
     """
     doc = {
         "format": FORMAT,
@@ -76,26 +100,26 @@ def save_session(path, session: Session) -> None:
                       "buffers": {k: _encode(t) for k, t in optim[net]["buffers"].items()}}
                 for net in ("G", "D")}}
         if "rng" in state:
-            raw = np.asarray(state["rng"]["state"], dtype=np.uint8).tobytes()
+            raw = _numpy(state["rng"]["state"]).astype(np.uint8).tobytes()
             doc["rng"] = {"device": state["rng"]["device"],
                           "state": base64.b64encode(raw).decode("ascii")}
         if "counters" in state:
             doc["counters"] = {k: int(v) for k, v in state["counters"].items()}
         if "frozen" in state:
             doc["frozen"] = list(state["frozen"])
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", what="session file") as f:
+        json.dump(doc, f)
 
 
 def load_session(path) -> Session:
-    """Read a session file; SessionError names the problem and what is accepted."""
+    """Read and fully validate a session file.
+
+    Raises
+    ------
+    SessionError
+        One line naming the file, the problem and what is accepted; raised
+        before anything is returned, so nothing is half-loaded.
+    """
     path = Path(path)
     doc = read_json(path, "session file", SessionError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -108,6 +132,9 @@ def load_session(path) -> Session:
             f"session file {path} is version {version}, written by a newer ganviz; "
             f"this one reads version {VERSION} or older"
         )
+    if version < 1:
+        raise SessionError(f"session file {path} has version {version}; "
+                           f"accepted: 1 to {VERSION}")
     try:
         config = Config.from_dict(_need(doc, "config", dict))
         step = _count(doc.get("step", 0), "step")
@@ -120,39 +147,32 @@ def load_session(path) -> Session:
                      for net in ("G", "D")}
             _check_shapes(config, state)
             state.update(_read_resume(doc, config, state))
+            counters = state.get("counters")
+            if counters is not None and "step" in doc and counters["step"] != step:
+                raise SessionError(f"step {step} disagrees with counters.step {counters['step']}")
         preset = doc.get("preset", "")
     except SessionError as exc:
         raise SessionError(f"session file {path}: {exc}") from None
     except ConfigError as exc:
         raise SessionError(f"session file {path}: {exc}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
         raise SessionError(f"session file {path}: malformed content ({exc})") from None
     return Session(config=config, step=step, state=state, history=history, measured=measured,
                    preset=preset if isinstance(preset, str) else "")
 
 
-def state_to_numpy(state):
-    """An Engine.state() with numpy arrays for tensors: what crosses a process pipe plainly."""
-    if isinstance(state, dict):
-        return {k: state_to_numpy(v) for k, v in state.items()}
-    if isinstance(state, torch.Tensor):
-        return state.detach().cpu().numpy().copy()
-    return state
-
-
-def state_to_torch(state):
-    """The inverse of :func:`state_to_numpy`."""
-    if isinstance(state, dict):
-        return {k: state_to_torch(v) for k, v in state.items()}
-    if isinstance(state, np.ndarray):
-        return torch.from_numpy(state.copy())
-    return state
+def _numpy(t) -> np.ndarray:
+    """A torch tensor (any device) or array-like as a numpy array; torch is never imported here."""
+    torch = sys.modules.get("torch")  # no tensor can exist where torch was never imported
+    if torch is not None and isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t)
 
 
 def _count(value, what: str) -> int:
-    """``value`` if it is a non-negative integer; else SessionError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SessionError(f"{what} must be a non-negative integer, got {value!r}")
+    """``value`` if it is an integer in [0, MAX_COUNT]; else SessionError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise SessionError(f"{what} must be an integer from 0 to 2**63 - 1, got {value!r}")
     return value
 
 
@@ -173,7 +193,7 @@ def _columns_in(doc: dict, key: str) -> dict:
     for k, v in _need(doc, key, dict, {}).items():
         try:
             arr = np.asarray(v, dtype=np.float64)  # null (None) reads as NaN
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             arr = None
         if arr is None or arr.ndim != 1:
             raise SessionError(f"{key} {k!r} must be a list of numbers")
@@ -192,34 +212,62 @@ def _read_resume(doc: dict, config: Config, weights: dict) -> dict:
         if name != config.optimizer:
             raise SessionError(f"optimizer state is for {name!r}, the config says {config.optimizer!r}")
         out["optim"] = {"name": name}
+        needed = OPTIMIZER_BUFFERS[name]
         for net in ("G", "D"):
             part = _need(optim, net, dict)
             steps = _count(part.get("steps"), f"optimizer {net} steps")
-            size = sum(t.numel() for t in weights[net].values())
-            buffers = {k: _decode(v, f"optimizer.{net}.{k}") for k, v in _need(part, "buffers", dict).items()}
-            for k, t in buffers.items():
-                if t.shape != (size,):
-                    raise SessionError(f"optimizer buffer {net}.{k} has shape {tuple(t.shape)}, "
-                                       f"the network has {size} parameters")
+            size = sum(a.size for a in weights[net].values())
+            stored = _need(part, "buffers", dict)
+            missing = [k for k in needed if k not in stored]
+            if missing:
+                raise SessionError(f"optimizer buffer {net}.{missing[0]} is missing; "
+                                   f"{name} needs {', '.join(needed)}")
+            unknown = sorted(k for k in stored if k not in needed)
+            if unknown:
+                raise SessionError(f"optimizer buffer {net}.{unknown[0]} is not one of "
+                                   f"{name}'s ({', '.join(needed)})")
+            buffers = {k: _decode(v, f"optimizer.{net}.{k}") for k, v in stored.items()}
+            for k, a in buffers.items():
+                if a.shape != (size,):
+                    raise SessionError(f"optimizer buffer {net}.{k} has shape {tuple(a.shape)}, "
+                                       f"the network has {size} parameters: ({size},)")
             out["optim"][net] = {"steps": steps, "buffers": buffers}
     if "rng" in doc:
-        rng = _need(doc, "rng", dict)
-        try:
-            raw = base64.b64decode(rng["state"], validate=True)
-        except (KeyError, ValueError, TypeError):
-            raise SessionError("rng state is not valid base64") from None
-        out["rng"] = {"device": str(rng.get("device")),
-                      "state": torch.frombuffer(bytearray(raw), dtype=torch.uint8)}
+        out["rng"] = _read_rng(_need(doc, "rng", dict))
     if "counters" in doc:
         counters = _need(doc, "counters", dict)
         out["counters"] = {k: _count(counters.get(k), f"counters.{k}")
                            for k in ("step", "d_updates", "g_updates")}
     if "frozen" in doc:
         frozen = _need(doc, "frozen", list)
-        if not set(frozen) <= {"d", "g"}:
+        if not all(isinstance(f, str) for f in frozen) or not set(frozen) <= {"d", "g"}:
             raise SessionError(f"frozen must list 'd' and/or 'g', got {frozen!r}")
-        out["frozen"] = sorted(frozen)
+        out["frozen"] = sorted(set(frozen))
     return out
+
+
+def _read_rng(rng: dict) -> dict:
+    """A random stream's state that the device's generator will accept."""
+    device = rng.get("device")
+    if device not in RNG_BYTES:
+        raise SessionError(f"rng device must be 'cpu' or 'cuda', got {device!r}")
+    try:
+        raw = base64.b64decode(rng["state"], validate=True)
+    except (KeyError, ValueError, TypeError, binascii.Error):
+        raise SessionError("rng state is not valid base64") from None
+    if len(raw) != RNG_BYTES[device]:
+        raise SessionError(f"rng state holds {len(raw)} bytes; a {device} generator's "
+                           f"holds {RNG_BYTES[device]}")
+    state = np.frombuffer(raw, dtype=np.uint8).copy()
+    if not state.any():
+        raise SessionError("rng state is all zeros, not a generator's state")
+    if device == "cpu":
+        # mt19937's header as torch checks it: position (1..624), seeded flag, next (<= 624).
+        left, seeded = (int(x) for x in state[8:16].view("<i4"))
+        position = int(state[16:24].view("<u8")[0])
+        if not (0 < left <= 624 and seeded == 1 and position <= 624):
+            raise SessionError("rng state is not a valid mt19937 state (torch would refuse it)")
+    return {"device": device, "state": state}
 
 
 def _need(doc: dict, key: str, kind: type, default=None):
@@ -233,36 +281,43 @@ def _need(doc: dict, key: str, kind: type, default=None):
 
 
 def _encode(t) -> dict:
-    a = (t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)).astype("<f4")
+    a = _numpy(t).astype("<f4")
     return {"shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
-def _decode(v, name: str) -> torch.Tensor:
+def _decode(v, name: str) -> np.ndarray:
+    """A stored tensor as a finite float32 array of its shape; SessionError otherwise."""
     if not isinstance(v, dict) or "shape" not in v or "data" not in v:
         raise SessionError(f"weight {name} must be an object with shape and data")
-    shape = tuple(int(s) for s in v["shape"])
+    shape = v["shape"]
+    if not isinstance(shape, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**31 for s in shape):
+        raise SessionError(f"weight {name} has shape {shape!r}; a shape is a list of sizes")
+    shape = tuple(shape)
+    size = math.prod(shape)
     try:
         raw = base64.b64decode(v["data"], validate=True)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, binascii.Error):
         raise SessionError(f"weight {name} is not valid base64") from None
-    if len(raw) != 4 * int(np.prod(shape)):
-        raise SessionError(f"weight {name} holds {len(raw) // 4} numbers, its shape {shape} needs {int(np.prod(shape))}")
-    a = np.frombuffer(raw, dtype="<f4").reshape(shape)
+    if len(raw) != 4 * size:
+        raise SessionError(f"weight {name} holds {len(raw) / 4:g} numbers, its shape {shape} needs {size}")
+    a = np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float32)
     if not np.all(np.isfinite(a)):
         raise SessionError(f"weight {name} is not finite")
-    return torch.from_numpy(a.astype(np.float32))
+    return a
 
 
 def _check_shapes(config: Config, state: dict) -> None:
     """The weights must fit the models the config builds."""
-    from .models import make_models
-
-    dim = config.dim
-    for net, module in zip(("G", "D"), make_models(dim, config.z_dim, config.hidden, config.layers)):
-        want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    shapes = network_shapes(config.dim, config.z_dim, config.hidden, config.layers)
+    for net in ("G", "D"):
         got = {k: tuple(v.shape) for k, v in state[net].items()}
-        if want != got:
+        if shapes[net] != got:
+            wrong = sorted(set(shapes[net]) ^ set(got)) or sorted(
+                k for k in got if got[k] != shapes[net][k])
             raise SessionError(
                 f"the weights of {net} do not fit the config (z_dim={config.z_dim}, "
-                f"hidden={config.hidden}, layers={config.layers})"
-            )
+                f"hidden={config.hidden}, layers={config.layers}): {wrong[0]} "
+                + (f"has shape {got[wrong[0]]}, needs {shapes[net][wrong[0]]}"
+                   if wrong[0] in got and wrong[0] in shapes[net] else
+                   "is missing" if wrong[0] in shapes[net] else "is not one of its weights"))
