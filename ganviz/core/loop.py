@@ -175,7 +175,12 @@ class Inbox:
     @property
     def busy(self) -> bool:
         """True when changes, calls, a pause or a stop wait (unlocked peek, every step)."""
-        return bool(self._changes) or bool(self._calls) or self._paused or self._stop.is_set()
+        return self.pending or self._paused or self._stop.is_set()
+
+    @property
+    def pending(self) -> bool:
+        """True when changes or calls wait to be taken (unlocked peek)."""
+        return bool(self._changes) or bool(self._calls)
 
     @property
     def paused(self) -> bool:
@@ -360,6 +365,9 @@ def train(
             if not was_paused:
                 was_paused = True
                 yield Paused(run_id, run.snapshot(force=True))
+                continue  # what arrived meanwhile applies before any single step
+            if inbox.pending:
+                continue  # a change sent before a step request applies first
             singles = inbox.take_steps()
             if singles:
                 for kind in singles:

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from ..config import ConfigError
+from ..devices import check_device
 
 #: Intra-op threads a run uses unless ``GANVIZ_THREADS`` says otherwise.
 THREADS = 1
@@ -62,13 +62,11 @@ def _one_interop_thread() -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when torch sees it, else CPU; ``cuda`` must exist."""
+    """``auto`` -> CUDA when torch sees it, else CPU; ``cuda`` must exist (ConfigError)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' requested but torch sees no CUDA device; accepted: auto, cpu")
+    check_device(name)
     return torch.device(name)
-
 
 
 def available_devices() -> tuple[str, ...]:
