@@ -65,3 +65,41 @@ def test_session_file_opens_in_the_window_and_trains_on(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and out.stat().st_size > 10_000
     assert f"saved {out} (step 70)" in proc.stderr, proc.stderr[-2000:]
+
+
+def _json(proc) -> dict:
+    import json
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+#: What both print and must agree on, bit for bit (not the wall-clock figures).
+SAME = ("step", "loss_d", "loss_g", "js", "kl", "w1", "grad_norm_g", "grad_norm_d", "d_real",
+        "d_fake", "modes_captured", "high_quality", "value", "g_mean", "g_std", "config")
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_the_window_and_a_headless_run_print_the_same_metrics(tmp_path, mode):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GANVIZ_WORKER=mode)
+    env.pop("GANVIZ_THREADS", None)  # the policy itself, not the tests' setting
+    common = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    args = ["--preset", "vanishing-fixed", "--steps", "100"]
+    window = _json(subprocess.run([sys.executable, "main.py", *args, "--screenshot",
+                                   str(tmp_path / "x.png")], **common))
+    headless = _json(subprocess.run([sys.executable, "main.py", "--headless", *args], **common))
+    assert {k: window[k] for k in SAME} == {k: headless[k] for k in SAME}
+
+
+def test_a_session_with_set_values_opens_in_the_window_with_them(tmp_path):
+    """The session is read once and --set applies on top of it, in the window too."""
+    session = tmp_path / "lesson.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    common = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    prep = subprocess.run([sys.executable, "main.py", "--headless", "--preset", "gaussian-1d",
+                           "--steps", "20", "--save", str(session)], **common)
+    assert prep.returncode == 0, prep.stderr[-2000:]
+    shown = _json(subprocess.run([sys.executable, "main.py", str(session), "--set", "lr_d=0.0123",
+                                  "--steps", "5", "--screenshot", str(tmp_path / "s.png")],
+                                 **common))
+    assert shown["config"]["lr_d"] == 0.0123 and shown["step"] == 25
