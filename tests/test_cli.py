@@ -284,3 +284,70 @@ def test_a_read_only_save_target_is_refused_and_kept(tmp_path, capsys):
     path.chmod(0o444)
     err = one_line_error(capsys, ["--headless", "--steps", "1", "--save", str(path)])
     assert "read-only" in err and path.read_text() == "keep me"
+
+
+def test_headless_save_records_the_preset_and_the_history(tmp_path, capsys):
+    from ganviz.core.session import load_session
+
+    path = tmp_path / "s.json"
+    _headless(capsys, ["--headless", "--preset", "ring8", "--steps", "30", "--every", "10",
+                       "--set", "hidden=16", "--save", str(path)])
+    saved = load_session(path)
+    assert saved.preset == "ring8" and saved.step == 30
+    assert list(saved.history["step"]) == list(range(1, 31))
+    assert list(saved.measured["step"]) == [10, 20, 30]
+    # Going on from it keeps the old history in front of the new one.
+    again = tmp_path / "t.json"
+    _headless(capsys, [str(path), "--headless", "--steps", "10", "--save", str(again)])
+    assert list(load_session(again).history["step"]) == list(range(1, 41))
+
+
+def test_headless_divergence_names_step_and_cause_and_the_csv_stops_there(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    code = main(["--headless", "--preset", "gaussian-1d", "--steps", "500", "--csv", str(out),
+                 "--set", "lr_g=1e6", "--set", "lr_d=1e6"])
+    err = capsys.readouterr().err
+    assert code == 2 and "diverged at step" in err and "likely cause: lr_" in err
+    step = int(err.split("diverged at step ")[1].split(":")[0].replace(",", ""))
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert int(rows[-1]["step"]) == step  # no row past the divergence
+    assert sum(not _finite(r["loss_d"]) or not _finite(r["loss_g"]) for r in rows) <= 1
+
+
+def _finite(text: str) -> bool:
+    import math
+
+    return text != "" and math.isfinite(float(text))
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_headless_run_stops_cleanly_and_writes_what_was_asked(tmp_path, sig):
+    import signal
+    import time
+
+    path, out = tmp_path / "s.json", tmp_path / "m.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "--headless", "--preset", "ring8", "--steps", "10000000",
+         "--every", "50", "--csv", str(out), "--save", str(path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The CSV's first measured row means training is under way.
+        while not (out.exists() and out.stat().st_size > 2000):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, sig))
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted at step" in stderr and "Traceback" not in stderr and stdout == ""
+    from ganviz.core.session import load_session
+
+    saved = load_session(path)
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert saved.step == int(rows[-1]["step"]) > 0
+    assert f"interrupted at step {saved.step:,}" in stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ganviz.core.config import Config
+from ganviz.core.events import Paused
 from ganviz.core.presets import load_preset, preset_names
 
 SMALL = Config.from_dict({"data": "gaussian", "z_dim": 1, "hidden": 16, "batch_size": 64})
@@ -63,12 +64,13 @@ def test_pause_step_and_reset(qtbot, make_window):
     window = make_window()
     c = window.controller
     _wait_step(qtbot, window, 20)
-    window.controls.play.click()  # pause
-    assert c.paused and window.controls.play.text() == "Play"
+    with qtbot.waitSignal(c.worker.event, timeout=20_000,
+                          check_params_cb=lambda e: isinstance(e, Paused)) as paused:
+        window.controls.play.click()  # pause
+        assert c.paused and window.controls.play.text() == "Play"
+    step = paused.args[0].snapshot.step
     qtbot.wait(200)
-    step = _latest(window).step
-    qtbot.wait(200)
-    assert _latest(window).step == step
+    assert _latest(window).step == step  # nothing trains while paused
     window.controls.step.click()
     qtbot.waitUntil(lambda: _latest(window).step == step + 1, timeout=5_000)
     qtbot.wait(100)

@@ -90,7 +90,7 @@ def run_fixed(
     start = int(state.get("counters", {}).get("step", 0)) if state is not None else 0
     kept = History()
     if history is not None:
-        kept.load(*history)
+        kept.load(*history, run_id=0)  # the run_id train stamps: add() goes on from it
     inbox = Inbox()
     bar = _Progress(progress, steps)
     t0 = time.perf_counter()
