@@ -73,7 +73,7 @@ class Controller(QObject):
         self.steps_per_s = 0.0
         self._rates: deque = deque()
         self._seed_history: tuple | None = None  # (run id, history columns) of an opened session
-        self._initial: tuple | None = None  # a session opened before start: (state, reason)
+        self._initial: tuple | None = None  # a session opened before start: (state, reason, history)
 
     # --- the run's state, as the supervisor has it -------------------------------
 
@@ -112,9 +112,9 @@ class Controller(QObject):
         self.worker = Worker(self.supervisor, self)
         self.worker.event.connect(self.on_event)
         self.worker.start()
-        state, reason = self._initial or (None, "")
+        state, reason, history = self._initial or (None, "", None)
         self._initial = None
-        self._restart(state, reason)
+        self._restart(state, reason, history)
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """End the run and its host; True when they ended in order (never blocks for long)."""
@@ -124,9 +124,11 @@ class Controller(QObject):
             worker.event.disconnect(self.on_event)
         return self.supervisor.stop(timeout)
 
-    def _restart(self, state=None, reason: str = "reset") -> None:
-        """A new run of the config in force (from an engine ``state``)."""
-        self.supervisor.restart(state=state, reason=reason)
+    def _restart(self, state=None, reason: str = "reset", history=None) -> None:
+        """A new run of the config in force (from an engine ``state``, with a session's ``history``)."""
+        run_id = self.supervisor.restart(state=state, reason=reason)
+        # Events are read on this thread, so the run's Started cannot come before this.
+        self._seed_history = (run_id, history) if history else None
         self.state_changed.emit()
 
     # --- events ----------------------------------------------------------------
@@ -248,11 +250,9 @@ class Controller(QObject):
         self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
         history = (session.history, session.measured) if session.history else None
         if self.worker is None:
-            self._initial = (session.state, "session")
-            self._seed_history = (0, history) if history else None
+            self._initial = (session.state, "session", history)
         else:
-            self._seed_history = (self.supervisor.run_id + 1, history) if history else None
-            self._restart(session.state, "session")
+            self._restart(session.state, "session", history)
         self.message.emit(INFO, f"Opened session {path} at step {session.step:,}.")
 
     # --- commands from the controls ---------------------------------------
