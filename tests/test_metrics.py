@@ -12,6 +12,7 @@ import pytest
 import torch
 from scipy import stats
 
+from ganviz.core.losses import d_star_ratio
 from ganviz.core import metrics as M
 
 LN2 = math.log(2.0)
@@ -136,15 +137,15 @@ class TestKL:
 class TestOptimalD:
     def test_reference_values(self):
         x = np.array([0.0, 1.0, 2.0])
-        d = M.optimal_discriminator(normal_pdf(x), normal_pdf(x, 2.0))
+        d = d_star_ratio(normal_pdf(x), normal_pdf(x, 2.0))
         np.testing.assert_allclose(d, [0.880797, 0.5, 0.119203], atol=1e-6)
         # REFERENCES: D*(x) = sigmoid(2 - 2x).
         xs = np.linspace(-5, 7, 101)
-        d = M.optimal_discriminator(normal_pdf(xs), normal_pdf(xs, 2.0))
+        d = d_star_ratio(normal_pdf(xs), normal_pdf(xs, 2.0))
         np.testing.assert_allclose(d, 1 / (1 + np.exp(-(2 - 2 * xs))), rtol=1e-12)
 
     def test_half_where_both_vanish(self):
-        d = M.optimal_discriminator(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([[0.0, 0.0], [2.0, 1.0]]))
+        d = d_star_ratio(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([[0.0, 0.0], [2.0, 1.0]]))
         np.testing.assert_array_equal(d, [[0.5, 1.0], [0.0, 0.75]])
 
 
@@ -154,13 +155,13 @@ class TestValue:
 
     def test_equal_distributions_give_minus_log4(self):
         p = normal_pdf(self.xs)
-        v = M.value_function(p, p, M.optimal_discriminator(p, p), self.cell)
+        v = M.value_function(p, p, d_star_ratio(p, p), self.cell)
         assert v == pytest.approx(-1.386294, abs=1e-6)
         assert M.optimal_value(0.0) == pytest.approx(-math.log(4), abs=1e-15)
 
     def test_shifted_gaussians_reference_and_theorem1(self):
         p, q = normal_pdf(self.xs), normal_pdf(self.xs, 2.0)
-        d_star = M.optimal_discriminator(p, q)
+        d_star = d_star_ratio(p, q)
         v = M.value_function(p, q, d_star, self.cell)
         assert v == pytest.approx(-0.712633, abs=1e-6)
         # Theorem 1: V(G, D*) = -log 4 + 2 JS.

@@ -128,29 +128,6 @@ def kl_divergence(p, q, floor: float = KL_FLOOR) -> float:
     return max(_xlogy_ratio(p, np.maximum(q, floor)), 0.0)
 
 
-def optimal_discriminator(p_data, p_g) -> np.ndarray:
-    """The optimal discriminator D*(x) = p_data / (p_data + p_g), elementwise.
-
-    Parameters
-    ----------
-    p_data, p_g : array_like
-        Same shape, densities (1/unit^dim) at the same points.
-
-    Returns
-    -------
-    ndarray
-        Same shape, float64 in [0, 1]; 0.5 where both densities are 0
-        (D* is undefined there and 1/2 is what a discriminator that cannot
-        tell the two apart outputs).
-    """
-    p_data = np.asarray(p_data, dtype=np.float64)
-    p_g = np.asarray(p_g, dtype=np.float64)
-    s = p_data + p_g
-    out = np.full(np.broadcast_shapes(p_data.shape, p_g.shape), 0.5)
-    np.divide(p_data, s, out=out, where=s > 0)
-    return out
-
-
 def value_function(p_data, p_g, d, cell: float, eps: float = VALUE_EPS) -> float:
     """GAN value V(G, D) = ∫ p_data log D + ∫ p_g log(1 - D), by a Riemann sum.
 
