@@ -44,10 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=100,
                    help="headless: iterations between measurements (default 100)")
     p.add_argument("--screenshot", type=Path, help="train --steps, save the window as PNG, quit")
+    p.add_argument("--window-size", type=_window_size, metavar="WxH",
+                   help="window size in pixels, e.g. 1280x720 (a projector)")
+    p.add_argument("--present", action="store_true",
+                   help="open in presentation mode (large text, the lecture bar)")
     p.add_argument("--save", type=Path, metavar="SESSION.json",
                    help="headless: write a session file of the final state")
     p.usage = "ganviz [session.json] [options]"
     return p
+
+
+def _window_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` -> (1280, 720); anything else is one clear error."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or not (320 <= int(m.group(1)) <= 10_000 and 240 <= int(m.group(2)) <= 10_000):
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels (at least 320x240), e.g. 1280x720, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
 
 
 #: Qt's own command-line options (QApplication and QGuiApplication), handed on to Qt:
@@ -160,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     if session is not None and steps is not None:
         steps += session.step  # as headless: --steps more from the session's step
     return run_gui(config, name or None, qt_args, steps=steps, screenshot=args.screenshot,
-                   session=session, session_path=path, remembered=remembered)
+                   session=session, session_path=path, remembered=remembered,
+                   window_size=args.window_size, present=args.present)
 
 
 def _headless(config: Config, steps: int, preset: str, args, session=None) -> int:

@@ -120,6 +120,10 @@ def test_time_series_tooltips_show_over_each_plot(qtbot, pg_style):
     for step in range(5, 100, 5):
         history.add(make_snapshot(2, step=step))
     view.draw(history, make_snapshot(2, step=100))
+    for key in view.PANELS:  # every panel, each chosen (900 px hold them all)
+        view.set_panel(key, True)
+    assert view.shown() == list(view.PANELS)
+    QApplication.processEvents()  # the layout places the panels just shown
     for key, plot in view.plots.items():
         assert tooltip_over(view, plot.vb) == TIPS[key], key
     js = TIPS["js"]

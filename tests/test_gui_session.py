@@ -122,7 +122,11 @@ def test_presentation_mode_and_settings_are_remembered(qtbot, make_window, tmp_p
     window.presentation_action.trigger()  # what F11 does
     assert window.presenting and window.isFullScreen()
     assert window.banner.font().pointSize() > base
-    window.controls_action.trigger()  # H hides the controls
+    # The dock gives way to the lecture bar; H brings the controls back, and hides them.
+    assert not window.dock.isVisible() and window.lecture_bar.isVisible()
+    window.controls_action.trigger()
+    assert window.dock.isVisible()
+    window.controls_action.trigger()
     assert not window.dock.isVisible()
     window.close()
     settings.sync()
@@ -135,6 +139,7 @@ def test_presentation_mode_and_settings_are_remembered(qtbot, make_window, tmp_p
     again.presentation_action.trigger()
     assert not again.presenting and not again.isFullScreen()
     assert again.banner.font().pointSize() == base
+    assert again.dock.isVisible() and not again.lecture_bar.isVisible()
 
 
 def test_help_lists_every_shortcut_the_window_has(qtbot, make_window):

@@ -141,7 +141,9 @@ def test_2d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
     view.draw(snap)
     assert _changed(blank, _pixels(view)) > 0.01
     if measured:
-        assert view.d_img.image.shape == (50, 50)
+        from ganviz.views.field2d import UPSAMPLE
+
+        assert view.d_img.image.shape == (50 * UPSAMPLE, 50 * UPSAMPLE)  # interpolated
         levels = view.cbar.levels()
         if critic:  # a critic's value has no fixed range: levels follow it
             assert levels != (0.0, 1.0)
@@ -180,16 +182,41 @@ def test_time_series_draw_histories(qtbot, pg_style):
     assert not view.plots["modes"].isVisible()  # no mixture: no modes plot
 
 
-def test_arrows_keep_their_magnitude():
-    from ganviz.views.field2d import arrow_segments
+def test_arrows_are_proportional_to_the_gradient_with_a_printed_scale():
+    from ganviz.views.field2d import ARROW_UNIT, scaled_arrows
 
-    pts = np.zeros((4, 2))
-    grads = np.array([[0.0, 0.0], [1e-4, 0.0], [0.1, 0.0], [1.0, 0.0]])
-    x, y = arrow_segments(pts, grads, span=6.0)
+    pts = np.zeros((5, 2))
+    grads = np.array([[0.0, 0.0], [1e-4, 0.0], [1e-3, 0.0], [2e-3, 0.0], [2e-3, 0.0]])
+    x, y, scale = scaled_arrows(pts, grads, span=6.0)
     shaft = np.hypot(x[1::6] - x[0::6], y[1::6] - y[0::6])
-    assert shaft[0] == 0.0 and shaft[1] < 0.01  # vanishing: no arrow to speak of
-    assert shaft[1] < shaft[2] < shaft[3]
+    assert scale == pytest.approx(2e-3)  # the 90th percentile of the norms
+    assert shaft[0] == 0.0
+    assert shaft[3] == pytest.approx(ARROW_UNIT * 6.0)  # |grad| = scale: a full arrow
+    assert shaft[2] == pytest.approx(shaft[3] / 2) and shaft[1] == pytest.approx(shaft[3] / 20)
     assert np.all(x[1::6][1:] < 0)  # along -grad: where the generator moves the sample
+    _x, _y, zero = scaled_arrows(pts, np.zeros((5, 2)), span=6.0)
+    assert zero == 0.0 and np.all(_x == 0)
+
+
+def test_arrows_are_a_few_dozen_spread_evenly_over_z():
+    from ganviz.views.field2d import N_ARROWS, spread_over_z
+
+    z = np.random.default_rng(0).standard_normal((512, 2))
+    pick = spread_over_z(z)
+    assert 0.8 * N_ARROWS <= len(pick) <= N_ARROWS and len(set(pick)) == len(pick)
+    # Every quadrant of z gets about a quarter of the arrows.
+    quadrants = np.bincount((z[pick, 0] > 0) * 2 + (z[pick, 1] > 0), minlength=4)
+    assert quadrants.min() >= len(pick) // 4 - 3
+
+
+def test_heatmaps_are_upsampled_bilinearly():
+    from ganviz.views.field2d import upsample
+
+    grid = np.array([[0.0, 1.0], [2.0, 3.0]])
+    up = upsample(grid, 3)
+    assert up.shape == (6, 6)
+    assert up[0, 0] == 0.0 and up[-1, -1] == 3.0  # the cells' own values at the corners
+    assert np.all(np.diff(up, axis=1) >= 0) and np.all(np.diff(up, axis=0) >= 0)
 
 
 def test_series_bounded_memory_keeps_shape():

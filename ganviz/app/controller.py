@@ -30,6 +30,11 @@ from ganviz.qt.worker import Worker
 from ganviz.runner.supervisor import Supervisor
 
 INFO, WARN, ERROR = "info", "warn", "error"
+#: Short names of settings in the time series' event labels.
+_SHORT = {"lr_d": "lr D", "lr_g": "lr G", "batch_size": "batch", "gp_weight": "GP",
+          "optimizer": "opt"}
+#: Event labels of a run's start, by its reason (others: the reason itself, "data changed").
+_START_LABELS = {"reset": "reset", "session": "session opened", "": ""}
 
 
 class Controller(QObject):
@@ -179,6 +184,9 @@ class Controller(QObject):
                 self.history.load(*self._seed_history[1], run_id=snap.run_id)
             self._seed_history = None
             self.new_run.emit(snap)
+            label = _START_LABELS.get(event.reason, event.reason)
+            if label:
+                self.history.mark(snap.step, label)
         elif snap.run_id != self.history.run_id:
             return  # a late event of the run before the one that started
         self.history.add(snap)
@@ -261,6 +269,7 @@ class Controller(QObject):
     def set_freeze(self, which: str, on: bool) -> None:
         """Freeze (``on``) or thaw D (``which`` = "d") or G ("g"): evaluated, not updated."""
         self.supervisor.freeze(which, on)
+        self._mark(f"{'freeze' if on else 'thaw'} {which.upper()}")
 
     @Slot(dict)
     def set_params(self, changes: dict) -> bool:
@@ -275,7 +284,15 @@ class Controller(QObject):
             self.message.emit(INFO, f"Restarting the run: {', '.join(cold)} changed "
                                     "(a model or data setting needs a fresh run).")
             self.state_changed.emit()
+        elif not cold:
+            self._mark(", ".join(f"{_SHORT.get(k, k)} {getattr(self.config, k)}"
+                                 for k in changes if hasattr(self.config, k)))
         return True
+
+    def _mark(self, label: str) -> None:
+        """Record ``label`` at the latest step drawn (the time series' event markers)."""
+        if label and self.latest is not None and self.latest.run_id == self.history.run_id:
+            self.history.mark(self.latest.step, label)
 
     @Slot(float)
     def set_speed(self, speed: float) -> None:

@@ -14,7 +14,7 @@ import re
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QApplication, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
     QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -23,6 +23,8 @@ from ganviz.core.config import DATA_1D, DATA_2D, DEVICES, LOSS_NAMES, OPTIMIZERS
 from ganviz.core.presets import load_preset, preset_names
 from ganviz.views import field1d, field2d, style
 
+#: The scenario's "modified from <preset>" line, and its dimmed "Look for".
+MODIFIED_COLOUR, DIMMED = "#ffd54f", "#8a8a8a"
 LR_MIN_EXP, LR_MAX_EXP, LR_TICKS = -5.0, 1.0, 100  # slider: 10^-5 .. 10^1, 100 ticks a decade
 EDIT_WIDTH = 70  # px, a learning rate's text box (x PRESENT_FONT in presentation mode)
 BATCH_SIZES = ("16", "32", "64", "128", "256", "512", "1024", "2048", "4096")
@@ -189,6 +191,10 @@ class ControlPanel(QWidget):
                 continue
             self._presets[name] = p
             self.preset.addItem(f"{p.title}", name)
+        # Long titles must not widen the dock: the combo shows what fits, the list shows all.
+        self.preset.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(16)
         if preset in self._presets:
             self.preset.setCurrentIndex(self.preset.findData(preset))
         lay.addWidget(self.preset)
@@ -350,8 +356,11 @@ class ControlPanel(QWidget):
     # --- showing -----------------------------------------------------------
 
     def show_config(self, config: Config) -> None:
-        """Put ``config`` on the widgets without emitting changes."""
+        """Put ``config`` on the widgets without emitting changes (and say if it departs
+        from the preset shown)."""
         self._config = config
+        if hasattr(self, "explanation"):
+            self._show_scenario()
         widgets = (self.loss, self.k, self.optimizer, self.batch, self.data, self.z_dim,
                    self.hidden, self.layers, self.seed, self.device, self.clip, self.gp)
         for w in widgets:
@@ -419,20 +428,43 @@ class ControlPanel(QWidget):
 
     def show_preset(self, name: str | None) -> None:
         """Show a preset's title, explanation, what to look for and what to try next."""
-        p = self._presets.get(name)
+        self._preset_name = name if name in self._presets else None
+        self._show_scenario()
+        index = self.preset.findData(name)
+        if name in self._presets and index >= 0:
+            self.preset.setCurrentIndex(index)
+
+    def modified_keys(self) -> list[str]:
+        """The settings in force that differ from the preset shown (empty: none, or no preset)."""
+        p = self._presets.get(getattr(self, "_preset_name", None))
+        if p is None:
+            return []
+        mine, theirs = self._config.to_dict(), p.config.to_dict()
+        return [k for k in theirs if mine.get(k) != theirs[k]]
+
+    def _show_scenario(self) -> None:
+        """The preset's text; once the settings differ, "modified from" it, and its
+        "Look for" dimmed (it describes the preset's settings, not these)."""
+        p = self._presets.get(getattr(self, "_preset_name", None))
         if p is None:
             self.explanation.setText("<i>Custom settings.</i>")
             return
         text = lambda t: self._linked(_esc(t))  # noqa: E731
-        parts = [f"<p>{text(p.explanation)}</p>"]
+        changed = self.modified_keys()
+        parts = []
+        if changed:
+            parts.append(f'<p style="color:{MODIFIED_COLOUR}"><b>Modified from '
+                         f'{_esc(p.name)}</b> ({_esc(", ".join(changed))} changed): the text '
+                         "below describes the preset's settings.</p>")
+        parts.append(f"<p>{text(p.explanation)}</p>")
         if p.look_for:
-            parts.append(f"<p><b>Look for:</b> {text(p.look_for)}</p>")
+            look = f"<b>Look for:</b> {text(p.look_for)}"
+            if changed:
+                look = f'<span style="color:{DIMMED}">{look}</span>'
+            parts.append(f"<p>{look}</p>")
         if p.next:
             parts.append(f"<p><b>Try next:</b> {text(p.next)}</p>")
         self.explanation.setText("".join(parts))
-        index = self.preset.findData(name)
-        if index >= 0:
-            self.preset.setCurrentIndex(index)
 
     def show_state(self, paused: bool, stopped: bool) -> None:
         """Label the play button by what pressing it will do."""
@@ -440,6 +472,12 @@ class ControlPanel(QWidget):
             self.play.setText("Run again")
         else:
             self.play.setText("Play" if paused else "Pause")
+
+    def show_speed(self, speed: float) -> None:
+        """Show the speed in force without emitting."""
+        index = self.speed.findData(speed)
+        if index >= 0:
+            self.speed.setCurrentIndex(index)
 
     # --- emitting ------------------------------------------------------------
 
@@ -535,3 +573,98 @@ def _row(form: QFormLayout, label: str, field, tip: str) -> None:
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class LectureBar(QWidget):
+    """One line of the controls a lecture needs (presentation mode): play, step, reset,
+    loss, k, both learning rates and the speed.
+
+    It emits what the :class:`ControlPanel` emits for the same controls, so the
+    window wires both to the same controller slots; :meth:`show_config` and
+    :meth:`show_state` keep it in step with the run.
+    """
+
+    params_changed = Signal(dict)
+    speed_changed = Signal(float)
+    play_clicked = Signal()
+    step_clicked = Signal()
+    reset_clicked = Signal()
+
+    def __init__(self, config: Config, parent=None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 2, 4, 2)
+        row.setSpacing(6)
+        self.play = QPushButton("Pause")
+        self.step = QPushButton("Step")
+        self.reset = QPushButton("Reset")
+        for button, key in ((self.play, "play"), (self.step, "step"), (self.reset, "reset")):
+            button.setToolTip(TIPS[key])
+            row.addWidget(button)
+        self.play.clicked.connect(self.play_clicked)
+        self.step.clicked.connect(self.step_clicked)
+        self.reset.clicked.connect(self.reset_clicked)
+        self.loss = QComboBox()
+        for name in LOSS_NAMES:
+            self.loss.addItem(name, name)
+        self.loss.activated.connect(
+            lambda _i: self.params_changed.emit({"loss": self.loss.currentData()}))
+        self.k = QSpinBox()
+        self.k.setRange(1, 20)
+        self.k.setKeyboardTracking(False)
+        self.k.valueChanged.connect(lambda v: self.params_changed.emit({"k": int(v)}))
+        self.lr_d = QLineEdit()
+        self.lr_g = QLineEdit()
+        for edit, key in ((self.lr_d, "lr_d"), (self.lr_g, "lr_g")):
+            edit.setFixedWidth(EDIT_WIDTH)
+            edit.editingFinished.connect(lambda e=edit, k=key: self._typed(e, k))
+        self.speed = QComboBox()
+        for label, value in SPEEDS:
+            self.speed.addItem(label, value)
+        self.speed.activated.connect(
+            lambda i: self.speed_changed.emit(float(self.speed.itemData(i))))
+        for label, widget, tip in (("loss", self.loss, "loss"), ("k", self.k, "k"),
+                                   ("lr D", self.lr_d, "lr_d"), ("lr G", self.lr_g, "lr_g"),
+                                   ("speed", self.speed, "speed")):
+            name = QLabel(label)
+            for w in (name, widget):
+                w.setToolTip(TIPS[tip])
+            row.addWidget(name)
+            row.addWidget(widget)
+        row.addStretch(1)
+        self.show_config(config)
+
+    def show_config(self, config: Config) -> None:
+        """Put ``config`` on the widgets without emitting."""
+        for w in (self.loss, self.k):
+            w.blockSignals(True)
+        try:
+            self.loss.setCurrentIndex(max(0, self.loss.findData(config.loss)))
+            self.k.setValue(min(config.k, self.k.maximum()))
+        finally:
+            for w in (self.loss, self.k):
+                w.blockSignals(False)
+        self.lr_d.setText(_fmt(config.lr_d))
+        self.lr_g.setText(_fmt(config.lr_g))
+
+    def set_presentation(self, on: bool) -> None:
+        """Text PRESENT_FONT times larger when ``on`` (the bar shows only then, on a projector)."""
+        self.setFont(style.scaled_font(QApplication.font(), style.PRESENT_FONT) if on else QFont())
+        width = int(round(EDIT_WIDTH * (style.PRESENT_FONT if on else 1.0)))
+        for edit in (self.lr_d, self.lr_g):
+            edit.setFixedWidth(width)
+
+    def show_state(self, paused: bool, stopped: bool) -> None:
+        """Label the play button by what pressing it will do."""
+        self.play.setText("Run again" if stopped else "Play" if paused else "Pause")
+
+    def show_speed(self, speed: float) -> None:
+        """Show the speed in force without emitting."""
+        index = self.speed.findData(speed)
+        if index >= 0:
+            self.speed.setCurrentIndex(index)
+
+    def _typed(self, edit: QLineEdit, key: str) -> None:
+        if edit.isModified():
+            edit.setModified(False)
+            self.params_changed.emit({key: edit.text()})

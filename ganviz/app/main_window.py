@@ -1,9 +1,12 @@
 """The main window and :func:`run_gui`, the entry point the command line calls.
 
 Layout: controls in a dock on the left; the 1-D or 2-D view large in the
-middle; the time series in a column on the right; a message banner above and
-a status bar below. A 60 Hz timer draws the latest snapshot, when a new one
-came (about 32 a second at full speed).
+middle; the time series in a column on the right (the panels the teacher
+picks, View > Time series); a status bar below. Messages float over the top of
+the plots, so a banner never moves them. The data view keeps at least half the
+window's width down to 1280x720 (:func:`column_widths`). In presentation mode
+the dock gives way to a one-line lecture bar. A 60 Hz timer draws the latest
+snapshot, when a new one came (about 32 a second at full speed).
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, QTimer, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QScrollArea, QSplitter,
-    QStackedWidget, QVBoxLayout, QWidget,
+    QStackedWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from ganviz.app import help as helptext
@@ -34,6 +37,70 @@ BANNER_STYLE = {
     "warn": "background:#5a4a12; color:#fff8e1; border:1px solid #a68a1f;",
     "error": "background:#7a1f1f; color:#ffebee; border:1px solid #c62828; font-weight:bold;",
 }
+BADGE_STYLE = f"background: {style.BACKGROUND}; color: #e8e8e8; padding: 2px 8px;"
+#: The controls dock: this share of the window's width, within these bounds (px).
+DOCK_SHARE, DOCK_MIN, DOCK_MAX = 0.24, 290, 420
+#: The time-series column: this share of the central area, within these bounds (px).
+SERIES_SHARE, SERIES_MIN, SERIES_MAX = 0.3, 230, 560
+
+
+def column_widths(width: int) -> tuple[int, int]:
+    """(data view, time series) widths in px for a central area ``width`` px wide.
+
+    The data view is the picture the class looks at: it keeps the larger share.
+    """
+    series = int(min(max(SERIES_SHARE * width, SERIES_MIN), SERIES_MAX))
+    return max(width - series, 0), series
+
+
+def dock_width(window_width: int) -> int:
+    """Width in px of the controls dock in a window ``window_width`` px wide."""
+    return int(min(max(DOCK_SHARE * window_width, DOCK_MIN), DOCK_MAX))
+
+
+def badge_text(snap) -> str:
+    """One line naming what is in force for ``snap``: loss, k, rates, optimizer, frozen
+    networks, iteration. Drawn over the data view, so a screenshot or recording carries it."""
+    c = snap.config or {}
+    parts = [str(c.get("loss", "?")), f"k {c.get('k', '?')}"]
+    for key, name in (("lr_d", "lr D"), ("lr_g", "lr G")):
+        if key in c:
+            parts.append(f"{name} {float(c[key]):.3g}")
+    if "optimizer" in c:
+        parts.append(str(c["optimizer"]))
+    frozen = [f"{n.upper()} frozen" for n in ("d", "g") if n in (snap.frozen or ())]
+    parts += frozen
+    parts.append(f"iteration {snap.step:,}")
+    return "  \u00b7  ".join(parts)
+
+
+class _DockScroll(QScrollArea):
+    """The dock's scroll area: asks for a modest width (QScrollArea asks for up to
+    36 text lines' width, which took half of a 1280 px window)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt name
+        return QSize(DOCK_MIN + 40, 600)
+
+
+class _Overlay(QObject):
+    """Keeps the floating banner across the top of the widget it floats over."""
+
+    def __init__(self, banner: QLabel, over: QWidget) -> None:
+        super().__init__(banner)
+        self.banner, self.over = banner, over
+        over.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt name
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self.place()
+        return False
+
+    def place(self) -> None:
+        width = max(self.over.width() - 16, 50)
+        self.banner.setFixedWidth(width)
+        self.banner.adjustSize()
+        self.banner.move(self.over.x() + 8, self.over.y() + 6)
+        self.banner.raise_()
 
 
 class MainWindow(QMainWindow):
@@ -44,16 +111,19 @@ class MainWindow(QMainWindow):
 
     def __init__(self, config: Config, preset: str | None = None, *, mode: str | None = None,
                  max_steps: int | None = None, screenshot: Path | None = None,
-                 interval: float = SNAPSHOT_INTERVAL, draw: bool = True) -> None:
+                 interval: float = SNAPSHOT_INTERVAL, draw: bool = True,
+                 window_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         from ganviz.app.controller import Controller
-        from ganviz.app.controls import ControlPanel
+        from ganviz.app.controls import ControlPanel, LectureBar
         from ganviz.views.field1d import DensityView1D
         from ganviz.views.field2d import FieldView2D
         from ganviz.views.timeseries import TimeSeriesView
 
         self.setWindowTitle("ganviz: watch a GAN learn")
-        self.resize(1600, 1000)
+        # A size asked for (--window-size) is kept, in presentation mode too (a screenshot).
+        self.window_size = tuple(window_size) if window_size else None
+        self.resize(*(self.window_size or (1600, 1000)))
         self.screenshot = Path(screenshot) if screenshot else None
         self.exit_code = 0
         self.drawing = draw
@@ -67,33 +137,52 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.view1d)
         self.stack.addWidget(self.view2d)
         self.series = TimeSeriesView()
-        self.series.setMinimumWidth(420)
+        self.series.setMinimumWidth(SERIES_MIN)
+        self.stack.setMinimumWidth(320)
+        # What is in force, in a line under the data view: screenshots and recordings carry it.
+        self.badge = QLabel()
+        self.badge.setStyleSheet(BADGE_STYLE)
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.badge.setFont(QFont(self.badge.font().family(), style.FONT_SIZE - 1))
+        self.badge.setToolTip("What is in force: the loss, k (D steps per G step), the "
+                              "learning rates, the optimizer, frozen networks, the iteration")
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.stack, 1)
+        column.addWidget(self.badge)
+        self.data_column = left
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.stack)
+        split.addWidget(left)
         split.addWidget(self.series)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([820, 520])
-        self.banner = QLabel()
+        split.setChildrenCollapsible(False)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)  # a wider window widens the data view
+        self.split = split
+        self._split_moved = False  # the teacher dragged the handle: keep their widths
+        split.splitterMoved.connect(self._on_split_moved)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split, 1)
+        self.setCentralWidget(central)
+        # The banner floats over the plots' top edge: showing it moves nothing.
+        self.banner = QLabel(central)
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         font = self.banner.font()
         font.setPointSize(style.FONT_SIZE + 1)
         self.banner.setFont(font)
         self.banner.setMargin(6)
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.banner)
-        lay.addWidget(split, 1)
-        self.setCentralWidget(central)
+        self._overlay = _Overlay(self.banner, split)
 
         self.controls = ControlPanel(config, preset)
-        scroll = QScrollArea()
+        scroll = _DockScroll()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(DOCK_MIN - 20)
         dock = QDockWidget("Controls")
         dock.setObjectName("controls")
         dock.setWidget(scroll)
@@ -101,6 +190,15 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.dock = dock
+        self.lecture = LectureBar(config)
+        bar = QToolBar("Lecture bar")
+        bar.setObjectName("lecture")
+        bar.setMovable(False)
+        bar.addWidget(self.lecture)
+        bar.setVisible(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.lecture_bar = bar
+        self._dock_was_visible = True
 
         self.settings: QSettings | None = None  # run_gui gives one; tests need none
         self.presenting = False
@@ -120,13 +218,14 @@ class MainWindow(QMainWindow):
                                      self.controller.mode != "thread" else "starting...")
 
         c, p = self.controller, self.controls
-        p.params_changed.connect(self.on_params)
-        p.speed_changed.connect(c.set_speed)
-        p.play_clicked.connect(c.toggle)
-        p.step_clicked.connect(c.step)
+        for source in (p, self.lecture):  # the dock and the lecture bar: the same requests
+            source.params_changed.connect(self.on_params)
+            source.speed_changed.connect(self.on_speed)
+            source.play_clicked.connect(c.toggle)
+            source.step_clicked.connect(c.step)
+            source.reset_clicked.connect(c.reset)
         p.step_d_clicked.connect(c.step_d)
         p.step_g_clicked.connect(c.step_g)
-        p.reset_clicked.connect(c.reset)
         p.preset_chosen.connect(self.on_preset)
         p.layer_toggled.connect(self.on_layer)
         p.arrow_gain_changed.connect(self.view2d.set_arrow_gain)
@@ -186,10 +285,56 @@ class MainWindow(QMainWindow):
             tip="Show or hide the controls (more room for the plots)")
         self.controls_action.setChecked(True)
         self.dock.visibilityChanged.connect(self.controls_action.setChecked)
+        panels = self.view_menu.addMenu("&Time series")
+        panels.setToolTipsVisible(True)
+        self.series_actions = {}
+        for key, title in self.series.PANELS.items():
+            act = action(panels, title, lambda on, k=key: self.set_series_panel(k, on),
+                         checkable=True, tip=f"Show the {title} panel in the time-series column")
+            act.setChecked(key in self.series.chosen())
+            self.series_actions[key] = act
         action(self.help_menu, "&Keyboard shortcuts", lambda: helptext.show_shortcuts(self))
         action(self.help_menu, "&What the plots show", lambda: helptext.show_guide(self))
         action(self.help_menu, "&Theory: why the minimax gradient vanishes",
                lambda: helptext.theory_dialog(self).show())
+
+    # --- layout ----------------------------------------------------------
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.resizeDocks([self.dock], [dock_width(self.width())], Qt.Orientation.Horizontal)
+        self._fit_columns()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        self.resizeDocks([self.dock], [dock_width(self.width())], Qt.Orientation.Horizontal)
+        self._fit_columns()
+
+    @Slot()
+    def _on_split_moved(self, *_args) -> None:
+        self._split_moved = True
+
+    def _fit_columns(self) -> None:
+        """Data view and time series by :func:`column_widths`, unless the teacher dragged them."""
+        if self._split_moved:
+            return
+        width = self.split.width() - self.split.handleWidth()
+        if width > 0:
+            self.split.blockSignals(True)
+            self.split.setSizes(list(column_widths(width)))
+            self.split.blockSignals(False)
+
+    def set_series_panel(self, key: str, on: bool) -> None:
+        """Show or hide one time-series panel (View > Time series); remembered."""
+        self.series.set_panel(key, on)
+        if key in self.series_actions:
+            act = self.series_actions[key]
+            act.blockSignals(True)
+            act.setChecked(bool(on))
+            act.blockSignals(False)
+        if self.settings is not None:
+            self.settings.setValue("series_panels", ",".join(self.series.chosen()))
 
     # --- lifecycle -------------------------------------------------------
 
@@ -215,8 +360,16 @@ class MainWindow(QMainWindow):
         state = settings.value("window_state")
         if state is not None:
             self.restoreState(state)
+        # Outside presentation mode (which hides the dock for the lecture bar).
+        self.dock.setVisible(settings.value("controls_visible", True, type=bool))
+        self.lecture_bar.setVisible(False)
         if settings.value("presentation", False, type=bool):
             self.set_presentation(True)
+        chosen = settings.value("series_panels", None)
+        if chosen is not None:
+            keep = set(str(chosen).split(",")) if chosen else set()
+            for key in self.series.PANELS:
+                self.set_series_panel(key, key in keep)
 
     def save_settings(self) -> None:
         """Remember geometry, layout, preset and presentation mode for the next launch."""
@@ -229,6 +382,8 @@ class MainWindow(QMainWindow):
             s.setValue("presentation", False)
             s.setValue("geometry", self.saveGeometry())
         s.setValue("window_state", self.saveState())
+        s.setValue("controls_visible",
+                   self._dock_was_visible if self.presenting else self.dock.isVisible())
         if self.controller.preset:
             s.setValue("last_preset", self.controller.preset)
         s.sync()
@@ -246,9 +401,22 @@ class MainWindow(QMainWindow):
         font = self.banner.font()
         font.setPointSize(int(round((style.FONT_SIZE + 1) * (style.PRESENT_FONT if on else 1.0))))
         self.banner.setFont(font)
+        self.badge.setFont(QFont(self.badge.font().family(), int(round(
+            (style.FONT_SIZE - 1) * (style.PRESENT_FONT if on else 1.0)))))
         for label in self.status.values():
             label.setFont(font if on else QApplication.font())
-        self.showFullScreen() if on else self.showNormal()
+        self.lecture.set_presentation(on)
+        # The dock gives way to the one-line lecture bar; it comes back as it was.
+        if on:
+            self._dock_was_visible = self.dock.isVisible()
+            self.dock.setVisible(False)
+        else:
+            self.dock.setVisible(self._dock_was_visible)
+        self.lecture_bar.setVisible(on)
+        if self.window_size is None:
+            self.showFullScreen() if on else self.showNormal()
+        self._fit_columns()
+        self._overlay.place()
 
     @Slot()
     def open_session_dialog(self) -> None:
@@ -326,6 +494,9 @@ class MainWindow(QMainWindow):
 
     def _status(self, snap) -> None:
         c = self.controller
+        text = badge_text(snap)
+        if text != self.badge.text():
+            self.badge.setText(text)
         self.status["step"].setText(f"step {snap.step:,}")
         rate = "finished" if c.done else "paused" if c.paused else f"{c.steps_per_s:,.0f} it/s"
         self.status["rate"].setText(rate)
@@ -346,6 +517,7 @@ class MainWindow(QMainWindow):
         """An edit in the controls: the controller validates it; the controls show the result."""
         if self.controller.set_params(changes):
             self.controls.show_config(self.controller.config)
+            self.lecture.show_config(self.controller.config)
         if "data" in changes and self.controller.config.dim != self._dim:
             self.show_view(self.controller.config.dim)
 
@@ -357,11 +529,19 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_config(self, config) -> None:
         self.controls.show_config(config)
+        self.lecture.show_config(config)
+
+    @Slot(float)
+    def on_speed(self, speed: float) -> None:
+        self.controller.set_speed(speed)
+        self.controls.show_speed(speed)
+        self.lecture.show_speed(speed)
 
     @Slot()
     def on_state(self) -> None:
         c = self.controller
         self.controls.show_state(c.paused, c.dead or c.done)
+        self.lecture.show_state(c.paused, c.dead or c.done)
         if not c.paused and not c.dead and self.banner.property("level") == "error":
             self.hide_message()
 
@@ -384,6 +564,7 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(BANNER_STYLE.get(level, BANNER_STYLE["info"]))
         self.banner.setProperty("level", level)
         self.banner.setVisible(True)
+        self._overlay.place()
         self._banner_timer.stop()
         if self.screenshot is not None and level == "error":
             # A run that diverged is still a picture; one that failed is an error.
@@ -409,6 +590,7 @@ class MainWindow(QMainWindow):
         snap = event.snapshot
         print(json.dumps(event.metrics), flush=True)  # the object a headless run prints
         self.draw(snap)
+        self.series.draw(self.controller.history, snap)  # the last measurement too
         self._drawn_version = self.controller.version
         self._status(snap)
         self.hide_message()
@@ -431,8 +613,12 @@ class MainWindow(QMainWindow):
 
 def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
             steps: int | None = None, screenshot: Path | None = None,
-            session=None, session_path: Path | None = None, remembered: bool = False) -> int:
+            session=None, session_path: Path | None = None, remembered: bool = False,
+            window_size: tuple[int, int] | None = None, present: bool = False) -> int:
     """Open the window on ``config`` (``--steps``: stop there; ``--screenshot``: save, quit).
+
+    ``window_size``: (width, height) px, kept in presentation mode too (``--window-size``);
+    ``present``: open in presentation mode (``--present``).
 
     ``session``: a session the command line read (with its ``--set`` values
     applied), from ``session_path``. ``remembered``: nothing was asked for on
@@ -465,9 +651,14 @@ def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
             config, preset_name = load_preset(last).config, last
         except ConfigError:  # a preset that no longer exists: keep the default
             pass
-    window = MainWindow(config, preset_name, max_steps=steps, screenshot=screenshot)
+    window = MainWindow(config, preset_name, max_steps=steps, screenshot=screenshot,
+                        window_size=window_size)
     if settings is not None:
         window.restore_settings(settings)
+        if window_size is not None:
+            window.resize(*window_size)
+    if present:
+        window.set_presentation(True)
     if session is not None:
         window.controller.open(session, session_path or "the session")
         window.show_view(window.controller.config.dim)

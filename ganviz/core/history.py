@@ -121,11 +121,18 @@ class History:
         self.measured = Series(MEASURED_SERIES, limit=limit, dtype=np.float64)
         self.run_id = None
         self._fields_step = None
+        #: What happened during the run, for the time series' markers: (step, short label).
+        self.events: list[tuple[int, str]] = []
 
     def clear(self) -> None:
         self.steps.clear()
         self.measured.clear()
         self._fields_step = None
+        self.events = []
+
+    def mark(self, step: int, label: str) -> None:
+        """Record an event (a setting changed, a network frozen, ...) at iteration ``step``."""
+        self.events = [*self.events, (int(step), str(label))]  # a new list: views compare by value
 
     def columns(self) -> tuple[dict, dict]:
         """(per-iteration, per-measurement) columns with their ``step``: copies, for a session file."""

@@ -29,9 +29,10 @@ TIPS = {
             "G(z). <b>Dashed green</b>: outline of p<sub>data</sub>.<br>"
             "<b>Green dots</b>: real samples. <b>Orange dots</b>: G(z) for a fixed batch of z, "
             "so you follow the same points as G learns.<br>"
-            "<b>Yellow arrows</b>: where G's loss pulls each generated point: minus the "
-            "gradient of G's loss with respect to that point, length on a fixed log scale "
-            "(short arrows = vanishing gradient).<br>"
+            "<b>Yellow arrows</b>: where G's loss pulls generated points (a few dozen, spread "
+            "evenly over z): minus the gradient of G's loss with respect to each point. The "
+            "legend prints the gradient a full-length arrow stands for: a tiny number there "
+            "is a vanishing gradient.<br>"
             "<b>Circles</b>: mode centres of the target, white when captured, red dashed when "
             "missed.",
     "cbar": "D(x) = P(real | x) as a colour: 1 teal (sure real), 1/2 dark, 0 plum (sure "
@@ -47,36 +48,95 @@ TIPS = {
               "lives",
     "real": "Real samples x ~ p<sub>data</sub>",
     "fake": "Generated samples G(z) for a fixed batch of noise z: the same z every frame",
-    "arrows": "Minus the gradient of G's loss with respect to each generated point: the "
-              "direction in which moving it lowers G's loss fastest, where training pulls it. "
-              "Length grows with log10(1 + gain x "
-              "|gradient| / 0.1), a fixed scale: no arrow means a vanishing gradient "
-              "(minimax loss against a confident D)",
+    "arrows": "Minus the gradient of G's loss with respect to a few dozen generated points, "
+              "spread evenly over z: the direction in which moving each lowers G's loss "
+              "fastest, where training pulls it. Lengths are proportional to |gradient|, on a "
+              "scale set each frame and printed in the legend (a full-length arrow = that "
+              "|gradient|): a scale of 1e-4 or less is a vanishing gradient (the minimax loss "
+              "against a confident D)",
     "modes": "Mode centres of the target. A sample is high quality if it lies within 3 "
              "standard deviations of its nearest mode; a mode is captured (white circle) if "
              "at least one sample is, missed (red dashed circle) if none",
 }
 #: Hover text of each layer's toggle in the controls.
 LAYER_TIPS = {key: TIPS[key] for key in LAYERS}
-#: Arrow length per unit of log10(1 + gain * |gradient| / ARROW_REF), as a share of the span.
+#: Length of a full arrow as a share of the view's span (gain 1).
 ARROW_UNIT = 0.08
-#: Gradient norm that draws log10(2) units: typical per-sample norms are 0.01-1 (WGAN-GP ~1);
-#: a vanishing minimax gradient (~1e-4) draws nothing, as it should.
-ARROW_REF = 0.1
+#: Arrows drawn: about this many, one per cell of a square grid over z's quantiles.
+N_ARROWS = 49
+#: The 90th percentile of the drawn gradients' norms is a full-length arrow.
+ARROW_QUANTILE = 90
+#: D's contrast around its middle value (1/2, or 0 for a raw output): the colour scale
+#: spans the range divided by the factor.
+CONTRASTS = (1.0, 2.0, 5.0, 20.0)
+#: Heatmaps are drawn bilinearly upsampled by this factor (no visible grid cells).
+UPSAMPLE = 3
+#: The view grows to take in generated samples while the grown span stays within this
+#: factor of the grid's; beyond, edge markers give their count and direction.
+EXTEND_MAX = 3.0
+#: A grown view shrinks back towards the samples and the grid once it is this many times
+#: larger than they need.
+SHRINK_AT = 1.4
 
 
-def arrow_segments(points: np.ndarray, grads: np.ndarray, span: float, gain: float = 1.0):
-    """Line segments (2 points each) of arrows along ``-grads`` at ``points``, with heads.
+#: A critic whose values vary by less than this (relative to their size) over the plane
+#: is called flat: its colour scale would only blow up noise.
+FLAT_CRITIC = 1e-2
 
-    Length is ``ARROW_UNIT * span * log10(1 + gain * |g| / ARROW_REF)``: a fixed
-    log scale, so a vanishing gradient gives a short arrow; never normalised per frame.
+
+def _direction_arrow(dx: float, dy: float) -> str:
+    """The arrow character pointing along (dx, dy) (y up)."""
+    angle = math.degrees(math.atan2(dy, dx)) % 360
+    return "\u2192\u2197\u2191\u2196\u2190\u2199\u2193\u2198"[int(((angle + 22.5) % 360) // 45)]
+
+
+def spread_over_z(z: np.ndarray, n: int = N_ARROWS) -> np.ndarray:
+    """Indices of about ``n`` rows of ``z`` (n_show, z_dim) spread evenly over z.
+
+    z ~ N(0, I): the first two coordinates are mapped through the normal CDF to
+    the unit square, cut into a sqrt(n) x sqrt(n) grid; the sample nearest each
+    cell's centre is taken (a 1-D z: nearest each of n quantiles).
     """
-    g = -np.asarray(grads, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or len(z) <= n:
+        return np.arange(len(z))
+    u = _phi(z[:, : min(2, z.shape[1])])
+    if u.shape[1] == 1:
+        targets = ((np.arange(n) + 0.5) / n)[:, None]
+    else:
+        side = int(round(math.sqrt(n)))
+        c = (np.arange(side) + 0.5) / side
+        targets = np.stack(np.meshgrid(c, c), axis=-1).reshape(-1, 2)
+    dist = ((u[None, :, :] - targets[:, None, :]) ** 2).sum(axis=2)
+    return np.unique(dist.argmin(axis=1))
+
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF, elementwise."""
+    erf = np.vectorize(math.erf, otypes=[float])
+    return 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
+
+
+def scaled_arrows(points: np.ndarray, grads: np.ndarray, span: float, gain: float = 1.0):
+    """Segments of arrows along ``-grads``, length proportional to |grad|, and the scale.
+
+    Returns (x, y, scale): a gradient of norm ``scale`` (the ARROW_QUANTILE-th
+    percentile of the norms) is ``ARROW_UNIT * span * gain`` long; longer ones are
+    capped at 1.5 times that. ``scale`` is 0 when every gradient is 0.
+    """
+    g = -np.nan_to_num(np.asarray(grads, dtype=np.float64))
     mag = np.sqrt((g**2).sum(axis=1))
+    scale = float(np.percentile(mag, ARROW_QUANTILE)) if len(mag) else 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.where(mag[:, None] > 0, g / mag[:, None], 0.0)
-    length = ARROW_UNIT * span * np.log10(1.0 + gain * np.nan_to_num(mag) / ARROW_REF)
-    p = np.asarray(points, dtype=np.float64)
+        rel = np.where(mag > 0, mag / scale, 0.0) if scale > 0 else np.zeros_like(mag)
+    length = ARROW_UNIT * span * gain * np.minimum(rel, 1.5)
+    x, y = _segments(np.asarray(points, dtype=np.float64), u, length)
+    return x, y, scale
+
+
+def _segments(p: np.ndarray, u: np.ndarray, length: np.ndarray):
+    """Shaft and two head strokes of each arrow: 6 points per arrow, joined in pairs."""
     tip = p + u * length[:, None]
     head = 0.3 * length[:, None]
     c, s = math.cos(math.radians(28)), math.sin(math.radians(28))
@@ -89,6 +149,35 @@ def arrow_segments(points: np.ndarray, grads: np.ndarray, span: float, gain: flo
     seg[:, 4], seg[:, 5] = tip, tip + head * right
     seg = seg.reshape(-1, 2)
     return seg[:, 0], seg[:, 1]
+
+
+def upsample(grid: np.ndarray, factor: int = UPSAMPLE) -> np.ndarray:
+    """Bilinear upsampling of an (h, w) grid of cell values to (factor h, factor w) pixels
+    covering the same cells (NaN stays NaN where it touches)."""
+    a = np.asarray(grid, dtype=np.float64)
+    if factor <= 1 or a.ndim != 2 or min(a.shape) < 2:
+        return a
+    out = a
+    for axis in (0, 1):
+        n = a.shape[axis]
+        t = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, n - 1)
+        i0 = np.minimum(np.floor(t).astype(int), n - 2)
+        w = (t - i0)
+        lo, hi = np.take(out, i0, axis=axis), np.take(out, i0 + 1, axis=axis)
+        shape = [1, 1]
+        shape[axis] = -1
+        w = w.reshape(shape)
+        out = lo * (1 - w) + hi * w
+    return out
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list:
+    """(value, text) ticks for a colour bar from ``lo`` to ``hi``: always with numbers."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return [(lo, f"{lo:.3g}")]
+    vals = np.linspace(lo, hi, n)
+    digits = max(2, int(math.ceil(-math.log10((hi - lo) / (n - 1)))) + 1) if hi > lo else 3
+    return [(float(v), f"{v:.{min(digits, 6)}g}" if abs(v) >= 1e-12 else "0") for v in vals]
 
 
 def contour_path(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float):
@@ -140,13 +229,14 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                                        brush=pg.mkBrush(style.GEN))
         self.arrows = pg.PlotDataItem(pen=style.pen(style.ACCENT, 1.3), connect="pairs")
         self.modes = pg.ScatterPlotItem(size=22, symbol="o", brush=None)
-        for item, z in ((self.outline, 0), (self.real, 1), (self.arrows, 2), (self.fake, 3),
+        # Real samples above the fakes and arrows: the target stays readable under a crowd.
+        for item, z in ((self.outline, 0), (self.arrows, 1), (self.fake, 2), (self.real, 3),
                         (self.modes, 4)):
             item.setZValue(z)
             self.plot.addItem(item)
         self.legend.addItem(self.real, "real x ~ p_data")
         self.legend.addItem(self.fake, "fake G(z), fixed z")
-        self.legend.addItem(self.arrows, "-grad of G's loss (log length)")
+        self.legend.addItem(self.arrows, "-grad of G's loss")
         self.legend.addItem(self.outline, "p_data outline")
 
         self.items = {"d": (self.d_img, self.cbar), "p_g": (self.pg_img,),
@@ -167,10 +257,24 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         for item in (self.real, self.fake, self.modes):
             self.presenter.scatter(item)
         self.gain = 1.0
+        self.contrast = 1.0
+        self.arrow_scale = None  # |gradient| of a full-length arrow, last drawn
+        # Where generated samples lie outside the view: a marker with count and direction.
+        self.edge = pg.TextItem("", color=style.GEN, anchor=(0.5, 0.5),
+                                fill=pg.mkBrush(20, 20, 24, 210))
+        self.edge.setZValue(10)
+        self.edge.setVisible(False)
+        self.plot.addItem(self.edge, ignoreBounds=True)
+        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(0.5, 0), fill=pg.mkBrush(20, 20, 24, 210))
+        self.flat.setZValue(10)
+        self.flat.setVisible(False)
+        self.plot.addItem(self.flat, ignoreBounds=True)
         self._drawn: dict = {}
         self._d_scale = None
         self._last = None
         self._rect = QRectF(0, 0, 1, 1)
+        self._grid_range = None  # ((x0, x1), (y0, y1)) of the grid
+        self._view_range = None  # what the view shows now (the grid, or grown)
 
     def set_layer(self, name: str, on: bool) -> None:
         """Show or hide one layer (a key of LAYERS)."""
@@ -187,15 +291,27 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._draw_modes(self._last)  # per-circle pens carry their width
 
     def set_arrow_gain(self, gain: float) -> None:
-        """Multiply gradient magnitudes by ``gain`` before the log length (a fixed scale)."""
+        """Arrows ``gain`` times their automatic length (the printed scale follows)."""
         self.gain = float(gain)
         if self._last is not None:
             self._draw_arrows(self._last)
 
+    def set_contrast(self, factor: float) -> None:
+        """D's colour scale spans its range / ``factor`` around its middle (1/2, or 0 raw)."""
+        self.contrast = max(float(factor), 1.0)
+        self._d_scale = None  # redraw with the new levels
+        if self._last is not None:
+            self._drawn.pop("d", None)
+            self.draw(self._last)
+
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
-        """Forget the drawn run (a new one is coming)."""
+        """Forget the drawn run (a new one is coming): the view goes back to the grid."""
         self._drawn.clear()
         self._last = None
+        self._grid_range = None
+        self._view_range = None
+        self.edge.setVisible(False)
+        self.flat.setVisible(False)
 
     def draw(self, snap) -> None:
         """Draw a 2-D snapshot; heavy layers only when their arrays changed."""
@@ -208,8 +324,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             dx, dy = xs[1] - xs[0], ys[1] - ys[0]
             rect = QRectF(xs[0] - dx / 2, ys[0] - dy / 2, len(xs) * dx, len(ys) * dy)
             self._rect = rect  # applied after each setImage: setRect scales by the image's size
-            self.plot.setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0.02)
-            self.plot.disableAutoRange()
+            self._grid_range = ((float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1])))
+            self._set_view(self._grid_range)
         if self._changed("p_data", snap.p_data) and snap.p_data is not None:
             top = float(np.max(snap.p_data))
             self._pg_levels = (0.0, top if top > 0 else 1.0)
@@ -217,29 +333,40 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                 self.outline.setData(*contour_path(snap.p_data, xs, ys, 0.05 * top))
         # D's colour scale as the loss registry says: fixed levels, or fitted to a critic's.
         levels = None if snap.d_range is None else tuple(float(v) for v in snap.d_range)
+        if levels is not None and self.contrast > 1:
+            mid = 0.5 if snap.d_kind == "probability" else 0.0
+            half = 0.5 * (levels[1] - levels[0]) / self.contrast
+            levels = (mid - half, mid + half)
         if (snap.d_kind, levels) != self._d_scale:
             self._d_scale = (snap.d_kind, levels)
             label = ("critic D(x)" if levels is None else "D(x) = P(real)"
                      if snap.d_kind == "probability" else "D(x), raw output")
+            if self.contrast > 1 and levels is not None:
+                label += f", contrast x{self.contrast:g}"
             self.cbar.getAxis("left").setLabel(label)
             if levels is not None:
-                self.cbar.setLevels(levels)
+                self._set_levels(levels)
             self._drawn.pop("d", None)
         if snap.d is not None and self.visible["d"] and self._changed("d", snap.d):
             d = np.asarray(snap.d)
             if levels is None:
                 finite = d[np.isfinite(d)]
                 lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
+                flat = finite.size and float(np.ptp(finite)) < FLAT_CRITIC * max(
+                    1.0, float(np.abs(finite).max()))
+                self._say_flat(f"flat critic: D varies by {float(np.ptp(finite)):.2g} over the "
+                               "plane" if flat else "")
                 if hi - lo < 1e-9:
                     lo, hi = lo - 0.5, hi + 0.5
-                self.d_img.setImage(d, autoLevels=False)
+                self.d_img.setImage(upsample(d), autoLevels=False)
                 self.d_img.setRect(self._rect)
-                self.cbar.setLevels((float(lo), float(hi)))
+                self._set_levels((float(lo), float(hi)))
             else:
-                self.d_img.setImage(d, autoLevels=False, levels=levels)
+                self._say_flat("")
+                self.d_img.setImage(upsample(d), autoLevels=False, levels=levels)
                 self.d_img.setRect(self._rect)
         if snap.p_g is not None and self.visible["p_g"] and self._changed("p_g", snap.p_g):
-            self.pg_img.setImage(np.asarray(snap.p_g), autoLevels=False, levels=self._pg_levels)
+            self.pg_img.setImage(upsample(snap.p_g), autoLevels=False, levels=self._pg_levels)
             self.pg_img.setRect(self._rect)
         if self.visible["real"] and self._changed("real", snap.real) and snap.real is not None:
             self.real.setData(pos=snap.real)
@@ -248,19 +375,92 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._draw_modes(snap)
         self._draw_points(snap)
 
+    def _set_levels(self, levels) -> None:
+        """The colour bar's levels and ticks, always with numbers."""
+        self.cbar.setLevels(levels)
+        self.cbar.axis.setTicks([nice_ticks(*levels)])
+
+    def _say_flat(self, text: str) -> None:
+        self.flat.setText(text)
+        self.flat.setVisible(bool(text))
+        if text and self._view_range is not None:
+            (x0, x1), (y0, y1) = self._view_range
+            self.flat.setPos(0.5 * (x0 + x1), y1)
+
     def _draw_points(self, snap) -> None:
         if snap.fake is not None and self.visible["fake"]:
             self.fake.setData(pos=snap.fake)
+        if snap.fake is not None:
+            self._keep_in_view(np.asarray(snap.fake, dtype=np.float64))
         self._draw_arrows(snap)
+
+    def _set_view(self, rng) -> None:
+        (x0, x1), (y0, y1) = rng
+        self._view_range = rng
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        self.plot.disableAutoRange()
+
+    def _keep_in_view(self, fake: np.ndarray) -> None:
+        """Grow the view to take in the generated samples, within EXTEND_MAX times the
+        grid's span; samples still outside get an edge marker with count and direction."""
+        finite = fake[np.isfinite(fake).all(axis=1)]
+        if self._grid_range is None or not len(finite):
+            self.edge.setVisible(False)
+            return
+        (gx0, gx1), (gy0, gy1) = self._grid_range
+        span = max(gx1 - gx0, gy1 - gy0)
+        cx, cy = 0.5 * (gx0 + gx1), 0.5 * (gy0 + gy1)
+        reach = 0.5 * span * EXTEND_MAX
+        lo = np.percentile(finite, 1, axis=0)
+        hi = np.percentile(finite, 99, axis=0)
+        pad = 0.05 * span
+        want = ((max(min(gx0, lo[0] - pad), cx - reach), min(max(gx1, hi[0] + pad), cx + reach)),
+                (max(min(gy0, lo[1] - pad), cy - reach), min(max(gy1, hi[1] + pad), cy + reach)))
+        (vx0, vx1), (vy0, vy1) = self._view_range or self._grid_range
+        # Grow at once; shrink back only when the view is SHRINK_AT times larger than needed
+        # in one direction (no jitter while the samples move about inside).
+        inside = (vx0 <= want[0][0] and want[0][1] <= vx1 and vy0 <= want[1][0]
+                  and want[1][1] <= vy1)
+        roomy = ((vx1 - vx0) > SHRINK_AT * (want[0][1] - want[0][0])
+                 or (vy1 - vy0) > SHRINK_AT * (want[1][1] - want[1][0]))
+        if not inside or roomy:
+            self._set_view(want)
+        (vx0, vx1), (vy0, vy1) = self._view_range
+        out = ((finite[:, 0] < vx0) | (finite[:, 0] > vx1)
+               | (finite[:, 1] < vy0) | (finite[:, 1] > vy1))
+        if not out.any():
+            self.edge.setVisible(False)
+            return
+        mx, my = np.median(finite[out], axis=0)
+        arrow = _direction_arrow(mx - 0.5 * (vx0 + vx1), my - 0.5 * (vy0 + vy1))
+        self.edge.setText(f"{arrow} {int(out.sum())} of {len(finite)} samples "
+                          f"off the view, near ({mx:.3g}, {my:.3g})")
+        ex = min(max(mx, vx0 + 0.2 * (vx1 - vx0)), vx1 - 0.2 * (vx1 - vx0))
+        ey = min(max(my, vy0 + 0.05 * (vy1 - vy0)), vy1 - 0.05 * (vy1 - vy0))
+        self.edge.setPos(ex, ey)
+        self.edge.setVisible(True)
 
     def _draw_arrows(self, snap) -> None:
         if not self.visible["arrows"] or snap.fake is None or snap.fake_grad is None:
             return
-        if snap.xs is not None:
-            span = float(max(snap.xs[-1] - snap.xs[0], snap.ys[-1] - snap.ys[0]))
+        rng = self._view_range
+        if rng is not None:
+            span = float(max(rng[0][1] - rng[0][0], rng[1][1] - rng[1][0]))
         else:
             span = float(np.ptp(snap.fake)) or 1.0
-        self.arrows.setData(*arrow_segments(snap.fake, snap.fake_grad, span, self.gain))
+        pick = spread_over_z(snap.z) if snap.z is not None and len(snap.z) == len(snap.fake) \
+            else np.linspace(0, len(snap.fake) - 1, min(N_ARROWS, len(snap.fake))).astype(int)
+        x, y, scale = scaled_arrows(np.asarray(snap.fake)[pick], np.asarray(snap.fake_grad)[pick],
+                                    span, self.gain)
+        self.arrows.setData(x, y)
+        if scale != self.arrow_scale:
+            self.arrow_scale = scale
+            text = (f"-grad of G's loss (full arrow: |grad| {scale:.2g})" if scale > 0
+                    else "-grad of G's loss (zero)")
+            for sample, label in self.legend.items:
+                if sample.item is self.arrows:
+                    label.setText(text, size=self.legend.opts["labelTextSize"])
+            self.legend.updateSize()
 
     def _draw_modes(self, snap) -> None:
         if snap.mode_centres is None:

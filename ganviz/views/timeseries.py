@@ -1,4 +1,11 @@
-"""Time series of a run: losses, JS divergence, gradient norms, D's outputs, modes."""
+"""Time series of a run: losses, JS, W1, KL, gradient norms, D's outputs, modes.
+
+Per-iteration series are drawn as a smoothed line over a faint band of the raw
+values; measured series (one value per measurement, a few a second) as points
+held until the next measurement, never as ramps between sparse points. Events of
+the run (a loss, k or rate change, a reset, a freeze, a session opened) are
+vertical markers with a short label. The teacher picks which panels show.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +47,20 @@ TIPS = {
             "(dashed): D cannot tell them apart, as at the equilibrium.<br>"
             "For a WGAN critic these are raw scores: the gap E[D(x)] - E[D(G(z))] is its "
             "estimate of W1.",
+    "w1": "<b>Wasserstein-1 distance</b> W<sub>1</sub>(p<sub>data</sub>, p<sub>g</sub>) in "
+          "data units: how far, on average, probability mass must move to turn p<sub>g</sub> "
+          "into p<sub>data</sub>. Unlike JS it keeps falling while the two do not overlap.",
+    "kl": "<b>KL divergence</b> KL(p<sub>data</sub> || p<sub>g</sub>) in nats. Blank where "
+          "the estimate is not reliable (p<sub>g</sub> has too little mass where the data "
+          "lies).",
+    "quality": "<b>High-quality share</b>: the fraction of generated samples within 3 "
+               "standard deviations of their nearest mode centre. High quality with few modes "
+               "captured is mode collapse.",
+    "raster": "<b>Modes over time</b>: one row per mode, one column per measurement; "
+              "brighter where more generated samples fall to that mode. A bright stripe that "
+              "jumps from row to row is mode hopping.",
+    "bars": "<b>Samples per mode</b> at the latest measurement (share of the high-quality "
+            "samples). Equal bars: every mode captured evenly.",
     "modes": "<b>Mode coverage</b> of a mixture target<br>"
              "A generated sample is high quality if it lies within 3 standard deviations of "
              "its nearest mode centre; a mode is captured if at least one high-quality sample "
@@ -86,8 +107,63 @@ class DecadeAxis(pg.AxisItem):
         return [(None, sorted(decades + steps))]
 
 
+def smooth(y: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean of ``y`` over ``width`` points (NaN and inf ignored; (n,) float)."""
+    y = np.asarray(y, dtype=np.float64)
+    if width <= 1 or len(y) < 3:
+        return y
+    ok = np.isfinite(y)
+    c = np.concatenate([[0.0], np.cumsum(np.where(ok, y, 0.0))])
+    k = np.concatenate([[0], np.cumsum(ok)])
+    half = width // 2
+    i = np.arange(len(y))
+    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, len(y))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (c[hi] - c[lo]) / (k[hi] - k[lo])
+    out[~ok] = np.nan  # a diverged value stays a gap, not a smoothed number
+    return out
+
+
+def held(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Steps for measured values: each value held until the next measurement (no ramps)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(x) < 2:
+        return x, y
+    hx = np.repeat(x, 2)[1:]
+    hy = np.repeat(y, 2)[:-1]
+    return hx, hy
+
+
+#: Points of the moving mean of a per-iteration series: about 1/150 of those shown.
+SMOOTH_SHARE = 1 / 150
+#: Measured points get a marker while there are fewer than this many.
+MARKERS_BELOW = 400
+#: Least height in px of a panel (normal, presentation): chosen panels that do not fit
+#: at this height are left out, the last ones first, so that those shown stay readable.
+PANEL_MIN_PX = (90, 140)
+
+
 class TimeSeriesView(pg.GraphicsLayoutWidget):
     """Stacked plots sharing the step axis, drawn from a :class:`History`."""
+
+    #: Every panel, in order: key -> menu title.
+    PANELS = {
+        "loss": "Losses",
+        "js": "JS divergence",
+        "w1": "W1 distance",
+        "kl": "KL divergence",
+        "grad": "Gradient norms",
+        "dout": "D(real), D(fake)",
+        "modes": "Modes captured",
+        "quality": "High-quality share",
+        "raster": "Modes over time",
+        "bars": "Samples per mode",
+    }
+    #: Panels shown unless the teacher chose otherwise.
+    DEFAULT = ("loss", "js", "w1", "grad", "dout", "modes")
+    #: Panels that only mean something for a mixture target.
+    MIXTURE = ("modes", "quality", "raster", "bars")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -95,41 +171,57 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         rows = (
             ("loss", [("loss D", style.DISC), ("loss G", style.GEN)], "loss"),
             ("js", [("JS(p_data, p_g)", style.ACCENT)], "nats"),
+            ("w1", [("W1(p_data, p_g)", style.DATA)], "units"),
+            ("kl", [("KL(p_data || p_g)", style.ACCENT)], "nats"),
             ("grad", [("|grad G|", style.GEN), ("|grad D|", style.DISC)], "norm"),
             ("dout", [("D(real)", style.DATA), ("D(fake)", style.GEN)], "mean D"),
             ("modes", [("modes captured", style.GEN), ("of", style.MUTED),
                        ("total", style.DATA)], "modes"),
+            ("quality", [("high-quality share", style.GEN)], "share"),
+            ("raster", [("samples per mode over time", style.GEN)], "mode"),
+            ("bars", [("samples per mode, now", style.GEN)], "share"),
         )
         for i, (key, names, left) in enumerate(rows):
             axes = {"left": DecadeAxis("left")} if key == "grad" else None
             plot = self.addPlot(row=i, col=0, axisItems=axes)
-            style.style_plot(plot, None, left=left,
-                             bottom="iteration" if key == rows[-1][0] else None)
+            # Every step axis is labelled; only the lowest one shown is visible (_show_panels).
+            style.style_plot(plot, None, left=left, bottom="mode" if key == "bars" else "iteration")
             style.coloured_title(plot, names)
             plot.setMenuEnabled(False)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             plot.getAxis("left").setWidth(62)
             plot.getAxis("left").enableAutoSIPrefix(False)
-            if i:
+            if i and key != "bars":
                 plot.setXLink(self.plots["loss"])
             self.plots[key] = plot
         p = self.plots
-        self.loss_d = _curve(p["loss"], style.DISC, "loss D")
-        self.loss_g = _curve(p["loss"], style.GEN, "loss G")
+        self.loss_d, self.loss_d_raw = self._per_step(p["loss"], style.DISC, "loss D")
+        self.loss_g, self.loss_g_raw = self._per_step(p["loss"], style.GEN, "loss G")
         # Below the line: at the top of an autoranged plot a label above it is cut off.
         self.equilibrium = _ref_line(p["loss"], 2 * LN2, "D at equilibrium: 2 ln 2", below=True)
-        self.js = _curve(p["js"], style.ACCENT, "JS", width=2.4)
+        self.js, self.js_dots = self._measured(p["js"], style.ACCENT, "JS")
         _ref_line(p["js"], LN2, "ln 2: no overlap", below=True)
         p["js"].setYRange(0.0, 0.76, padding=0)
+        self.w1, self.w1_dots = self._measured(p["w1"], style.DATA, "W1")
+        self.kl, self.kl_dots = self._measured(p["kl"], style.ACCENT, "KL")
         p["grad"].setLogMode(y=True)
-        self.grad_g = _curve(p["grad"], style.GEN, "|grad G|")
-        self.grad_d = _curve(p["grad"], style.DISC, "|grad D|")
-        self.d_real = _curve(p["dout"], style.DATA, "D(real)")
-        self.d_fake = _curve(p["dout"], style.GEN, "D(fake)")
+        self.grad_g, self.grad_g_raw = self._per_step(p["grad"], style.GEN, "|grad G|")
+        self.grad_d, self.grad_d_raw = self._per_step(p["grad"], style.DISC, "|grad D|")
+        self.d_real, self.d_real_raw = self._per_step(p["dout"], style.DATA, "D(real)")
+        self.d_fake, self.d_fake_raw = self._per_step(p["dout"], style.GEN, "D(fake)")
         self.half = _ref_line(p["dout"], 0.5, "1/2")
-        self.captured = _curve(p["modes"], style.GEN, "captured", width=2.4)
+        self.captured, self.captured_dots = self._measured(p["modes"], style.GEN, "captured")
         self.total = _curve(p["modes"], style.DATA, "total", dash=True)
+        self.quality, self.quality_dots = self._measured(p["quality"], style.GEN, "quality")
+        p["quality"].setYRange(0.0, 1.02, padding=0)
+        self.raster = pg.ImageItem(axisOrder="row-major")
+        self.raster.setLookupTable(style.density_lut(style.GEN, 255))
+        p["raster"].addItem(self.raster)
+        p["raster"].setClipToView(False)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=style.GEN, pen=None)
+        p["bars"].addItem(self.bars)
+        p["bars"].setYRange(0.0, 1.0, padding=0.02)
         self.presenter = style.Presenter()
         for key, plot in p.items():
             plot.setToolTip(TIPS[key])
@@ -139,8 +231,86 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                     self.presenter.curve(item)
                 elif isinstance(item, pg.InfiniteLine):
                     self.presenter.line(item)
+        self._chosen = set(self.DEFAULT)
+        self._markers: list = []
+        self._events_drawn = None
+        self._mode_rows: list[tuple[float, np.ndarray]] = []
+        self._mode_step = None
         self._critic = None
         self._mixture = None
+        self._show_panels()
+
+    @staticmethod
+    def _per_step(plot, colour: str, name: str):
+        """(smoothed line, faint raw band) of a per-iteration series."""
+        c = pg.mkColor(colour)
+        c.setAlpha(70)
+        raw = pg.PlotDataItem(pen=pg.mkPen(c, width=1), name=name + " (raw)")
+        plot.addItem(raw)
+        raw.setDownsampling(auto=True, method="peak")
+        raw.setClipToView(True)
+        line = _curve(plot, colour, name, width=1.0)
+        return line, raw
+
+    @staticmethod
+    def _measured(plot, colour: str, name: str):
+        """(held steps, points) of a measured series."""
+        line = pg.PlotDataItem(pen=style.pen(colour, 1.6), name=name, connect="finite")
+        plot.addItem(line)
+        dots = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(colour))
+        plot.addItem(dots)
+        return line, dots
+
+    # --- which panels show ------------------------------------------------------
+
+    def chosen(self) -> list[str]:
+        """The panels the teacher chose, in order (a mixture's panels show only for one)."""
+        return [k for k in self.PANELS if k in self._chosen]
+
+    def set_panel(self, key: str, on: bool) -> None:
+        """Choose whether panel ``key`` (a key of PANELS) shows."""
+        if key not in self.PANELS:
+            raise KeyError(f"no time-series panel {key!r}; panels: {', '.join(self.PANELS)}")
+        (self._chosen.add if on else self._chosen.discard)(key)
+        self._show_panels()
+
+    def shown(self) -> list[str]:
+        """The panels showing now: the chosen ones that apply, as many as fit the height."""
+        on = [k for k in self.PANELS if self._panel_on(k)]
+        height = self.height() if self.isVisible() or self.height() > 100 else 10_000
+        fit = max(1, int(height // PANEL_MIN_PX[int(self.presenter.on)]))
+        return on[:fit]
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)  # pyqtgraph calls this with None too, and before __init__ ends
+        if not hasattr(self, "_chosen"):
+            return
+        if event is None or event.oldSize().height() != event.size().height():
+            self._show_panels()
+
+    def _panel_on(self, key: str) -> bool:
+        return key in self._chosen and (key not in self.MIXTURE or bool(self._mixture))
+
+    def _show_panels(self) -> None:
+        """Show the chosen panels; hidden ones give their height to the others.
+
+        The lowest panel of the shared step axis carries the "iteration" label.
+        """
+        shown = self.shown()
+        for i, (key, plot) in enumerate(self.plots.items()):
+            on = key in shown
+            plot.setVisible(on)
+            plot.setMaximumHeight(10_000 if on else 0)
+            plot.setMinimumHeight(0)
+            self.ci.layout.setRowStretchFactor(i, 1 if on else 0)
+            self.ci.layout.setRowMaximumHeight(i, 10_000 if on else 0)
+        steps = [k for k in shown if k != "bars"]
+        for key, plot in self.plots.items():
+            if key == "bars":
+                continue
+            last = bool(steps) and key == steps[-1]
+            # One step axis, at the bottom: the panels above lend it their height.
+            plot.showAxis("bottom", last)
 
     def set_presentation(self, on: bool) -> None:
         """Large text, thick lines (a projector) when ``on``; exactly the normal look when off.
@@ -149,40 +319,65 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         antialiased, they would cost some 300 ms a frame.
         """
         self.presenter.set(on)
+        self._show_panels()
 
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
         """Empty every curve (a new run)."""
         for item in (self.loss_d, self.loss_g, self.js, self.grad_g, self.grad_d, self.d_real,
-                     self.d_fake, self.captured, self.total):
+                     self.d_fake, self.captured, self.total, self.w1, self.kl, self.quality,
+                     self.loss_d_raw, self.loss_g_raw, self.grad_g_raw, self.grad_d_raw,
+                     self.d_real_raw, self.d_fake_raw):
             item.setData([], [])
+        for dots in (self.js_dots, self.w1_dots, self.kl_dots, self.captured_dots,
+                     self.quality_dots):
+            dots.setData([], [])
+        self.raster.clear()
+        self.bars.setOpts(x=[], height=[])
+        self._mode_rows = []
+        self._mode_step = None
+        self._clear_markers()
         self._critic = None
         self._mixture = None
 
     def draw(self, history, snap=None) -> None:
-        """Draw every curve from ``history`` (a :class:`ganviz.views.history.History`)."""
+        """Draw every curve from ``history`` (a :class:`ganviz.core.history.History`)."""
         s = history.steps
         if s.n:
             x = s.x
-            self.loss_d.setData(x, s.y("loss_d"))
-            self.loss_g.setData(x, s.y("loss_g"))
-            self.grad_g.setData(x, np.maximum(s.y("grad_norm_g"), 1e-12))
-            self.grad_d.setData(x, np.maximum(s.y("grad_norm_d"), 1e-12))
-            self.d_real.setData(x, s.y("d_real"))
-            self.d_fake.setData(x, s.y("d_fake"))
+            width = max(1, int(s.n * SMOOTH_SHARE))
+            for line, raw, name, floor in (
+                    (self.loss_d, self.loss_d_raw, "loss_d", None),
+                    (self.loss_g, self.loss_g_raw, "loss_g", None),
+                    (self.grad_g, self.grad_g_raw, "grad_norm_g", 1e-12),
+                    (self.grad_d, self.grad_d_raw, "grad_norm_d", 1e-12),
+                    (self.d_real, self.d_real_raw, "d_real", None),
+                    (self.d_fake, self.d_fake_raw, "d_fake", None)):
+                y = s.y(name)
+                if floor is not None:
+                    y = np.maximum(y, floor)
+                raw.setData(x, y)
+                line.setData(x, smooth(y, width) if width > 1 else y)
         m = history.measured
         if m.n:
-            self.js.setData(m.x, m.y("js"))
             total = m.y("modes_total")
             mixture = bool(np.isfinite(total).any() and np.nanmax(total) > 1)
+            pairs = [(self.js, self.js_dots, "js"), (self.w1, self.w1_dots, "w1"),
+                     (self.kl, self.kl_dots, "kl")]
             if mixture:
-                self.captured.setData(m.x, m.y("modes_captured"), stepMode=None)
-                self.total.setData(m.x, total)
+                pairs += [(self.captured, self.captured_dots, "modes_captured"),
+                          (self.quality, self.quality_dots, "high_quality")]
+                self.total.setData(*held(m.x, total))
+            for line, dots, name in pairs:
+                self._draw_measured(line, dots, m.x, m.y(name))
             if mixture != self._mixture:
                 self._mixture = mixture
-                self.plots["modes"].setVisible(mixture)
+                self._show_panels()
                 if mixture:
                     top = float(np.nanmax(total))
                     self.plots["modes"].setYRange(0, top + 0.5, padding=0)
+        if snap is not None:
+            self._keep_mode_counts(snap)
+        self._draw_events(getattr(history, "events", ()))
         scale = None if snap is None else (bool(snap.critic), snap.d_kind,
                                            None if snap.d_range is None else tuple(snap.d_range))
         if scale is not None and scale != self._critic:
@@ -197,3 +392,82 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                 dout.enableAutoRange(axis="y")
             else:
                 dout.setYRange(*d_range, padding=0.02)
+
+    # --- measured series, modes, events ---------------------------------------------
+
+    @staticmethod
+    def _draw_measured(line, dots, x, y) -> None:
+        """Measured values held until the next measurement, a dot at each (NaN: a gap)."""
+        y = np.asarray(y, dtype=np.float64)
+        line.setData(*held(x, y))
+        if len(x) < MARKERS_BELOW:
+            ok = np.isfinite(y)
+            dots.setData(np.asarray(x)[ok], y[ok])
+        else:
+            dots.setData([], [])
+
+    def _keep_mode_counts(self, snap) -> None:
+        """Keep each measurement's samples per mode: the raster's columns and the bars."""
+        counts = getattr(snap, "mode_counts", None)
+        if counts is None or snap.fields_step == self._mode_step:
+            return
+        self._mode_step = snap.fields_step
+        counts = np.asarray(counts, dtype=np.float64)
+        share = counts / counts.sum() if counts.sum() > 0 else counts
+        self._mode_rows.append((float(snap.fields_step), share))
+        self.bars.setOpts(x=np.arange(len(share)), height=share, width=0.7)
+        self.plots["bars"].setXRange(-0.6, len(share) - 0.4, padding=0)
+        self.plots["bars"].setYRange(0.0, max(0.25, float(share.max()) * 1.1), padding=0)
+        self._draw_raster()
+
+    def _draw_raster(self, columns: int = 240) -> None:
+        """Modes (rows) by time (columns), each column the latest measurement at its step."""
+        rows = self._mode_rows
+        m = len(rows[-1][1])
+        rows = [(x, r) for x, r in rows if len(r) == m]
+        if not rows:
+            return
+        xs = np.array([x for x, _ in rows])
+        shares = np.stack([r for _, r in rows])  # (t, m)
+        x0, x1 = xs[0], max(xs[-1], xs[0] + 1)
+        grid = np.linspace(x0, x1, columns)
+        pick = np.clip(np.searchsorted(xs, grid, side="right") - 1, 0, len(xs) - 1)
+        image = shares[pick].T  # (m, columns): rows are modes
+        self.raster.setImage(image, autoLevels=False, levels=(0.0, max(float(image.max()), 1e-9)))
+        from PySide6.QtCore import QRectF
+
+        self.raster.setRect(QRectF(x0, -0.5, x1 - x0, m))
+        self.plots["raster"].setYRange(-0.5, m - 0.5, padding=0)
+
+    def _clear_markers(self) -> None:
+        for plot, line in self._markers:
+            plot.removeItem(line)
+        self._markers = []
+        self._events_drawn = None
+
+    def _draw_events(self, events) -> None:
+        """A vertical marker for each (step, label) event; the label on the top panel."""
+        events = list(events)
+        if events == self._events_drawn:
+            return
+        self._clear_markers()
+        self._events_drawn = events
+        shown = [k for k in self.shown() if k != "bars"]
+        for step, label in events:
+            for i, key in enumerate(shown):
+                plot = self.plots[key]
+                opts = dict(position=0.92, color=style.ACCENT, rotateAxis=(1, 0),
+                            anchors=[(0, 1), (0, 1)]) if i == 0 else None
+                line = pg.InfiniteLine(pos=float(step), angle=90,
+                                       pen=pg.mkPen(255, 213, 79, 140, width=1,
+                                                    style=pg.QtCore.Qt.PenStyle.DashLine),
+                                       label=label if i == 0 else None,
+                                       labelOpts=opts)
+                line.setZValue(5)
+                plot.addItem(line)
+                self._markers.append((plot, line))
+
+    def marker_labels(self) -> list[tuple[float, str]]:
+        """(step, label) of every event marker drawn, in the order drawn (top panel)."""
+        return [(line.value(), line.label.format) for _plot, line in self._markers
+                if getattr(line, "label", None) is not None]
