@@ -252,15 +252,54 @@ def test_2d_heatmap_covers_the_grid_extent(qtbot, pg_style):
         assert abs(r.bottom() - (snap.ys[-1] + dx / 2)) < 1e-6
 
 
-def test_d_star_is_drawn_only_where_either_density_has_mass():
-    from ganviz.views.field1d import defined_d_star
+def test_1d_view_draws_d_star_as_measured_and_drops_it_for_a_critic(qtbot, pg_style):
+    """D* is drawn as the measurement gives it (NaN: a gap); a critic has no D* and no 1/2."""
+    from dataclasses import replace
 
-    xs = np.linspace(-4, 10, 701)
-    p_data = np.exp(-0.5 * ((xs - 6) / 0.5) ** 2) / (0.5 * np.sqrt(2 * np.pi))
-    p_g = np.exp(-0.5 * (xs / 0.1) ** 2) / (0.1 * np.sqrt(2 * np.pi))  # underflows far out
-    with np.errstate(invalid="ignore", divide="ignore"):
-        raw = np.where(p_data + p_g > 0, p_data / (p_data + p_g), 0.5)
-    shown = defined_d_star(raw, p_data, p_g)
-    gap = (xs > 1) & (xs < 4)  # between the two, both densities are below 1e-3 of the peak
-    assert np.isnan(shown[gap]).all() and np.isfinite(raw[gap]).all()
-    assert np.allclose(shown[np.abs(xs - 6) < 1], 1.0) and np.allclose(shown[np.abs(xs) < 0.2], 0.0)
+    from ganviz.views.field1d import DensityView1D
+
+    view = DensityView1D()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    snap = make_snapshot(1)
+    d_star = np.array(snap.d_star, dtype=np.float64)
+    d_star[:40] = np.nan  # unreliable there: the measurement says so
+    view.draw(replace(snap, d_star=d_star))
+    drawn = view.d_star.yData
+    assert np.isnan(drawn[:40]).all() and np.allclose(drawn[40:], d_star[40:])
+    assert view.d_star.isVisible() and view.half.isVisible()
+    names = lambda: [label.text for _s, label in view.legend.items]  # noqa: E731
+    assert any("D*" in n for n in names())
+
+    view.draw(make_snapshot(1, critic=True, step=11))
+    assert not view.d_star.isVisible() and not view.half.isVisible()
+    assert not any("D*" in n for n in names())
+    view.draw(make_snapshot(1, step=12))  # back to a probability: D* and 1/2 return
+    assert view.d_star.isVisible() and view.half.isVisible() and any("D*" in n for n in names())
+
+
+def test_1d_view_says_flat_critic_cut_peaks_and_samples_off_the_plot(qtbot, pg_style):
+    from dataclasses import replace
+
+    from ganviz.views.field1d import PEAK_CAP, DensityView1D
+
+    view = DensityView1D()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    snap = make_snapshot(1, critic=True)
+    flat = np.full_like(snap.xs, 0.3) + 1e-4 * np.sin(snap.xs)  # a critic that barely varies
+    spike = snap.p_g * 0 + 0.01
+    spike[100] = 10 * PEAK_CAP * float(np.max(snap.p_data))  # far above the cap
+    fake = np.full((64, 1), 9.0)  # all beyond the plot's right edge (x <= 5)
+    fake[:4] = 0.0
+    view.draw(replace(snap, d=flat, p_g=spike, fake=fake))
+    assert view.flat.isVisible() and "flat critic" in view.flat.toPlainText()
+    lo, hi = view.dview.viewRange()[1]
+    assert hi - lo > 5e-3  # the 2e-4 wiggle is not blown up to the full height
+    assert view.peak.isVisible() and f"{spike[100]:.3g}" in view.peak.toPlainText()
+    assert view.edge.isVisible()
+    assert "60 of 64 samples beyond x = 5" in view.edge.toPlainText()
+    view.draw(make_snapshot(1, step=12))
+    assert not view.flat.isVisible() and not view.peak.isVisible() and not view.edge.isVisible()

@@ -90,8 +90,13 @@ TIPS = {
             "Restarts the run.",
     "device": "Where training runs: auto takes CUDA when present, else the CPU. Restarts the "
               "run.",
-    "arrow_gain": "Arrow length grows with log10(1 + gain x |gradient| / 0.1): a fixed scale, "
-                  "so short arrows mean a vanishing gradient. Raise the gain to see small ones.",
+    "arrow_gain": "Arrows are drawn proportional to |gradient|, the 90th percentile of the "
+                  "drawn ones at a full length; the legend prints that |gradient| (a tiny one "
+                  "is a vanishing gradient). This multiplies the lengths; a new run starts "
+                  "again at x 1.",
+    "contrast": "Spread the colours of D over a narrower range around 1/2 (0 for a raw "
+                "output): when D is near 1/2 everywhere, x 5 or x 20 shows where it leans. "
+                "The colour bar's numbers follow.",
 }
 
 
@@ -170,6 +175,7 @@ class ControlPanel(QWidget):
     preset_chosen = Signal(str)
     layer_toggled = Signal(int, str, bool)  # dim, layer key, visible
     arrow_gain_changed = Signal(float)
+    contrast_changed = Signal(float)
     freeze_changed = Signal(str, bool)  # "d" or "g", frozen
 
     def __init__(self, config: Config, preset: str | None = None, parent=None) -> None:
@@ -339,8 +345,15 @@ class ControlPanel(QWidget):
                 self.arrow_gain.setCurrentIndex(1)
                 self.arrow_gain.activated.connect(
                     lambda _i: self.arrow_gain_changed.emit(float(self.arrow_gain.currentData())))
+                self.contrast = QComboBox()
+                for factor in field2d.CONTRASTS:
+                    self.contrast.addItem("full range" if factor == 1 else f"x {factor:g}",
+                                          factor)
+                self.contrast.activated.connect(
+                    lambda _i: self.contrast_changed.emit(float(self.contrast.currentData())))
                 row = QFormLayout()
-                _row(row, "Arrow gain", self.arrow_gain, TIPS["arrow_gain"])
+                _row(row, "Arrow length", self.arrow_gain, TIPS["arrow_gain"])
+                _row(row, "D contrast", self.contrast, TIPS["contrast"])
                 lay.addLayout(row)
             self.layer_boxes[dim] = box
             outer.addWidget(box)
@@ -478,6 +491,11 @@ class ControlPanel(QWidget):
         index = self.speed.findData(speed)
         if index >= 0:
             self.speed.setCurrentIndex(index)
+
+    def reset_arrow_gain(self) -> None:
+        """Arrow length back to x 1 (a new run), emitting it so that the view follows."""
+        self.arrow_gain.setCurrentIndex(self.arrow_gain.findData(1.0))
+        self.arrow_gain_changed.emit(1.0)
 
     # --- emitting ------------------------------------------------------------
 

@@ -47,14 +47,36 @@ def shortcuts_html() -> str:
     return f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
 
 
+def presenting(parent) -> bool:
+    """Whether ``parent`` (the main window) is in presentation mode: dialogs scale with it."""
+    return bool(getattr(parent, "presenting", False))
+
+
+def _scale(dialog: QWidget, parent) -> QWidget:
+    """Text PRESENT_FONT times larger in presentation mode (a projector)."""
+    if presenting(parent):
+        from PySide6.QtWidgets import QApplication
+
+        from ganviz.views import style
+
+        dialog.setFont(style.scaled_font(QApplication.font(), style.PRESENT_FONT))
+    return dialog
+
+
+def _message(parent: QWidget, title: str, text: str) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok,
+                      parent)
+    return _scale(box, parent)
+
+
 def show_shortcuts(parent: QWidget) -> None:
     """The keyboard shortcuts in a dialog."""
-    QMessageBox.information(parent, "ganviz: keyboard shortcuts", shortcuts_html())
+    _message(parent, "ganviz: keyboard shortcuts", shortcuts_html()).exec()
 
 
 def show_guide(parent: QWidget) -> None:
     """What the plots show, in a dialog."""
-    QMessageBox.information(parent, "ganviz: what the plots show", GUIDE)
+    _message(parent, "ganviz: what the plots show", GUIDE).exec()
 
 
 THEORY = """
@@ -74,13 +96,15 @@ def theory_dialog(parent: QWidget) -> QDialog:
     from ganviz.core.theory import gaussian_shift_curves
     from ganviz.views.theory import TheoryView
 
-    dialog = QDialog(parent)
+    dialog = _scale(QDialog(parent), parent)
     dialog.setWindowTitle("ganviz: why the minimax gradient vanishes")
-    dialog.resize(820, 680)
+    scale = 1.4 if presenting(parent) else 1.0
+    dialog.resize(int(820 * scale), int(680 * scale))
     layout = QVBoxLayout(dialog)
     text = QLabel(THEORY)
     text.setWordWrap(True)
     layout.addWidget(text)
     dialog.view = TheoryView(gaussian_shift_curves(np.linspace(0.05, 12.0, 479)))
+    dialog.view.set_presentation(presenting(parent))
     layout.addWidget(dialog.view, 1)
     return dialog

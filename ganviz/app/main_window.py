@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
         p.preset_chosen.connect(self.on_preset)
         p.layer_toggled.connect(self.on_layer)
         p.arrow_gain_changed.connect(self.view2d.set_arrow_gain)
+        p.contrast_changed.connect(self.view2d.set_contrast)
         c.message.connect(self.show_message)
         c.config_changed.connect(self.on_config)
         c.state_changed.connect(self.on_state)
@@ -550,6 +551,7 @@ class MainWindow(QMainWindow):
         self.view1d.forget()
         self.view2d.forget()
         self.series.forget()
+        self.controls.reset_arrow_gain()  # a x1000 gain must not survive into the next run
         if snap.dim != self._dim:
             self.show_view(snap.dim)
 

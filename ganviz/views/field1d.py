@@ -64,20 +64,11 @@ HEADROOM = 1.3
 N_LINES = 48
 
 
-#: D* is drawn where p_data + p_g exceeds this share of its peak.
-D_STAR_SUPPORT = 1e-3
-
-
-def defined_d_star(d_star, p_data, p_g) -> np.ndarray:
-    """D* with NaN (a gap) where neither density has mass: there any D is optimal,
-    and the ratio of two underflowing estimates would flicker between 0 and 1."""
-    d_star = np.array(d_star, dtype=np.float64)
-    if p_data is None or p_g is None:
-        return d_star
-    s = np.nan_to_num(np.asarray(p_data, dtype=np.float64)) + np.nan_to_num(np.asarray(p_g, dtype=np.float64))
-    if s.size and s.max() > 0:
-        d_star[s < D_STAR_SUPPORT * s.max()] = np.nan
-    return d_star
+#: p_g is drawn up to this many times p_data's peak; a higher peak is cut and labelled.
+PEAK_CAP = 4.0
+#: A critic whose values vary by less than this (relative to their size) over the grid is
+#: called flat: its axis keeps at least this relative span instead of blowing noise up.
+FLAT_CRITIC = 1e-2
 
 
 def _phi(z: np.ndarray) -> np.ndarray:
@@ -163,6 +154,15 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self.presenter.curve(item)
         for line in (self.half, self.z_line, self.x_line):
             self.presenter.line(line)
+        # Marks: a cut p_g peak, samples beyond the plot, a flat critic.
+        self.peak = pg.TextItem("", color=style.GEN, anchor=(0.5, 0))
+        self.edge = pg.TextItem("", color=style.GEN, anchor=(1, 0), fill=pg.mkBrush(20, 20, 24, 210))
+        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(1, 1), fill=pg.mkBrush(20, 20, 24, 210))
+        for item in (self.peak, self.edge, self.flat):
+            item.setZValue(10)
+            item.setVisible(False)
+            self.plot.addItem(item, ignoreBounds=True)
+        self._d_star_in_legend = True
         self.visible = {name: True for name in LAYERS}
         self._drawn: dict = {}
         self._ymax = None
@@ -187,6 +187,8 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._drawn.clear()
         self._ymax = None
         self._last = None
+        for item in (self.peak, self.edge, self.flat):
+            item.setVisible(False)
 
     def draw(self, snap) -> None:
         """Draw a 1-D snapshot; grid curves only when their arrays changed."""
@@ -205,19 +207,58 @@ class DensityView1D(pg.GraphicsLayoutWidget):
                 d = np.asarray(snap.d)
                 self._d_axis(snap, d)
                 self.d.setData(xs, d)
-                if snap.d_star is None:  # no closed form for this loss (a WGAN critic)
-                    self.d_star.setVisible(False)
+            self._show_d_star(snap.d_star is not None)
+            # D* as measured: NaN (a gap) where the estimate of p_g cannot be trusted.
             if snap.d_star is not None and self._changed("d_star", snap.d_star):
-                self.d_star.setData(xs, defined_d_star(snap.d_star, snap.p_data, snap.p_g))
-                self.d_star.setVisible(self.visible["d_star"])
+                self.d_star.setData(xs, np.asarray(snap.d_star, dtype=np.float64))
         if snap.fake is not None:
             self._draw_samples(snap)
+            self._mark_off_plot(snap)
+
+    def _show_d_star(self, defined: bool) -> None:
+        """D* and the 1/2 line only where the loss has them (not for a critic)."""
+        self.d_star.setVisible(defined and self.visible["d_star"])
+        probability = self._drawn.get("d_axis") not in ("critic",) and (
+            not isinstance(self._drawn.get("d_axis"), tuple)
+            or self._drawn["d_axis"][0] == "probability")
+        self.half.setVisible(defined and probability)
+        if defined != self._d_star_in_legend:
+            self._d_star_in_legend = defined
+            if defined:
+                self.legend.addItem(self.d_star, "D*(x) = p_data / (p_data + p_g)")
+                self.legend.items[-1][1].setToolTip(TIPS["d_star"])
+                if self.presenter.on:
+                    label = self.legend.items[-1][1]
+                    label.setText(label.text, size=self.legend.opts["labelTextSize"])
+            else:
+                self.legend.removeItem(self.d_star)
+
+    def _mark_off_plot(self, snap) -> None:
+        """Say how many generated samples lie beyond the plot's x range, and where."""
+        if snap.xs is None:
+            return
+        x = np.asarray(snap.fake, dtype=np.float64)[:, 0]
+        x = x[np.isfinite(x)]
+        x0, x1 = float(snap.xs[0]), float(snap.xs[-1])
+        left, right = x[x < x0], x[x > x1]
+        if not len(left) and not len(right):
+            self.edge.setVisible(False)
+            return
+        side = right if len(right) >= len(left) else left
+        arrow, at = ("\u2192", x1) if side is right else ("\u2190", x0)
+        self.edge.setText(f"{arrow} {len(side)} of {len(x)} samples beyond x = {at:.3g}, "
+                          f"near x = {float(np.median(side)):.3g}")
+        self.edge.setAnchor((1, 0) if side is right else (0, 0))
+        top = self._ymax or 1.0
+        self.edge.setPos(at, 0.72 * top)
+        self.edge.setVisible(True)
 
     def _d_axis(self, snap, d: np.ndarray) -> None:
         """D's axis as the loss registry says: a probability, a fixed raw range, or fitted."""
         if snap.d_range is None:  # a critic's scores have no range: fit them to the axis
             self._critic_axis(d)
             return
+        self.flat.setVisible(False)
         key = (snap.d_kind, tuple(snap.d_range))
         if self._drawn.get("d_axis") == key:
             return
@@ -238,6 +279,15 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         if not finite.size:
             return
         lo, hi = float(finite.min()), float(finite.max())
+        least = FLAT_CRITIC * max(1.0, float(np.abs(finite).max()))
+        flat = hi - lo < least
+        if flat:  # keep a readable span: a 0.001 wiggle is not drawn full height
+            mid = 0.5 * (lo + hi)
+            self.flat.setText(f"flat critic: D varies by {hi - lo:.2g} over the plot")
+            lo, hi = mid - least / 2, mid + least / 2
+        self.flat.setVisible(flat)
+        if flat and self._last is not None and self._last.xs is not None:
+            self.flat.setPos(float(self._last.xs[-1]), (self._ymax or 1.0) * 0.98)
         pad = 0.05 * (hi - lo or 1.0)
         self.dview.setYRange(lo - pad, hi + (HEADROOM - 1) * (hi - lo or 1.0) + pad, padding=0)
         if self._drawn.get("d_axis") != "critic":
@@ -249,11 +299,19 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         """Left axis range: room for p_data and p_g, changed only when it must (no jitter)."""
         top = float(np.nanmax(snap.p_data)) if snap.p_data is not None else 1.0
         peak = float(np.nanmax(snap.p_g)) if np.isfinite(snap.p_g).any() else 0.0
-        want = HEADROOM * max(1.05 * top, min(1.05 * peak, 4.0 * top))
+        want = HEADROOM * max(1.05 * top, min(1.05 * peak, PEAK_CAP * top))
         if self._ymax is None or want > self._ymax or want < 0.7 * self._ymax:
             self._ymax = want
             self.plot.setYRange(0.0, want, padding=0.0)
             self.plot.disableAutoRange(axis="y")
+        cap = self._ymax / HEADROOM
+        if peak > cap * 1.02 and snap.xs is not None:  # cut by the axis: say how high it is
+            at = float(snap.xs[int(np.nanargmax(snap.p_g))])
+            self.peak.setText(f"\u2191 p_g peak {peak:.3g}")
+            self.peak.setPos(at, cap)
+            self.peak.setVisible(self.visible["p_g"])
+        else:
+            self.peak.setVisible(False)
 
     def _draw_samples(self, snap) -> None:
         x = np.asarray(snap.fake, dtype=np.float64)[:, 0]

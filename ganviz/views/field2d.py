@@ -432,11 +432,17 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self.edge.setVisible(False)
             return
         mx, my = np.median(finite[out], axis=0)
-        arrow = _direction_arrow(mx - 0.5 * (vx0 + vx1), my - 0.5 * (vy0 + vy1))
+        cx, cy = 0.5 * (vx0 + vx1), 0.5 * (vy0 + vy1)
+        arrow = _direction_arrow(mx - cx, my - cy)
         self.edge.setText(f"{arrow} {int(out.sum())} of {len(finite)} samples "
-                          f"off the view, near ({mx:.3g}, {my:.3g})")
-        ex = min(max(mx, vx0 + 0.2 * (vx1 - vx0)), vx1 - 0.2 * (vx1 - vx0))
-        ey = min(max(my, vy0 + 0.05 * (vy1 - vy0)), vy1 - 0.05 * (vy1 - vy0))
+                          f"near ({mx:.2g}, {my:.2g})")
+        # At the edge they lie beyond, inside the view, the text on the view's side.
+        ex = min(max(mx, vx0), vx1)
+        ey = min(max(my, vy0), vy1)
+        self.edge.setAnchor((0.0 if ex - vx0 < 0.3 * (vx1 - vx0) else
+                             1.0 if vx1 - ex < 0.3 * (vx1 - vx0) else 0.5,
+                             1.0 if ey <= vy0 + 0.1 * (vy1 - vy0) else
+                             0.0 if ey >= vy1 - 0.1 * (vy1 - vy0) else 0.5))
         self.edge.setPos(ex, ey)
         self.edge.setVisible(True)
 

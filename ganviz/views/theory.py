@@ -55,3 +55,15 @@ class TheoryView(pg.GraphicsLayoutWidget):
         low.setXLink(top)
         low.setToolTip(TIPS["grad"])
         self.top, self.low = top, low
+        self.presenter = style.Presenter()
+        for plot in (top, low):
+            self.presenter.plot(plot)
+            for item in plot.items:
+                if isinstance(item, pg.PlotDataItem):
+                    self.presenter.curve(item, thin_fast=False)
+                elif isinstance(item, pg.InfiniteLine):
+                    self.presenter.line(item)
+
+    def set_presentation(self, on: bool) -> None:
+        """Large text and thick lines (presentation mode) when ``on``; the normal look off."""
+        self.presenter.set(on)
