@@ -155,9 +155,9 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         for line in (self.half, self.z_line, self.x_line):
             self.presenter.line(line)
         # Marks: a cut p_g peak, samples beyond the plot, a flat critic.
-        self.peak = pg.TextItem("", color=style.GEN, anchor=(0.5, 0))
+        self.peak = pg.TextItem("", color=style.GEN, anchor=(0, 0), fill=pg.mkBrush(20, 20, 24, 210))
         self.edge = pg.TextItem("", color=style.GEN, anchor=(1, 0), fill=pg.mkBrush(20, 20, 24, 210))
-        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(1, 1), fill=pg.mkBrush(20, 20, 24, 210))
+        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(1, 0), fill=pg.mkBrush(20, 20, 24, 210))
         for item in (self.peak, self.edge, self.flat):
             item.setZValue(10)
             item.setVisible(False)
@@ -233,6 +233,13 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             else:
                 self.legend.removeItem(self.d_star)
 
+    def _p_g_label(self, text: str) -> None:
+        """The legend's p_g entry (it says so when the peak is cut: the legend is never hidden)."""
+        for sample, label in self.legend.items:
+            if sample.item is self.p_g and label.text != text:
+                label.setText(text, size=self.legend.opts["labelTextSize"])
+                self.legend.updateSize()
+
     def _mark_off_plot(self, snap) -> None:
         """Say how many generated samples lie beyond the plot's x range, and where."""
         if snap.xs is None:
@@ -287,7 +294,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             lo, hi = mid - least / 2, mid + least / 2
         self.flat.setVisible(flat)
         if flat and self._last is not None and self._last.xs is not None:
-            self.flat.setPos(float(self._last.xs[-1]), (self._ymax or 1.0) * 0.98)
+            self.flat.setPos(float(self._last.xs[-1]), (self._ymax or 1.0) * 0.99)
         pad = 0.05 * (hi - lo or 1.0)
         self.dview.setYRange(lo - pad, hi + (HEADROOM - 1) * (hi - lo or 1.0) + pad, padding=0)
         if self._drawn.get("d_axis") != "critic":
@@ -307,11 +314,13 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         cap = self._ymax / HEADROOM
         if peak > cap * 1.02 and snap.xs is not None:  # cut by the axis: say how high it is
             at = float(snap.xs[int(np.nanargmax(snap.p_g))])
-            self.peak.setText(f"\u2191 p_g peak {peak:.3g}")
+            self.peak.setText(f"\u2191 p_g peak {peak:.3g}, cut at {cap:.2g}")
             self.peak.setPos(at, cap)
             self.peak.setVisible(self.visible["p_g"])
         else:
             self.peak.setVisible(False)
+        self._p_g_label(f"p_g (from 10^4 samples; peak {peak:.3g} cut)" if peak > cap * 1.02
+                        else "p_g (from 10^4 samples)")
 
     def _draw_samples(self, snap) -> None:
         x = np.asarray(snap.fake, dtype=np.float64)[:, 0]

@@ -74,6 +74,8 @@ UPSAMPLE = 3
 #: The view grows to take in generated samples while the grown span stays within this
 #: factor of the grid's; beyond, edge markers give their count and direction.
 EXTEND_MAX = 3.0
+#: Samples off the view are marked once they are at least this share of them.
+EDGE_SHARE = 0.02
 #: A grown view shrinks back towards the samples and the grid once it is this many times
 #: larger than they need.
 SHRINK_AT = 1.4
@@ -428,7 +430,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         (vx0, vx1), (vy0, vy1) = self._view_range
         out = ((finite[:, 0] < vx0) | (finite[:, 0] > vx1)
                | (finite[:, 1] < vy0) | (finite[:, 1] > vy1))
-        if not out.any():
+        if out.sum() < max(2, EDGE_SHARE * len(finite)):  # a stray sample is not news
             self.edge.setVisible(False)
             return
         mx, my = np.median(finite[out], axis=0)

@@ -161,7 +161,9 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         "bars": "Samples per mode",
     }
     #: Panels shown unless the teacher chose otherwise.
-    DEFAULT = ("loss", "js", "w1", "grad", "dout", "modes")
+    DEFAULT = ("loss", "js", "w1", "grad", "dout", "modes", "raster")
+    #: Which chosen panels stay when not all fit the height: the first ones here.
+    PRIORITY = ("loss", "js", "modes", "grad", "w1", "dout", "raster", "kl", "quality", "bars")
     #: Panels that only mean something for a mixture target.
     MIXTURE = ("modes", "quality", "raster", "bars")
 
@@ -275,11 +277,12 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self._show_panels()
 
     def shown(self) -> list[str]:
-        """The panels showing now: the chosen ones that apply, as many as fit the height."""
-        on = [k for k in self.PANELS if self._panel_on(k)]
+        """The panels showing now: the chosen ones that apply, as many as fit the height
+        (by PRIORITY), in PANELS order."""
         height = self.height() if self.isVisible() or self.height() > 100 else 10_000
         fit = max(1, int(height // PANEL_MIN_PX[int(self.presenter.on)]))
-        return on[:fit]
+        keep = [k for k in self.PRIORITY if self._panel_on(k)][:fit]
+        return [k for k in self.PANELS if k in keep]
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().resizeEvent(event)  # pyqtgraph calls this with None too, and before __init__ ends
