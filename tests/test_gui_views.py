@@ -303,3 +303,64 @@ def test_1d_view_says_flat_critic_cut_peaks_and_samples_off_the_plot(qtbot, pg_s
     assert "60 of 64 samples beyond x = 5" in view.edge.toPlainText()
     view.draw(make_snapshot(1, step=12))
     assert not view.flat.isVisible() and not view.peak.isVisible() and not view.edge.isVisible()
+
+
+def test_2d_view_follows_the_samples_or_marks_them_at_the_edge(qtbot, pg_style):
+    from dataclasses import replace
+
+    from ganviz.views.field2d import EXTEND_MAX, FieldView2D
+
+    view = FieldView2D()
+    qtbot.addWidget(view)
+    view.resize(600, 600)
+    view.show()
+    snap = make_snapshot(2)  # grid -3..3
+    view.draw(replace(snap, fake=np.random.default_rng(0).normal(size=(64, 2)) * 0.3 + [4.5, 0]))
+    (x0, x1), _ = view.plot.vb.viewRange()
+    assert x1 >= 4.5 and x0 <= -3  # grown to take the samples in, the grid still in view
+    assert not view.edge.isVisible()
+    far = np.random.default_rng(1).normal(size=(64, 2)) * 0.3 + [0, -40]
+    view.draw(replace(snap, fake=far, step=11))
+    (_, _), (y0, _) = view.plot.vb.viewRange()
+    assert y0 > -3 * EXTEND_MAX - 1  # not stretched to a point 40 away
+    text = view.edge.toPlainText()
+    assert view.edge.isVisible() and "64 of 64 samples" in text and "\u2193" in text
+    view.forget()
+    view.draw(make_snapshot(2, step=12))  # a new run: back to the grid, no marker
+    (x0, x1), _ = view.plot.vb.viewRange()
+    assert x1 < 4 and not view.edge.isVisible()
+
+
+def test_measured_values_are_held_not_ramped_and_per_step_ones_smoothed():
+    from ganviz.views.timeseries import held, smooth
+
+    x, y = held([0, 100, 300], [0.69, 0.2, 0.5])
+    assert list(x) == [0, 100, 100, 300, 300] and list(y) == [0.69, 0.69, 0.2, 0.2, 0.5]
+    noisy = np.tile([0.0, 2.0], 50)
+    s = smooth(noisy, 11)
+    assert np.allclose(s[10:-10], 1.0, atol=0.1) and len(s) == len(noisy)
+    with_nan = noisy.copy()
+    with_nan[7] = np.nan
+    assert np.isnan(smooth(with_nan, 11)[7]) and np.isfinite(smooth(with_nan, 11)[8])
+
+
+def test_mode_raster_and_bars_draw_samples_per_mode(qtbot, pg_style):
+    from dataclasses import replace
+
+    from ganviz.views.timeseries import TimeSeriesView
+
+    view = TimeSeriesView()
+    qtbot.addWidget(view)
+    view.resize(500, 900)
+    view.show()
+    history = History()
+    for step, counts in ((10, [0, 12]), (20, [12, 0]), (30, [6, 6])):
+        snap = replace(make_snapshot(2, step=step), mode_counts=np.array(counts))
+        history.add(snap)
+        view.draw(history, snap)
+    assert "raster" in view.shown()  # a mixture: the raster is one of the default panels
+    image = view.raster.image
+    assert image.shape[0] == 2  # a row per mode
+    assert image[1, 0] == 1.0 and image[0, 0] == 0.0  # all on mode 1 first ...
+    assert image[0, -1] == 0.5 and image[1, -1] == 0.5  # ... then evenly shared
+    assert list(view.bars.opts["height"]) == [0.5, 0.5]
