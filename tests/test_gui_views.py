@@ -364,3 +364,15 @@ def test_mode_raster_and_bars_draw_samples_per_mode(qtbot, pg_style):
     assert image[1, 0] == 1.0 and image[0, 0] == 0.0  # all on mode 1 first ...
     assert image[0, -1] == 0.5 and image[1, -1] == 0.5  # ... then evenly shared
     assert list(view.bars.opts["height"]) == [0.5, 0.5]
+
+
+def test_colour_bar_ticks_always_have_short_numbers():
+    from ganviz.views.field2d import nice_ticks
+
+    ticks, unit = nice_ticks(0.0, 1.0)
+    assert [t for _v, t in ticks] == ["0", "0.25", "0.5", "0.75", "1"] and unit == ""
+    ticks, unit = nice_ticks(-0.0195, -0.013)  # a weight-clipped critic
+    assert unit == "x 1e-2" and [t for _v, t in ticks][0] == "-1.95"
+    assert all(len(t) <= 6 for _v, t in ticks)
+    ticks, _ = nice_ticks(0.475, 0.525)  # contrast x 20
+    assert len({t for _v, t in ticks}) == 5  # five distinct labels, none rounded together

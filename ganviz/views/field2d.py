@@ -173,13 +173,22 @@ def upsample(grid: np.ndarray, factor: int = UPSAMPLE) -> np.ndarray:
     return out
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> list:
-    """(value, text) ticks for a colour bar from ``lo`` to ``hi``: always with numbers."""
+def nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[list, str]:
+    """(value, text) ticks for a colour bar from ``lo`` to ``hi``, always with numbers, and
+    the factor they are written in ("" or e.g. "x 1e-3"): short texts fit the bar's axis,
+    which hides any label that does not fit (a critic's -0.0195 showed no numbers)."""
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
-        return [(lo, f"{lo:.3g}")]
+        return [(lo, f"{lo:.3g}")], ""
     vals = np.linspace(lo, hi, n)
-    digits = max(2, int(math.ceil(-math.log10((hi - lo) / (n - 1)))) + 1) if hi > lo else 3
-    return [(float(v), f"{v:.{min(digits, 6)}g}" if abs(v) >= 1e-12 else "0") for v in vals]
+    top = max(abs(lo), abs(hi))
+    exp = int(math.floor(math.log10(top))) if top > 0 else 0
+    factor, unit = (10.0 ** exp, f"x 1e{exp}") if exp < -1 or exp > 3 else (1.0, "")
+    scaled = vals / factor
+    step = (scaled[-1] - scaled[0]) / (n - 1)
+    decimals = max(0, min(6, int(math.ceil(-math.log10(step))) + 1)) if step > 0 else 2
+    texts = [f"{v:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{v:.0f}"
+             for v in scaled]
+    return [(float(v), "0" if t in ("-0", "") else t) for v, t in zip(vals, texts)], unit
 
 
 def contour_path(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float):
@@ -267,7 +276,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.edge.setZValue(10)
         self.edge.setVisible(False)
         self.plot.addItem(self.edge, ignoreBounds=True)
-        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(0.5, 0), fill=pg.mkBrush(20, 20, 24, 210))
+        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(0.5, 1), fill=pg.mkBrush(20, 20, 24, 210))
         self.flat.setZValue(10)
         self.flat.setVisible(False)
         self.plot.addItem(self.flat, ignoreBounds=True)
@@ -275,6 +284,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._d_scale = None
         self._last = None
         self._rect = QRectF(0, 0, 1, 1)
+        self._cbar_label = "D(x) = P(real)"
+        self._cbar_shown = self._cbar_label
         self._grid_range = None  # ((x0, x1), (y0, y1)) of the grid
         self._view_range = None  # what the view shows now (the grid, or grown)
 
@@ -345,7 +356,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                      if snap.d_kind == "probability" else "D(x), raw output")
             if self.contrast > 1 and levels is not None:
                 label += f", contrast x{self.contrast:g}"
-            self.cbar.getAxis("left").setLabel(label)
+            self._cbar_label = label
+            self._cbar_shown = None
             if levels is not None:
                 self._set_levels(levels)
             self._drawn.pop("d", None)
@@ -378,16 +390,21 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._draw_points(snap)
 
     def _set_levels(self, levels) -> None:
-        """The colour bar's levels and ticks, always with numbers."""
+        """The colour bar's levels and ticks, always with numbers (and their factor)."""
         self.cbar.setLevels(levels)
-        self.cbar.axis.setTicks([nice_ticks(*levels)])
+        ticks, unit = nice_ticks(*levels)
+        self.cbar.axis.setTicks([ticks])
+        label = self._cbar_label + (f" ({unit})" if unit else "")
+        if label != self._cbar_shown:
+            self._cbar_shown = label
+            self.cbar.getAxis("left").setLabel(label)
 
     def _say_flat(self, text: str) -> None:
         self.flat.setText(text)
         self.flat.setVisible(bool(text))
         if text and self._view_range is not None:
             (x0, x1), (y0, y1) = self._view_range
-            self.flat.setPos(0.5 * (x0 + x1), y1)
+            self.flat.setPos(0.5 * (x0 + x1), y0)  # the bottom edge: the legend is at the top
 
     def _draw_points(self, snap) -> None:
         if snap.fake is not None and self.visible["fake"]:

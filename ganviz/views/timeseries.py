@@ -180,7 +180,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
             ("modes", [("modes captured", style.GEN), ("of", style.MUTED),
                        ("total", style.DATA)], "modes"),
             ("quality", [("high-quality share", style.GEN)], "share"),
-            ("raster", [("samples per mode over time", style.GEN)], "mode"),
+            ("raster", [("modes over time", style.GEN)], "mode"),
             ("bars", [("samples per mode, now", style.GEN)], "share"),
         )
         for i, (key, names, left) in enumerate(rows):
@@ -441,6 +441,8 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
 
         self.raster.setRect(QRectF(x0, -0.5, x1 - x0, m))
         self.plots["raster"].setYRange(-0.5, m - 0.5, padding=0)
+        step = max(1, int(math.ceil(m / 5)))  # a mode's number on at most ~5 rows
+        self.plots["raster"].getAxis("left").setTicks([[(i, str(i)) for i in range(0, m, step)]])
 
     def _clear_markers(self) -> None:
         for plot, line in self._markers:
