@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ganviz.core.config import Config
-from ganviz.core.events import Paused
+from ganviz.core.events import Paused, Resumed, Snapshotted
 from ganviz.core.presets import load_preset, preset_names
 
 SMALL = Config.from_dict({"data": "gaussian", "z_dim": 1, "hidden": 16, "batch_size": 64})
@@ -195,16 +195,20 @@ def test_a_killed_training_process_is_noticed_and_play_starts_a_new_one(qtbot, m
 def test_slow_motion_and_unavailable_device(qtbot, make_window):
     window = make_window()
     _wait_step(qtbot, window, 5)
+    events = []
+    window.controller.worker.event.connect(events.append)
+    window.controller.pause()
+    qtbot.waitUntil(lambda: any(isinstance(e, Paused) for e in events), timeout=20_000)
     combo = window.controls.speed
     combo.setCurrentIndex(combo.findData(10.0))
     combo.activated.emit(combo.currentIndex())
     assert window.controller.supervisor.speed == 10.0
-    shown = []
-    window.controller.worker.event.connect(lambda e: shown.append(getattr(e, "snapshot", None)))
-    qtbot.waitUntil(lambda: len([s for s in shown if s is not None]) >= 4, timeout=20_000)
-    # Slow motion shows every iteration: one step per snapshot from now on.
-    later = [s for s in shown if s is not None][1:]
-    assert all(len(s.history["step"]) <= 1 for s in later)
+    window.controller.play()  # the speed was sent first: every later step is in slow motion
+    after = lambda: [e.snapshot for e in events[next(  # noqa: E731
+        (i for i, e in enumerate(events) if isinstance(e, Resumed)), len(events)):]
+        if isinstance(e, Snapshotted)]
+    qtbot.waitUntil(lambda: len(after()) >= 4, timeout=20_000)
+    assert all(len(s.history["step"]) == 1 for s in after())  # every iteration shown
     qtbot.waitUntil(lambda: window.controller.supervisor.devices is not None)
     if "cuda" not in window.controller.supervisor.devices:
         run = _latest(window).run_id
