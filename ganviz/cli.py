@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open in presentation mode (large text, the lecture bar)")
     p.add_argument("--save", type=Path, metavar="SESSION.json",
                    help="headless: write a session file of the final state")
+    p.add_argument("--dynamics", metavar="GAME",
+                   help="the dynamics lab on a toy game: dirac (Dirac-GAN) or bilinear; "
+                        "--headless prints its spectra and where --steps end as JSON")
     p.usage = "ganviz [session.json] [options]"
     return p
 
@@ -149,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         path, qt_args = split_session(unknown)
         if args.headless and qt_args:
             raise UsageError(f"unrecognized arguments: {' '.join(qt_args)}")
+        toy = _toy(args, path)
+        if toy is not None:
+            return _dynamics(args, qt_args, *toy)
         if args.save is not None and not args.headless:
             raise UsageError("--save is for --headless runs; in the window use File > Save session")
         session = None
@@ -196,6 +203,78 @@ def _headless(config: Config, steps: int, preset: str, args, session=None) -> in
     if args.save is not None:
         print(f"saved {args.save}", file=sys.stderr)
     print(json.dumps(result))
+    return 0
+
+
+def _toy(args, path):
+    """(game, start, steps) when the command line asks for the dynamics lab, else None.
+
+    ``--dynamics GAME`` or a preset with a ``dynamics`` field; ``--set`` takes the
+    keys the toy reads (dynamics.CONFIG_KEYS) and its own (theta0, psi0, psi_clip).
+    """
+    from .core import dynamics
+
+    preset = load_preset(args.preset) if args.preset else None
+    if args.dynamics is None and (preset is None or not preset.dynamics):
+        return None
+    if path is not None:
+        raise UsageError("--dynamics takes no session file")
+    for flag in ("save", "screenshot" if args.headless else None):
+        if flag and getattr(args, flag) is not None:
+            raise UsageError(f"--{flag} does not apply to --dynamics")
+    if preset is not None and not preset.dynamics:
+        raise UsageError(f"preset {preset.name!r} is an MLP run, not a toy game; "
+                         "give --dynamics alone or a paper-... preset")
+    kind = args.dynamics or preset.dynamics
+    if kind not in dynamics.DYNAMICS:
+        raise UsageError(f"unknown dynamics {kind!r}; accepted: {', '.join(dynamics.DYNAMICS)}")
+    if preset is not None and kind != preset.dynamics:
+        raise UsageError(f"preset {preset.name!r} is the {preset.dynamics} game, not {kind}")
+    start = dict(zip(("theta0", "psi0"), preset.start if preset else (1.0, 1.0)))
+    start["psi_clip"] = preset.psi_clip if preset else None
+    overrides = {}
+    for text in args.set:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if key in dynamics.OWN_KEYS and sep:
+            try:
+                start[key] = float(raw)
+            except ValueError:
+                start[key] = math.nan
+            if not math.isfinite(start[key]):
+                raise ConfigError(f"{key} must be a finite number, got {raw.strip()!r}")
+            continue
+        key, value = parse_assignment(text)
+        if key not in dynamics.CONFIG_KEYS:
+            raise UsageError(f"--set {key} does not apply to --dynamics; accepted: "
+                             f"{', '.join(dynamics.CONFIG_KEYS + dynamics.OWN_KEYS)}")
+        overrides[key] = value
+    if kind == "bilinear" and "loss" in overrides:
+        raise UsageError("the bilinear game's objective is theta*phi; --set loss is for "
+                         "--dynamics dirac")
+    base = preset.config if preset else Config.from_dict(dynamics.DEFAULTS)
+    config = Config.from_dict(overrides, base=base)
+    game = dynamics.Game.from_config(config, kind, start.pop("psi_clip"))
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError(f"--steps must be a positive integer, got {args.steps}")
+    steps = args.steps or (preset.steps if preset else 500)
+    for flag, out in (("--csv", args.csv), ("--screenshot", args.screenshot)):
+        if out is not None:
+            check_writable(out, flag)
+    return game, (start["theta0"], start["psi0"]), steps
+
+
+def _dynamics(args, qt_args, game, start, steps) -> int:
+    """The dynamics lab: one JSON object (headless) or its window."""
+    from .core import dynamics
+
+    if not args.headless:
+        from .app.dynamics import run_lab
+
+        return run_lab(game, start, steps, qt_args, screenshot=args.screenshot)
+    print(json.dumps(dynamics.summary(game, *start, steps)))
+    if args.csv is not None:
+        dynamics.write_csv(args.csv, dynamics.trajectory(game, *start, steps))
     return 0
 
 

@@ -23,6 +23,12 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 #: ((n,) float32): what a full state and a session file hold for it.
 OPTIMIZER_BUFFERS = {"sgd": ("buf",), "adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",)}
 DEVICES = ("auto", "cpu", "cuda")
+#: Update rules (ganviz/core/dynamics.py); the MLP GAN trains with the first.
+UPDATES = ("alternating", "simultaneous", "extragradient", "optimistic")
+#: Keys only the dynamics lab (``--dynamics``) implements yet, with the values the MLP GAN
+#: trains with: a run of the MLP GAN with any other value is refused (check_mlp_support).
+DYNAMICS_KEYS = {"update": "alternating", "r1": 0.0, "r2": 0.0, "consensus": 0.0,
+                 "instance_noise": 0.0}
 
 #: Keys that apply at the next step of a running run.
 HOT_KEYS = frozenset(
@@ -66,6 +72,11 @@ class Config:
     gp_weight: float = 10.0
     seed: int = 0
     device: str = "auto"
+    update: str = "alternating"
+    r1: float = 0.0
+    r2: float = 0.0
+    consensus: float = 0.0
+    instance_noise: float = 0.0
 
     def __post_init__(self) -> None:
         _check_choice("data", self.data, DATA_NAMES)
@@ -82,6 +93,9 @@ class Config:
         _check_float("lr_g", self.lr_g, positive=True)
         _check_float("clip", self.clip, positive=True)
         _check_float("gp_weight", self.gp_weight, positive=False)
+        _check_choice("update", self.update, UPDATES)
+        for key in ("r1", "r2", "consensus", "instance_noise"):
+            _check_float(key, getattr(self, key), positive=False)
         try:  # last: a model or batch that would not fit in memory, before anything is allocated
             budget.check_memory(self.dim, self.z_dim, self.hidden, self.layers, self.batch_size,
                                 self.optimizer, self.loss, cuda=self.device == "cuda")
@@ -120,6 +134,19 @@ class Config:
 
 
 KEYS = tuple(f.name for f in fields(Config))
+
+
+def check_mlp_support(config: Config) -> None:
+    """Refuse a config the MLP GAN would not train as asked (ConfigError, one line).
+
+    The keys of DYNAMICS_KEYS are implemented by the dynamics lab only; a run
+    that silently ignored one would be a different algorithm than the one asked for.
+    """
+    for key, default in DYNAMICS_KEYS.items():
+        value = getattr(config, key)
+        if value != default:
+            raise ConfigError(f"{key}={value} is not implemented for the MLP GAN yet; "
+                              "the dynamics lab (--dynamics) supports it")
 _TYPES = {f.name: f.type for f in fields(Config)}
 
 

@@ -4,6 +4,12 @@ A preset file holds a ``config`` (any subset of the config keys), a suggested
 number of ``steps``, and text for the GUI: ``title``, ``explanation`` (what
 it shows), ``look_for`` and ``next`` (a suggested next change), and an
 optional ``order``: presets are listed by it (the story they tell), then by name.
+
+A preset with ``"dynamics": "dirac"`` or ``"bilinear"`` is a toy game of the dynamics
+lab (ganviz/core/dynamics.py), not an MLP run: its config's loss, update, k, rates and
+regularisers define the game; ``start`` ([theta0, psi0], default [1, 1]) and
+``psi_clip`` (optional) the trajectory; ``pass`` ({"distance": [low, high]}) the
+range the distance from the equilibrium must end in after ``steps`` (tests check it).
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ class Preset:
     look_for: str = ""
     next: str = ""
     order: int = 1 << 30  # files without one go last
+    dynamics: str = ""  # "dirac" or "bilinear": a toy game of the dynamics lab
+    start: tuple[float, float] = (1.0, 1.0)  # the toy's (theta0, psi0)
+    psi_clip: float | None = None  # the toy's clip of psi after every update
+    passes: tuple[float, float] | None = None  # the toy's final distance must lie in it
 
 
 def scan_presets(directory: Path = PRESET_DIR) -> tuple[list[Preset], dict[str, str]]:
@@ -123,4 +133,32 @@ def read_preset(path: Path) -> Preset:
     bad = [k for k, v in text.items() if not isinstance(v, str)]
     if bad:
         raise ConfigError(f"preset file {path}: {', '.join(bad)} must be text")
-    return Preset(name=path.stem, config=config, steps=steps, order=order, **text)
+    toy = _read_toy(path, raw, config) if "dynamics" in raw else {}
+    return Preset(name=path.stem, config=config, steps=steps, order=order, **text, **toy)
+
+
+def _read_toy(path: Path, raw: dict, config: Config) -> dict:
+    """The dynamics fields of a preset file, checked by building its game."""
+    from .dynamics import Game
+
+    clip = raw.get("psi_clip")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))):
+        raise ConfigError(f"preset file {path}: psi_clip must be a number")
+    passes = raw.get("pass")
+    if passes is not None:
+        if not isinstance(passes, dict) or set(passes) != {"distance"}:
+            raise ConfigError(f'preset file {path}: pass must be {{"distance": [low, high]}}')
+        passes = _numbers(path, "pass distance", passes["distance"])
+    try:
+        Game.from_config(config, raw["dynamics"], clip)
+    except ConfigError as exc:
+        raise ConfigError(f"preset file {path}: {exc}") from None
+    return dict(dynamics=raw["dynamics"], start=_numbers(path, "start", raw.get("start", [1, 1])),
+                psi_clip=None if clip is None else float(clip), passes=passes)
+
+
+def _numbers(path: Path, key: str, value) -> tuple[float, float]:
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ConfigError(f"preset file {path}: {key} must be a list of two numbers")
+    return float(value[0]), float(value[1])

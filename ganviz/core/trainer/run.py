@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ..config import HOT_KEYS, Config, ConfigError
+from ..config import HOT_KEYS, Config, ConfigError, check_mlp_support
 from ..data import make_target
 from ..models import make_models
 from .device import resolve_device
@@ -21,6 +21,7 @@ class _Run:
     """What both engines share: config, target, models, random stream, counters, stats, state."""
 
     def __init__(self, config: Config) -> None:
+        check_mlp_support(config)  # never a silently different algorithm
         self.config = config
         self.device = resolve_device(config.device)
         self.target = make_target(config.data)
