@@ -195,6 +195,8 @@ class ControlPanel(QWidget):
                 p = load_preset(name)
             except Exception:  # a broken preset file must not take the window down
                 continue
+            if p.dynamics:  # a toy game: the dynamics lab opens it, not the MLP run
+                continue
             self._presets[name] = p
             self.preset.addItem(f"{p.title}", name)
         # Long titles must not widen the dock: the combo shows what fits, the list shows all.
