@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganviz.app import help as helptext
+from ganviz.app.dynamics import open_lab
 from ganviz.core.config import SNAPSHOT_INTERVAL, Config, ConfigError
 from ganviz.views import style
 
@@ -294,6 +295,9 @@ class MainWindow(QMainWindow):
                          checkable=True, tip=f"Show the {title} panel in the time-series column")
             act.setChecked(key in self.series.chosen())
             self.series_actions[key] = act
+        action(self.view_menu, "&Dynamics lab", lambda: open_lab(self, self.controller.config),
+               tip="Toy games you can solve (Dirac-GAN, bilinear game): the field, a trajectory "
+                   "and the spectra of each update rule and regulariser")
         action(self.help_menu, "&Keyboard shortcuts", lambda: helptext.show_shortcuts(self))
         action(self.help_menu, "&What the plots show", lambda: helptext.show_guide(self))
         action(self.help_menu, "&Theory: why the minimax gradient vanishes",

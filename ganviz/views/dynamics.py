@@ -1,0 +1,208 @@
+"""The dynamics lab's plots: a toy game's field, a trajectory, its distance, the spectra.
+
+Left: the field w(theta, psi) the players follow (arrows; length grows with the
+square root of the speed |w|), the trajectory of the chosen update
+rule from a start marker the user drags (or clicks to place), and the equilibrium.
+Right, top: the distance to the equilibrium over iterations (log scale). Right,
+bottom: the complex plane with the unit circle: the eigenvalues of the field's
+Jacobian at the equilibrium (stable when left of the imaginary axis) and those of
+the update operator (stable inside the circle), and the spectral radius.
+
+The numbers come from ganviz/core/dynamics.py (numpy); nothing here trains.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+
+from ganviz.core import dynamics as dyn
+from ganviz.views import style
+
+#: Arrows per side of the field's grid.
+GRID = 21
+#: The distance plot's floor: an iterate exactly at the equilibrium is drawn here.
+FLOOR = 1e-30
+FIELD_COLOUR = style.DISC
+TRAJECTORY = style.GEN
+JACOBIAN = style.DATA
+UPDATE = style.ACCENT
+
+TIPS = {
+    "field": "The field w(theta, psi) the players follow: theta descends its loss, psi ascends.<br>"
+             "Arrows show its direction; longer arrows are faster. The orange line is the "
+             "chosen update rule's path from the start (drag the marker, or click to place it); "
+             "the white cross is the equilibrium (0, 0).",
+    "distance": "Distance |(theta, psi)| to the equilibrium after each iteration (log scale).",
+    "spectrum": "Green: eigenvalues of the field's Jacobian at the equilibrium "
+                "(left of the dashed axis: the continuous flow converges).<br>"
+                "Yellow: eigenvalues of one iteration of the update rule "
+                "(inside the unit circle: the iterates converge; on it: they cycle; "
+                "outside: they leave).",
+}
+
+
+class DynamicsView(pg.GraphicsLayoutWidget):
+    """Field and trajectory, distance and spectra of one toy game, redrawn by :meth:`show_game`.
+
+    Signals
+    -------
+    start_moved(float, float)
+        The user dragged or placed the start at (theta0, psi0).
+    """
+
+    start_moved = Signal(float, float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.ci.layout.setColumnStretchFactor(0, 3)
+        self.ci.layout.setColumnStretchFactor(1, 2)
+
+        f = self.field_plot = self.addPlot(row=0, col=0, rowspan=2)
+        style.style_plot(f, left="psi (D's slope)", bottom="theta (G's position)")
+        f.setAspectLocked(True)
+        f.setMenuEnabled(False)
+        f.setToolTip(TIPS["field"])
+        self.arrows = pg.PlotDataItem(connect="pairs", pen=style.pen(FIELD_COLOUR, 1.3))
+        f.addItem(self.arrows)
+        self.path = pg.PlotDataItem(pen=style.pen(TRAJECTORY, 2.2), connect="finite")
+        f.addItem(self.path)
+        self.end = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(TRAJECTORY), pen=None)
+        f.addItem(self.end)
+        self.equilibrium = pg.ScatterPlotItem([0.0], [0.0], symbol="x", size=14,
+                                              brush=pg.mkBrush(style.OPTIMAL), pen=None)
+        f.addItem(self.equilibrium)
+        self.clip_lines = [pg.InfiniteLine(angle=0, pen=style.pen(style.MUTED, 1.2, dash=True))
+                           for _ in range(2)]  # psi_clip's bounds, when it clips
+        for line in self.clip_lines:
+            line.setVisible(False)
+            f.addItem(line)
+        self.start = pg.TargetItem(pos=(1.0, 1.0), size=14, movable=True,
+                                   pen=style.pen(style.OPTIMAL, 2))
+        f.addItem(self.start)
+        self.start.sigPositionChangeFinished.connect(self._on_dragged)
+        f.scene().sigMouseClicked.connect(self._on_clicked)
+
+        d = self.distance_plot = self.addPlot(row=0, col=1)
+        style.style_plot(d, left="distance", bottom="iteration")
+        d.setLogMode(y=True)
+        d.setToolTip(TIPS["distance"])
+        self.distance = d.plot(pen=style.pen(TRAJECTORY, 2.0), connect="finite")
+
+        s = self.spectrum_plot = self.addPlot(row=1, col=1)
+        style.style_plot(s, left="Im", bottom="Re")
+        s.setAspectLocked(True)
+        s.setToolTip(TIPS["spectrum"])
+        angle = np.linspace(0, 2 * math.pi, 241)
+        s.plot(np.cos(angle), np.sin(angle), pen=style.pen(style.MUTED, 1.2))
+        s.addItem(pg.InfiniteLine(pos=0, angle=90, pen=style.pen(style.MUTED, 1.0, dash=True)))
+        s.addItem(pg.InfiniteLine(pos=0, angle=0, pen=style.pen(style.MUTED, 0.6)))
+        self.field_eigen = pg.ScatterPlotItem(size=11, symbol="o", brush=pg.mkBrush(JACOBIAN),
+                                              pen=None)
+        self.update_eigen = pg.ScatterPlotItem(size=11, symbol="s", brush=pg.mkBrush(UPDATE),
+                                               pen=None)
+        s.addItem(self.field_eigen)
+        s.addItem(self.update_eigen)
+        self.game: dyn.Game | None = None
+        self.points = np.zeros((1, 2))
+        self.radius = math.nan
+        self._extent = 0.0
+
+    # --- drawing ----------------------------------------------------------------------------
+
+    def show_game(self, game: dyn.Game, start=(1.0, 1.0), steps: int = 500) -> None:
+        """Compute and draw ``game``'s field, its trajectory from ``start`` and its spectra."""
+        self.game = game
+        theta0, psi0 = float(start[0]), float(start[1])
+        self.points = dyn.trajectory(game, theta0, psi0, steps)
+        jac, upd = dyn.eigenvalues(game), dyn.update_eigenvalues(game)
+        self.radius = float(np.abs(upd).max())
+
+        extent = max(2.0, 1.5 * max(abs(theta0), abs(psi0)))
+        self._draw_field(game, extent)
+        for line, sign in zip(self.clip_lines, (1, -1)):
+            line.setVisible(game.psi_clip is not None)
+            line.setPos(sign * (game.psi_clip or 0.0))
+        d = "phi" if game.kind == "bilinear" else "psi"
+        self.field_plot.setLabel("left", f"{d} (D's slope)", **{"font-size": f"{style.FONT_SIZE}pt", "color": style.LABEL})
+        finite = np.isfinite(self.points).all(axis=1)
+        self.path.setData(self.points[:, 0], self.points[:, 1])
+        last = self.points[finite][-1:]
+        self.end.setData(last[:, 0], last[:, 1])
+        self.start.blockSignals(True)
+        self.start.setPos(theta0, psi0)
+        self.start.blockSignals(False)
+
+        dist = dyn.distance(self.points)
+        dist = np.where(np.isfinite(dist), np.maximum(dist, FLOOR), np.nan)
+        self.distance.setData(np.arange(len(dist)), dist)
+        shown = dist[np.isfinite(dist)]
+        if len(shown):  # whole decades, at least one: a log axis labels only decades
+            low = math.floor(math.log10(shown.min()))
+            high = max(math.ceil(math.log10(shown.max())), low + 1)
+            self.distance_plot.setYRange(low, high, padding=0.02)
+            self.distance_plot.setXRange(0, len(dist) - 1, padding=0.02)
+        self.distance_plot.setTitle(f"distance after {steps}: {_number(dist[-1])}",
+                                    size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
+
+        self.field_eigen.setData(jac.real, jac.imag)
+        self.update_eigen.setData(upd.real, upd.imag)
+        reach = max(1.25, float(np.abs(np.concatenate([jac, upd])).max()) * 1.1)
+        self.spectrum_plot.setRange(xRange=(-reach, reach), yRange=(-reach, reach), padding=0)
+        verdict = "converges" if self.radius < 1 - 1e-9 else \
+            "cycles" if self.radius <= 1 + 1e-9 else "diverges"
+        self.spectrum_plot.setTitle(
+            f"<span style='color:{JACOBIAN}'>● Jacobian</span>  "
+            f"<span style='color:{UPDATE}'>■ update</span>  "
+            f"spectral radius <b>{self.radius:.6f}</b> ({verdict})",
+            size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
+        names = {"dirac": "Dirac-GAN", "bilinear": "bilinear game"}
+        self.field_plot.setTitle(
+            f"{names[game.kind]}: {game.loss if game.kind == 'dirac' else 'theta*phi'}, "
+            f"{game.update}" + (f" k={game.k}" if game.update == "alternating" else "")
+            + "".join(f", {k}={getattr(game, k):g}" for k in
+                      ("r1", "r2", "instance_noise", "consensus") if getattr(game, k)),
+            size=f"{style.FONT_SIZE + 1}pt", color="#e8e8e8")
+
+    def _draw_field(self, game: dyn.Game, extent: float) -> None:
+        """Arrows on a GRID x GRID lattice over [-extent, extent]^2, length ~ sqrt(speed)."""
+        axis = np.linspace(-extent, extent, GRID)
+        theta, psi = np.meshgrid(axis, axis)
+        w = dyn.field(game, theta, psi) * game.rates  # the time scales stretch the flow
+        speed = np.hypot(w[..., 0], w[..., 1])
+        unit = w / np.where(speed > 0, speed, 1.0)[..., None]
+        top = speed.max()
+        scale = np.sqrt(speed / top) if top > 0 else np.zeros_like(speed)
+        length = (0.85 * (axis[1] - axis[0]) * np.clip(scale, 0.2, 1.0))[..., None]
+        tail = np.stack([theta, psi], axis=-1) - 0.5 * length * unit
+        tip = tail + length * unit
+        back = -0.35 * length * unit
+        side = 0.2 * length * np.stack([-unit[..., 1], unit[..., 0]], axis=-1)
+        segments = np.stack([tail, tip, tip, tip + back + side, tip, tip + back - side], axis=-2)
+        segments = segments[speed > 0].reshape(-1, 2)  # no arrow where the field is zero
+        self.arrows.setData(segments[:, 0], segments[:, 1])
+        self.field_speed = speed
+        if extent != self._extent:
+            self.field_plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent),
+                                     padding=0.02)
+            self._extent = extent
+
+    # --- the start --------------------------------------------------------------------------
+
+    def _on_dragged(self) -> None:
+        pos = self.start.pos()
+        self.start_moved.emit(float(pos.x()), float(pos.y()))
+
+    def _on_clicked(self, event) -> None:
+        vb = self.field_plot.vb
+        if event.double() or not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        pos = vb.mapSceneToView(event.scenePos())
+        self.start_moved.emit(float(pos.x()), float(pos.y()))
+
+
+def _number(value: float) -> str:
+    return "diverged" if not math.isfinite(value) else f"{value:.4g}"
