@@ -79,7 +79,9 @@ class Config:
     instance_noise: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_choice("data", self.data, DATA_NAMES)
+        from .datakey import check_data  # a name, mixture:SPEC or points:PATH (ganviz/core/datakey.py)
+
+        object.__setattr__(self, "data", check_data(self.data))  # kept in canonical form
         _check_choice("loss", self.loss, LOSS_NAMES)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("device", self.device, DEVICES)
@@ -105,7 +107,9 @@ class Config:
     @property
     def dim(self) -> int:
         """Dimension of the data space: 1 or 2."""
-        return 1 if self.data in DATA_1D else 2
+        from .datakey import data_dim
+
+        return data_dim(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a plain dict of its keys (JSON-ready)."""

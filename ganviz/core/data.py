@@ -4,6 +4,12 @@ Every target knows its plotting extent; mixtures also know their mode centres
 and widths, for mode coverage. Densities are exact (closed form for mixtures
 and the uniform, a fine quadrature along the curve for curve-shaped targets)
 because the divergences shown in the app are computed against them.
+
+Besides the named targets, ``data`` can be a typed mixture (``mixture:SPEC``,
+:mod:`ganviz.core.mixture`), whose density is exact, or a loaded point set
+(``points:PATH``, :mod:`ganviz.core.points`), whose density is the Gaussian
+kernel density estimate of the points (Scott's rule per axis; the target says
+so: ``estimated`` is True and ``n_points`` the number of points).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import DATA_NAMES, ConfigError
+from . import mixture, points
+from .config import ConfigError
+from .datakey import check_data
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,18 @@ class Target:
     centres : ndarray or None
         (m, dim) mode centres for mixture targets, else None.
     std : float
-        Width of each mode (or of the noise around a curve), data units.
+        Width of each mode (or of the noise around a curve; the widest mode of a
+        typed mixture; the widest kernel of a point set), data units.
+    stds : ndarray or None
+        (m,) float64 width of each mode where they differ (typed mixtures).
+    weights : ndarray or None
+        (m,) float64 mode weights summing to 1 where they may differ (typed mixtures).
+    estimated : bool
+        True when the density is an estimate from points (``points:`` targets).
+    n_points : int
+        The number of points the estimate is made from (0 for exact targets).
+    bandwidth : tuple of float or None
+        The kernel's std per axis, data units, for ``points:`` targets.
     """
 
     name: str
@@ -49,11 +68,24 @@ class Target:
     _density: Callable[[np.ndarray], np.ndarray] = field(
         default=None, repr=False, compare=False
     )
+    _grid: Callable | None = field(default=None, repr=False, compare=False)
+    stds: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    estimated: bool = False
+    n_points: int = 0
+    bandwidth: tuple[float, ...] | None = None
 
     @property
     def is_mixture(self) -> bool:
         """True when the target is a mixture of separated modes."""
         return self.centres is not None
+
+    @property
+    def mode_std(self) -> np.ndarray | None:
+        """(m,) float64 width of each mode for mode coverage; None for a target without modes."""
+        if self.centres is None:
+            return None
+        return self.stds if self.stds is not None else np.full(len(self.centres), self.std)
 
     def sample(self, n: int, generator: torch.Generator, device=None) -> torch.Tensor:
         """Draw ``n`` samples.
@@ -99,6 +131,8 @@ class Target:
         *axes : ndarray
             ``xs`` in 1-D; ``xs`` (w,) and ``ys`` (h,) in 2-D.
         """
+        if self._grid is not None:
+            return self._grid(*(np.asarray(a, dtype=np.float64) for a in axes))
         if self.dim == 1:
             return self.density(axes[0])
         xs, ys = axes
@@ -108,14 +142,17 @@ class Target:
 
 
 def make_target(name: str) -> Target:
-    """The target called ``name``; raises ConfigError listing the accepted names."""
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown data {name!r}; accepted: {', '.join(DATA_NAMES)}"
-        ) from None
-    return factory()
+    """The target that the ``data`` value ``name`` names: a name, ``mixture:SPEC`` or ``points:PATH``.
+
+    Raises ConfigError naming the problem and the accepted forms
+    (:func:`ganviz.core.datakey.check_data`).
+    """
+    data = check_data(name)
+    if data.startswith(mixture.PREFIX):
+        return _typed_mixture(data)
+    if data.startswith(points.PREFIX):
+        return _kde(data)
+    return _FACTORIES[data]()
 
 
 # --- building blocks -------------------------------------------------------
@@ -199,6 +236,127 @@ def _gaussian2d(name, mean, cov, extent, description) -> Target:
 
     std = float(np.sqrt(np.linalg.eigvalsh(cov).max()))
     return Target(name, 2, extent, std, description, None, sample, density)
+
+
+def _gauss_sum(centres, scales, weights):
+    """Density and grid functions of sum_k w_k N(x; c_k, diag(s_k^2)).
+
+    ``centres`` (m, d), ``scales`` (m, d), ``weights`` (m,) summing to 1. The
+    kernels are products over the axes, so on a grid the 2-D sum is one matrix
+    product, Ky diag(w) Kx^T: the cost grows as m (h + w), not m h w, which is
+    what lets a point set of 10^6 points be evaluated on the view grid.
+    """
+    m, dim = centres.shape
+    norm = weights / np.prod(np.sqrt(2 * math.pi) * scales, axis=1)  # (m,)
+
+    def density(pts):
+        out = np.empty(len(pts))
+        step = max(1, 4_000_000 // m)  # (step, m) temporaries of ~32 MB
+        for start in range(0, len(pts), step):
+            p = pts[start : start + step]
+            z = (((p[:, None, :] - centres[None, :, :]) / scales[None, :, :]) ** 2).sum(-1)
+            out[start : start + step] = np.exp(-0.5 * z) @ norm
+        return out
+
+    inv = 1.0 / scales
+
+    def factor(axis_values, j, lo, hi):
+        # exp(-((v - c) / s)^2 / 2), in place: these are the big arrays.
+        z = np.subtract.outer(axis_values, centres[lo:hi, j])
+        z *= inv[lo:hi, j]
+        np.square(z, out=z)
+        z *= -0.5
+        # Kernels below e^-300 are set to 0: the density there is ~1e-130 anyway,
+        # and subnormal numbers slow the exponential and the matrix product ~10x.
+        z[z < -300.0] = -np.inf
+        return np.exp(z, out=z)
+
+    def grid(*axes):
+        out = np.zeros(tuple(len(a) for a in reversed(axes)))  # (n,) or (h, w)
+        block = max(1, 4_000_000 // sum(len(a) for a in axes))
+        for lo in range(0, m, block):
+            hi = min(m, lo + block)
+            if dim == 1:
+                out += factor(axes[0], 0, lo, hi) @ norm[lo:hi]
+            else:
+                kx, ky = factor(axes[0], 0, lo, hi), factor(axes[1], 1, lo, hi)
+                out += (ky * norm[lo:hi]) @ kx.T
+        return out
+
+    return density, grid
+
+
+def _weighted_sampler(centres, scales, weights):
+    """Samples of sum_k w_k N(c_k, diag(s_k^2)) from the run's generator (equal weights: randint)."""
+    m, dim = centres.shape
+    equal = bool(np.all(weights == weights[0]))
+    cache: dict[torch.device, tuple] = {}
+
+    def sample(n, gen, device):
+        if device not in cache:
+            cache[device] = tuple(torch.tensor(np.asarray(a, dtype=np.float32), device=device)
+                                  for a in (centres, scales, weights))
+        c, s, w = cache[device]
+        if equal:
+            idx = torch.randint(m, (n,), generator=gen, device=device)
+        else:
+            idx = torch.multinomial(w, n, replacement=True, generator=gen)
+        noise = torch.randn(n, dim, generator=gen, device=device)
+        return c[idx] + s[idx] * noise
+
+    return sample
+
+
+def _typed_mixture(data: str) -> Target:
+    """A ``mixture:`` target: exact density, every component a mode."""
+    spec = mixture.parse_mixture(data)
+    scales = np.repeat(spec.stds[:, None], spec.dim, axis=1)
+    density, grid = _gauss_sum(spec.means, scales, spec.weights)
+    return Target(data, spec.dim, spec.extent(), float(spec.stds.max()), spec.describe(),
+                  spec.means, stds=spec.stds, weights=spec.weights,
+                  _sample=_weighted_sampler(spec.means, scales, spec.weights),
+                  _density=density, _grid=grid)
+
+
+#: Kernel widths of a point set's view: the grid cell may be at most this many
+#: kernel stds (Riemann sums of a Gaussian of std 0.5 cell are off by < 2 %).
+MAX_CELL_PER_BANDWIDTH = 2.0
+
+
+def _kde(data: str) -> Target:
+    """A ``points:`` target: the Gaussian kernel density estimate of the points.
+
+    Bandwidth by Scott's rule per axis, h_j = s_j n^(-1/(d+4)) with s_j the
+    sample std (ddof 1) along axis j: the normal-reference rule, the same
+    formula in 1-D and 2-D (scipy's ``gaussian_kde`` default). A product
+    kernel, so sampling is a point plus independent Gaussian noise per axis
+    and the grid density one matrix product. The view spans the points plus
+    4 h_j and 5 % of their range on each side.
+    """
+    found = points.resolve_points(data)
+    pts = found.points
+    n, dim = pts.shape
+    h = pts.std(axis=0, ddof=1) * n ** (-1.0 / (dim + 4))
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 4 * h + 0.05 * (hi - lo)
+    extent = tuple((float(a - p), float(b + p)) for a, b, p in zip(lo, hi, pad))
+    cells = mixture.GRID_POINTS[dim] - 1
+    for j, (a, b) in enumerate(extent):
+        if (b - a) / cells > MAX_CELL_PER_BANDWIDTH * h[j]:
+            axis = "xy"[j]
+            raise ConfigError(
+                f"points {found.source}: the kernel along {axis} is {h[j]:.3g} wide but the "
+                f"points spread over {b - a:.4g}: the view grid's {cells} cells cannot resolve "
+                f"it (at most {MAX_CELL_PER_BANDWIDTH * cells:g} kernel widths); remove far outliers")
+    scales = np.broadcast_to(h, (n, dim))
+    weights = np.full(n, 1.0 / n)
+    density, grid = _gauss_sum(pts, scales, weights)
+    where = "drawn" if found.source == "drawn" else (
+        "a preset's" if found.source == "inline" else found.source)
+    return Target(data, dim, extent, float(h.max()),
+                  f"kernel density estimate from {n:,} points ({where}), Scott's rule",
+                  estimated=True, n_points=n, bandwidth=tuple(float(v) for v in h),
+                  _sample=_weighted_sampler(pts, scales, weights), _density=density, _grid=grid)
 
 
 # --- the curves, written once for numpy and torch (``xp`` is the module) ---

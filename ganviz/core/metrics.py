@@ -560,9 +560,11 @@ def sliced_wasserstein(a, b, n_projections: int = 64, seed: int = 0) -> float:
 def mode_coverage(samples, centres, std) -> dict:
     """Mode coverage of a mixture target (VEEGAN / PacGAN protocol).
 
-    A sample is high quality if its Euclidean distance to the nearest mode
-    centre is at most 3 std of that mode; a mode is captured if at least one
-    high-quality sample falls to it.
+    A sample belongs to the mode it is fewest of that mode's stds away from
+    (|x - c_k| / std_k smallest: with equal stds, the nearest centre); it is
+    high quality if that distance is at most 3 stds. A mode is captured if at
+    least one high-quality sample falls to it. So a sample is high quality
+    exactly when it lies within 3 stds of some mode, whatever the widths.
 
     Parameters
     ----------
@@ -599,8 +601,8 @@ def mode_coverage(samples, centres, std) -> dict:
     # |x - c|^2 by expansion: one (N, d) x (d, m) product instead of an
     # (N, m, d) temporary; float64 keeps the cancellation harmless.
     d2 = (x * x).sum(1, keepdim=True) - 2.0 * (x @ c.T) + (c * c).sum(1)  # (N, m)
-    best, nearest = d2.min(dim=1)
-    hq = best <= (3.0 * s[nearest]) ** 2
+    best, nearest = (d2 / (s * s)).min(dim=1)  # squared distance in each mode's stds
+    hq = best <= 9.0
     counts = torch.bincount(nearest[hq], minlength=m)
     counts_np = counts.cpu().numpy().astype(np.int64)  # the one host sync
     n_hq = int(counts_np.sum())
@@ -1047,11 +1049,13 @@ class Yardstick:
             out["p_g"] = (density_1d(x[:, 0], self.xs) if t.dim == 1
                           else density_2d(x, self.xs, self.ys))
         out["kl_reliable"] = out["kl"] is not None
+        # p_data of a points: target is a kernel estimate from n_points points.
+        out["p_data_estimated"], out["n_points"] = t.estimated, t.n_points
         out["xs"], out["ys"] = self.xs, self.ys
         out["p_data"] = self.p_data
         if t.is_mixture:
             m = len(t.centres)
-            cov = (mode_coverage(x, t.centres, t.std) if len(x) else
+            cov = (mode_coverage(x, t.centres, t.mode_std) if len(x) else
                    {"modes_captured": 0, "counts": np.zeros(m, dtype=np.int64)})
             out.update(
                 modes_captured=cov["modes_captured"],
@@ -1069,7 +1073,9 @@ def measure(data: str, samples, **options) -> dict:
     Parameters
     ----------
     data : str
-        Target name, as the config's ``data`` key (e.g. ``"ring8"``).
+        The target, as the config's ``data`` key: a name (``"ring8"``), a
+        typed mixture (``"mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3)"``) or a
+        point set (``"points:data.csv"``), see :mod:`ganviz.core.datakey`.
     samples : array_like
         (n, dim) generator samples in data units (numpy array or tensor on
         any device); (n,) is accepted in 1-D. Non-finite rows are dropped
@@ -1097,12 +1103,14 @@ def measure(data: str, samples, **options) -> dict:
         data units; ``p_data``, ``p_g`` the densities there (1/unit^dim);
         for mixtures ``modes_captured`` int, ``modes_total`` int,
         ``high_quality`` float (share of samples within 3 std of a mode),
-        ``mode_counts`` (m,) int64; ``n_samples``, ``n_finite`` int.
+        ``mode_counts`` (m,) int64; ``n_samples``, ``n_finite`` int;
+        ``p_data_estimated`` bool, True when p_data is the kernel estimate of a
+        point set, and ``n_points`` int, its number of points (0 otherwise).
 
     Raises
     ------
     ValueError
-        Unknown target (ConfigError, listing the accepted names) or samples
+        Unknown or malformed target (ConfigError, naming the accepted forms) or samples
         of the wrong shape.
     """
     from .data import make_target

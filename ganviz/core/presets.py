@@ -10,6 +10,11 @@ lab (ganviz/core/dynamics.py), not an MLP run: its config's loss, update, k, rat
 regularisers define the game; ``start`` ([theta0, psi0], default [1, 1]) and
 ``psi_clip`` (optional) the trajectory; ``pass`` ({"distance": [low, high]}) the
 range the distance from the equilibrium must end in after ``steps`` (tests check it).
+
+A preset's target can be any ``data`` form: a name, ``mixture:SPEC`` (the whole
+target is in the text) or its own points, written ``"data": "points:inline"``
+in the config with the points beside it, ``"points": [[x, y], ...]`` (or
+``[x, ...]`` in 1-D); :func:`preset_doc` writes that form.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, ConfigError
+from .points import PREFIX as _POINTS, register_points, resolve_points
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 _TEXT_KEYS = ("title", "explanation", "look_for", "next")
+#: The ``data`` of a preset that carries its own points in a ``"points"`` list.
+INLINE = "points:inline"
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,12 @@ def read_preset(path: Path) -> Preset:
     if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
         raise ConfigError(f"preset file {path} needs an object with a \"config\" object")
     try:
-        config = Config.from_dict(raw["config"])
+        values = dict(raw["config"])
+        if values.get("data") == INLINE:
+            if "points" not in raw:
+                raise ConfigError(f'"data": "{INLINE}" needs a "points" list beside "config"')
+            values["data"] = register_points(raw["points"], "inline").data
+        config = Config.from_dict(values)
     except ConfigError as exc:
         raise ConfigError(f"preset file {path}: {exc}") from None
     steps = raw.get("steps", 3000)
@@ -162,3 +175,20 @@ def _numbers(path: Path, key: str, value) -> tuple[float, float]:
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         raise ConfigError(f"preset file {path}: {key} must be a list of two numbers")
     return float(value[0]), float(value[1])
+
+
+def preset_doc(config: Config, steps: int = 3000, **text: str) -> dict:
+    """The JSON content of a preset file for ``config`` (write it with ``json.dump``).
+
+    A ``points:`` target is written inline (``"data": "points:inline"`` and a
+    ``"points"`` list of exact numbers), so the preset stands alone. ``text``:
+    title, explanation, look_for, next.
+    """
+    values = config.to_dict()
+    doc: dict = {**{k: text[k] for k in _TEXT_KEYS if k in text}, "steps": int(steps)}
+    if config.data.startswith(_POINTS):
+        pts = resolve_points(config.data).points
+        values["data"] = INLINE
+        doc["points"] = (pts[:, 0] if pts.shape[1] == 1 else pts).tolist()
+    doc["config"] = values
+    return doc

@@ -106,6 +106,12 @@ class Probe:
         self.p_data = _frozen(self.yardstick.p_data.reshape(self.shape))
         self.xs, self.ys = _frozen(self.xs), None if self.ys is None else _frozen(self.ys)
         self.z_np = _frozen(self.z_show.cpu().numpy())
+        t = target
+        # What the panel says of p_data: exact, or an estimate from n points.
+        self.target_info = dict(
+            description=t.description, estimated=t.estimated, n_points=t.n_points,
+            bandwidth=t.bandwidth, mode_stds=None if t.mode_std is None else _frozen(t.mode_std),
+            weights=None if t.weights is None else _frozen(t.weights))
         self._fields: dict = {}
         self._metrics: dict = {}
         self._fields_step = -1
@@ -198,6 +204,7 @@ class Probe:
             real=self.real_show,
             z=self.z_np,
             mode_centres=None if e.target.centres is None else _frozen(e.target.centres),
+            extras={"target": self.target_info},
             **self._fields,
             **self._light(),
         )

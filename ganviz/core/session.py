@@ -17,6 +17,12 @@ one that cannot train. Nothing here imports torch (the window's process opens
 sessions): tensors decode to numpy float32 arrays, the random stream to a
 numpy uint8 array.
 
+A target loaded from points (``data`` = ``points:SOURCE#DIGEST``) is kept in
+the file too, in a ``target`` section (the points as base64 of little-endian
+float64 and their shape), so the session reopens with the same target, bit
+for bit, when the source file has moved or changed; a typed mixture is whole
+in its ``data`` text.
+
 Version 1 files (weights only) are read too: their optimizers start afresh.
 """
 
@@ -32,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import points as point_sets
 from .budget import network_shapes
 from .config import OPTIMIZER_BUFFERS, Config, ConfigError
 from .files import atomic_open
@@ -90,6 +97,11 @@ def save_session(path, session: Session) -> None:
         "history": _columns_out(session.history),
         "measured": _columns_out(session.measured),
     }
+    if session.config.data.startswith(point_sets.PREFIX):
+        found = point_sets.resolve_points(session.config.data)
+        raw = np.ascontiguousarray(found.points, dtype="<f8").tobytes()
+        doc["target"] = {"points": {"shape": list(found.points.shape),
+                                    "data": base64.b64encode(raw).decode("ascii")}}
     state = session.state
     if state is not None:
         doc["weights"] = {net: {k: _encode(t) for k, t in state[net].items()} for net in ("G", "D")}
@@ -136,7 +148,10 @@ def load_session(path) -> Session:
         raise SessionError(f"session file {path} has version {version}; "
                            f"accepted: 1 to {VERSION}")
     try:
-        config = Config.from_dict(_need(doc, "config", dict))
+        config_doc = _need(doc, "config", dict)
+        if "target" in doc:  # the stored points, before the config that names them
+            _read_target(_need(doc, "target", dict), config_doc.get("data"))
+        config = Config.from_dict(config_doc)
         step = _count(doc.get("step", 0), "step")
         history = _columns_in(doc, "history")
         measured = _columns_in(doc, "measured")
@@ -201,6 +216,34 @@ def _columns_in(doc: dict, key: str) -> dict:
     if len({len(v) for v in columns.values()}) > 1:
         raise SessionError(f"{key} columns have different lengths")
     return columns
+
+
+def _read_target(target: dict, data) -> None:
+    """Check the stored points of a ``points:`` target and make them the ones its data names."""
+    if not isinstance(data, str) or not data.startswith(point_sets.PREFIX):
+        raise SessionError(f"a target section needs config data 'points:...', got {data!r}")
+    source, digest = point_sets.split_data(data)
+    if digest is None:
+        raise SessionError(f"config data {data!r} has no #digest for its stored points")
+    v = _need(target, "points", dict)
+    shape = v.get("shape")
+    if (not isinstance(shape, list) or len(shape) != 2 or not all(
+            isinstance(k, int) and not isinstance(k, bool) for k in shape)
+            or not (1 <= shape[0] <= point_sets.MAX_POINTS and shape[1] in (1, 2))):
+        raise SessionError(f"target points have shape {shape!r}; accepted: [n, 1] or [n, 2], "
+                           f"n up to {point_sets.MAX_POINTS:,}")
+    try:
+        raw = base64.b64decode(v.get("data"), validate=True)
+    except (ValueError, TypeError, binascii.Error):
+        raise SessionError("target points are not valid base64") from None
+    if len(raw) != 8 * shape[0] * shape[1]:
+        raise SessionError(f"target points hold {len(raw) / 8:g} numbers, their shape "
+                           f"{tuple(shape)} needs {shape[0] * shape[1]}")
+    a = np.frombuffer(raw, dtype="<f8").reshape(shape).astype(np.float64)
+    found = point_sets.register_points(a, source)  # checks them as a file's points are checked
+    if found.digest != digest:
+        raise SessionError(f"the stored target points are #{found.digest}, the config names "
+                           f"#{digest}")
 
 
 def _read_resume(doc: dict, config: Config, weights: dict) -> dict:

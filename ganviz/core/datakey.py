@@ -1,0 +1,66 @@
+"""The ``data`` key: a target's name, a typed mixture or a loaded point set (torch-free).
+
+Three forms, the same in the config, presets, sessions, ``--set`` and
+:func:`ganviz.core.metrics.measure`:
+
+- a name: ``ring8``, ``bimodal``, ... (:data:`ganviz.core.config.DATA_NAMES`);
+- ``mixture:SPEC``, a Gaussian mixture (:mod:`ganviz.core.mixture`);
+- ``points:PATH``, the kernel density estimate of a file's points
+  (:mod:`ganviz.core.points`).
+
+:func:`check_data` is called when a Config is built: it validates the text
+(reading a points file once) and returns its canonical form, which the config
+keeps.
+"""
+
+from __future__ import annotations
+
+from .config import DATA_1D, DATA_NAMES, ConfigError
+
+ACCEPTED = (f"{', '.join(DATA_NAMES)}, mixture:SPEC (e.g. mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3))"
+            " or points:PATH (a CSV or NPY file of 1 or 2 columns)")
+
+
+def kind(data: str) -> str:
+    """``"named"``, ``"mixture"`` or ``"points"``: which form ``data`` is written in."""
+    from . import mixture, points
+
+    if data.startswith(mixture.PREFIX):
+        return "mixture"
+    if data.startswith(points.PREFIX):
+        return "points"
+    return "named"
+
+
+def check_data(data) -> str:
+    """The canonical form of a ``data`` value; ConfigError naming the problem and the forms accepted.
+
+    Named targets stay as they are; a mixture is written canonically; a
+    points file is read (once per path, modification time and size) and
+    named by its digest, ``points:PATH#DIGEST``.
+    """
+    from . import mixture, points
+
+    if not isinstance(data, str):
+        raise ConfigError(f"data must be text, got {data!r}; accepted: {ACCEPTED}")
+    data = data.strip()
+    form = kind(data)
+    if form == "mixture":
+        return mixture.canonical_mixture(data)
+    if form == "points":
+        return points.resolve_points(data).data
+    if data not in DATA_NAMES:
+        raise ConfigError(f"unknown data {data!r}; accepted: {ACCEPTED}")
+    return data
+
+
+def data_dim(data: str) -> int:
+    """1 or 2: the dimension of the target a (canonical) ``data`` value names."""
+    from . import mixture, points
+
+    form = kind(data)
+    if form == "mixture":
+        return mixture.parse_mixture(data).dim
+    if form == "points":
+        return points.resolve_points(data).dim
+    return 1 if data in DATA_1D else 2

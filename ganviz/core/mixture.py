@@ -1,0 +1,226 @@
+"""Typed targets: a Gaussian mixture written as ``mixture:SPEC`` (torch-free).
+
+The spec is a sum of isotropic Gaussian components, each an optional weight
+times ``N(mean; std)``, the mean one number in 1-D or two (``x,y``) in 2-D::
+
+    mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3)
+    mixture:N(-2;0.5)+N(2;0.5)            (weights omitted: equal)
+    mixture:10*N(-2;0.4)+N(2;0.4)         (weights are normalised: 10/11 and 1/11)
+
+Components are separated by ``+`` (a comma between components is accepted
+too); spaces are ignored. Weights must be positive, stds positive, every
+number finite, and all components of one dimension. The canonical text
+(:func:`MixtureSpec.text`) is what the config keeps: normalised weights to 12
+significant digits (left out when all are equal), means and stds as the
+shortest text that reads back as the same float, components in the order
+given (mode k of mode coverage is component k). The target is built from the
+canonical text, so equal texts are equal targets, bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .config import ConfigError
+
+PREFIX = "mixture:"
+#: The most components a spec may have (mode coverage costs one distance per mode and sample).
+MAX_COMPONENTS = 100
+#: View grid points per axis (the Yardstick's defaults): the narrowest component
+#: must be at least one grid cell wide, or p_data on the grid would miss its mass.
+GRID_POINTS = {1: 512, 2: 100}
+#: Each axis of the view spans the components' means +- this many stds, plus 5 % each side.
+EXTENT_STDS = 4.0
+FORM = "mixture:W*N(MEAN;STD)+..., MEAN one number (1-D) or x,y (2-D), e.g. " \
+       "mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3)"
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_COMPONENT = re.compile(
+    rf"(?:(?P<w>{_NUM})\*)?N\((?P<mean>[^;()]*);(?P<std>[^;()]*)\)")
+
+
+@dataclass(frozen=True)
+class MixtureSpec:
+    """A Gaussian mixture with isotropic components.
+
+    Attributes
+    ----------
+    weights : ndarray
+        (m,) float64, positive, summing to 1.
+    means : ndarray
+        (m, dim) float64, data units.
+    stds : ndarray
+        (m,) float64, data units.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    stds: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        """1 or 2."""
+        return self.means.shape[1]
+
+    def text(self) -> str:
+        """The canonical ``mixture:...`` text of this spec."""
+        equal = bool(np.all(self.weights == self.weights[0]))
+        parts = []
+        for w, mean, s in zip(self.weights, self.means, self.stds):
+            weight = "" if equal else f"{_weight(w)}*"
+            parts.append(f"{weight}N({','.join(_num(v) for v in mean)};{_num(s)})")
+        return PREFIX + "+".join(parts)
+
+    def extent(self) -> tuple[tuple[float, float], ...]:
+        """The view: per axis, the means +- EXTENT_STDS stds, widened by 5 % each side."""
+        lo = (self.means - EXTENT_STDS * self.stds[:, None]).min(axis=0)
+        hi = (self.means + EXTENT_STDS * self.stds[:, None]).max(axis=0)
+        pad = 0.05 * (hi - lo)
+        return tuple((float(a - p), float(b + p)) for a, b, p in zip(lo, hi, pad))
+
+    def describe(self) -> str:
+        """A short description for the window and the docs."""
+        m = len(self.weights)
+        return f"a mixture of {m} Gaussian{'s' if m > 1 else ''} in {self.dim}-D"
+
+
+def _num(x: float) -> str:
+    """Shortest text that reads back as the same float, without a trailing ``.0``."""
+    text = repr(float(x))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return "0" if text == "-0" else text
+
+
+def _weight(w: float) -> str:
+    return _num(float(f"{w:.12g}"))
+
+
+def parse_mixture(text: str) -> MixtureSpec:
+    """The spec written in ``text`` (``mixture:...``), checked.
+
+    Parameters
+    ----------
+    text : str
+        ``mixture:`` followed by components (module docstring).
+
+    Returns
+    -------
+    MixtureSpec
+        Weights normalised. Built from the canonical text, so two texts with
+        the same canonical form give identical arrays.
+
+    Raises
+    ------
+    ConfigError
+        One line naming what is wrong (junk text, a non-positive weight or
+        std, a non-finite number, mixed dimensions, too many components, a
+        component narrower than a grid cell) and the accepted form.
+    """
+    return _parse_canonical(canonical_mixture(text))
+
+
+def canonical_mixture(text: str) -> str:
+    """The canonical form of a ``mixture:`` text; ConfigError if it is malformed."""
+    return _canonical(text.strip())
+
+
+@lru_cache(maxsize=256)
+def _canonical(text: str) -> str:
+    spec = _parse_raw(text)
+    # Fixed point: the canonical text, read again, prints as itself.
+    for _ in range(3):
+        again = _parse_raw(spec.text())
+        if again.text() == spec.text():
+            break
+        spec = again
+    return spec.text()
+
+
+@lru_cache(maxsize=256)
+def _parse_canonical(text: str) -> MixtureSpec:
+    spec = _parse_raw(text)
+    for a in (spec.weights, spec.means, spec.stds):
+        a.flags.writeable = False
+    return spec
+
+
+def _parse_raw(text: str) -> MixtureSpec:
+    if not text.startswith(PREFIX):
+        raise ConfigError(f"a mixture starts with {PREFIX!r}; accepted: {FORM}")
+    body = re.sub(r"\s+", "", text[len(PREFIX):])
+    if not body:
+        raise ConfigError(f"mixture has no components; accepted: {FORM}")
+    weights, means, stds = [], [], []
+    pos = 0
+    while pos < len(body):
+        if means:
+            if body[pos] not in "+,":
+                raise ConfigError(f"mixture: expected '+' before {body[pos:][:20]!r}; "
+                                  f"accepted: {FORM}")
+            pos += 1
+        match = _COMPONENT.match(body, pos)
+        if match is None:
+            raise ConfigError(f"mixture: cannot read component {len(means) + 1} at "
+                              f"{body[pos:][:20]!r}; accepted: {FORM}")
+        k = len(means) + 1
+        w = 1.0 if match["w"] is None else _finite(match["w"], f"weight of component {k}")
+        if w <= 0:
+            raise ConfigError(f"mixture: the weight of component {k} is {match['w']}; "
+                              "weights must be > 0")
+        mean = [_finite(v, f"mean of component {k}") for v in match["mean"].split(",")]
+        if len(mean) not in (1, 2):
+            raise ConfigError(f"mixture: component {k} has a {len(mean)}-number mean; "
+                              "accepted: one number (1-D) or x,y (2-D)")
+        if means and len(mean) != len(means[0]):
+            raise ConfigError(f"mixture: component {k} is {len(mean)}-D but component 1 is "
+                              f"{len(means[0])}-D; all components must be of one dimension")
+        s = _finite(match["std"], f"std of component {k}")
+        if s <= 0:
+            raise ConfigError(f"mixture: the std of component {k} is {match['std']}; "
+                              "stds must be > 0")
+        weights.append(w)
+        means.append(mean)
+        stds.append(s)
+        pos = match.end()
+        if len(means) > MAX_COMPONENTS:
+            raise ConfigError(f"mixture has more than {MAX_COMPONENTS} components; "
+                              f"accepted: 1 to {MAX_COMPONENTS}")
+    w = np.asarray(weights, dtype=np.float64)
+    total = w.sum()
+    if not math.isfinite(total):
+        raise ConfigError("mixture: the weights' sum overflows; give smaller weights")
+    spec = MixtureSpec(w / total, np.asarray(means, dtype=np.float64),
+                       np.asarray(stds, dtype=np.float64))
+    _check_resolution(spec)
+    return spec
+
+
+def _finite(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"mixture: the {what} is {text!r}, not a number; "
+                          f"accepted: {FORM}") from None
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise ConfigError(f"mixture: the {what} is {text}; accepted: finite numbers "
+                          "up to 1e15 in size")
+    return value
+
+
+def _check_resolution(spec: MixtureSpec) -> None:
+    """The narrowest component must span a cell of the view grid, or its mass falls between points."""
+    extent = spec.extent()
+    span = max(hi - lo for lo, hi in extent)
+    cells = GRID_POINTS[spec.dim] - 1
+    narrowest = float(spec.stds.min())
+    if narrowest < span / cells:
+        raise ConfigError(
+            f"mixture: std {_num(narrowest)} is narrower than a cell of the view "
+            f"({span:.4g} wide, {cells} cells in {spec.dim}-D): the smallest accepted std "
+            f"here is {span / cells:.3g}; bring the components closer or widen them")

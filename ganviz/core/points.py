@@ -1,0 +1,362 @@
+"""Loaded targets: a set of points, ``points:PATH`` (torch-free).
+
+A point set is read from a CSV or text file (one point a row; comma or
+whitespace between the 1 or 2 columns; an optional header line; ``#``
+comments) or an NPY file of shape (n,), (n, 1) or (n, 2). Its target is the
+Gaussian kernel density estimate of the points (:mod:`ganviz.core.data`).
+
+The config keeps ``data`` as text: ``points:SOURCE#DIGEST``, where SOURCE is
+the path as given (or ``inline`` for a preset's own list, ``drawn`` for a
+drawing) and DIGEST the first 16 hex digits of the SHA-256 of the points
+(float64). Points are found by their digest, in order: this process's store,
+the on-disk store (so a training process started with ``spawn`` finds what the
+window registered), then the file at SOURCE, whose digest must match. A
+session carries its points, so it reopens with the same target bit for bit
+even if the file has moved or changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError
+from .files import atomic_open
+
+PREFIX = "points:"
+#: The most rows a points file may hold; a larger file is refused (subsample it first):
+#: the kernel estimate is evaluated against every point, and the user's data are never
+#: silently thinned.
+MAX_POINTS = 1_000_000
+#: The fewest points accepted: the bandwidth rule estimates each axis's spread from them.
+MIN_POINTS = 10
+#: The largest points file read, bytes (a million rows of two 17-digit numbers is ~40 MB).
+MAX_BYTES = 256 * 2**20
+#: Sources that name no file: a preset's inline list, a drawing in the window.
+INLINE_SOURCES = ("inline", "drawn")
+ACCEPTED = "a CSV or whitespace-separated text file, or an NPY file, of 1 or 2 numeric columns"
+
+_DIGEST = re.compile(r"#([0-9a-f]{16})$")
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """Points of a loaded target.
+
+    Attributes
+    ----------
+    points : ndarray
+        (n, dim) float64, read-only, finite; MIN_POINTS <= n <= MAX_POINTS.
+    source : str
+        The path as given, or one of INLINE_SOURCES.
+    digest : str
+        16 hex digits identifying the points.
+    """
+
+    points: np.ndarray
+    source: str
+    digest: str
+
+    @property
+    def dim(self) -> int:
+        return self.points.shape[1]
+
+    @property
+    def data(self) -> str:
+        """The config's ``data`` text for this point set."""
+        return f"{PREFIX}{self.source}#{self.digest}"
+
+
+_store: dict[str, np.ndarray] = {}  # digest -> points, this process
+_file_cache: dict[tuple, PointSet] = {}  # (real path, mtime_ns, size) -> PointSet
+
+
+def digest_of(points: np.ndarray) -> str:
+    """16 hex digits of the SHA-256 of (n, dim) float64 points and their shape."""
+    a = np.ascontiguousarray(points, dtype="<f8")
+    h = hashlib.sha256(f"ganviz-points {a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def store_dir() -> Path:
+    """The on-disk store: ``$GANVIZ_CACHE/points``, else the user's cache folder.
+
+    Falls back to the temporary folder when there is no home folder.
+    """
+    root = os.environ.get("GANVIZ_CACHE")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or (
+            os.path.join(os.path.expanduser("~"), ".cache") if os.path.expanduser("~") != "~"
+            else tempfile.gettempdir())
+        root = os.path.join(base, "ganviz")
+    return Path(root) / "points"
+
+
+def register_points(points, source: str) -> PointSet:
+    """Check ``points`` and keep them where every process finds them by digest.
+
+    Parameters
+    ----------
+    points : array_like
+        (n,) or (n, d) numbers, d 1 or 2, data units.
+    source : str
+        The path they came from, or ``"inline"`` / ``"drawn"``.
+
+    Returns
+    -------
+    PointSet
+        Its ``data`` is the config text that names these points.
+
+    Raises
+    ------
+    ConfigError
+        Not numbers, not finite, 0 or more than 2 columns, fewer than
+        MIN_POINTS or more than MAX_POINTS points, or no spread along an axis.
+    """
+    where = "inline points" if source in INLINE_SOURCES else f"points file {source}"
+    a = _checked(points, where)
+    a.flags.writeable = False
+    digest = digest_of(a)
+    if digest not in _store:
+        _store[digest] = a
+        _save_to_store(a, digest)
+    return PointSet(_store[digest], source, digest)
+
+
+def _checked(points, where: str) -> np.ndarray:
+    try:
+        a = np.array(points, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where} are not all numbers; accepted: {ACCEPTED}") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ConfigError(f"{where} have shape {a.shape}; accepted: (n,), (n, 1) or (n, 2)")
+    n, d = a.shape
+    if n == 0 or d == 0:
+        raise ConfigError(f"{where} hold no points; accepted: {ACCEPTED}")
+    if d > 2:
+        raise ConfigError(f"{where} have {d} columns; accepted: 1 (x) or 2 (x, y)")
+    bad = ~np.isfinite(a).all(axis=1)
+    if bad.any():
+        raise ConfigError(f"{where}: point {int(np.argmax(bad)) + 1} is NaN or infinite; "
+                          "accepted: finite numbers")
+    if n < MIN_POINTS:
+        raise ConfigError(f"{where} hold {n} point{'s' if n != 1 else ''}; the kernel density "
+                          f"estimate needs at least {MIN_POINTS}")
+    if n > MAX_POINTS:
+        raise ConfigError(f"{where} hold {n:,} points; the most accepted is {MAX_POINTS:,} "
+                          "(subsample them first)")
+    if np.abs(a).max() > 1e15:
+        raise ConfigError(f"{where} hold numbers above 1e15 in size; accepted: finite numbers "
+                          "up to 1e15")
+    flat = [("x", "y")[j] for j in range(d) if a[:, j].std() == 0]
+    if flat:
+        raise ConfigError(f"{where} do not vary along {flat[0]}: a kernel density estimate "
+                          "needs a spread along every axis")
+    return a
+
+
+def _save_to_store(a: np.ndarray, digest: str) -> None:
+    """Write the points to the on-disk store; a store that cannot be written is not an error here
+    (this process keeps them; another process then reads the source file or says it cannot)."""
+    path = store_dir() / f"{digest}.npy"
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "wb", what="points store") as f:
+            np.save(f, a, allow_pickle=False)
+    except OSError:
+        pass
+
+
+def _from_store(digest: str) -> np.ndarray | None:
+    if digest in _store:
+        return _store[digest]
+    path = store_dir() / f"{digest}.npy"
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2 or digest_of(a) != digest:  # damaged: ignore it
+        return None
+    a.flags.writeable = False
+    _store[digest] = a
+    return a
+
+
+def split_data(data: str) -> tuple[str, str | None]:
+    """(source, digest or None) of a ``points:`` text."""
+    body = data[len(PREFIX):].strip()
+    m = _DIGEST.search(body)
+    return (body[: m.start()], m.group(1)) if m else (body, None)
+
+
+def resolve_points(data: str) -> PointSet:
+    """The point set a ``points:SOURCE[#DIGEST]`` text names; ConfigError if it cannot be had.
+
+    Without a digest the file SOURCE is read (once per path, modification time
+    and size). With one, the stored points are used, or the file if its points
+    still have that digest.
+    """
+    source, digest = split_data(data)
+    if not source:
+        raise ConfigError(f"points: needs a file, e.g. points:data.csv; accepted: {ACCEPTED}")
+    if digest is not None:
+        a = _from_store(digest)
+        if a is not None:
+            return PointSet(a, source, digest)
+    if source in INLINE_SOURCES:
+        if digest is None:
+            raise ConfigError(f"points:{source} is written in a preset file beside a \"points\" "
+                              "list; on the command line give points:PATH")
+        raise ConfigError(f"the {source} points #{digest} are not at hand: they come with the "
+                          "session or preset that holds them")
+    found = load_points(source)
+    if digest is not None and found.digest != digest:
+        raise ConfigError(f"points file {source} has changed since this target was made "
+                          f"(#{digest}, now #{found.digest}); load it again as points:{source}")
+    return found
+
+
+def load_points(path) -> PointSet:
+    """Read a points file (once per path, modification time and size) and register its points.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the problem and what is accepted.
+    """
+    source = str(path)
+    try:
+        st = os.stat(source)
+    except OSError as exc:
+        raise ConfigError(f"cannot read points file {source}: {exc.strerror or exc}; "
+                          f"accepted: {ACCEPTED}") from None
+    key = (os.path.realpath(source), st.st_mtime_ns, st.st_size)
+    if key not in _file_cache:
+        _file_cache[key] = register_points(read_points(source), source)
+    found = _file_cache[key]
+    return found if found.source == source else PointSet(found.points, source, found.digest)
+
+
+def read_points(path) -> np.ndarray:
+    """The numbers in a points file, (n, d) float64; the checks of :func:`register_points` follow.
+
+    NPY is recognised by its magic bytes, anything else is read as text: an
+    optional header (a first line that is not all numbers), then rows of 1 or 2
+    numbers separated by commas or whitespace; ``#`` starts a comment.
+    """
+    source = str(path)
+    try:
+        if os.path.isdir(source):
+            raise ConfigError(f"points file {source} is a folder; accepted: {ACCEPTED}")
+        size = os.path.getsize(source)
+        if size > MAX_BYTES:
+            raise ConfigError(f"points file {source} is {size / 2**20:,.0f} MB; the largest "
+                              f"accepted is {MAX_BYTES // 2**20} MB ({MAX_POINTS:,} points)")
+        with open(source, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read points file {source}: {exc.strerror or exc}; "
+                          f"accepted: {ACCEPTED}") from None
+    if raw.startswith(b"\x93NUMPY"):
+        return _read_npy(raw, source)
+    return _read_text(raw, source)
+
+
+def _read_npy(raw: bytes, source: str) -> np.ndarray:
+    try:
+        buf = io.BytesIO(raw)
+        version = np.lib.format.read_magic(buf)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(buf)
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise ConfigError(f"points file {source} is a damaged NPY file ({exc})") from None
+    if dtype.kind not in "iuf":
+        raise ConfigError(f"points file {source} holds {dtype} values; accepted: {ACCEPTED}")
+    if len(shape) not in (1, 2):
+        raise ConfigError(f"points file {source} holds an array of shape {shape}; "
+                          "accepted: (n,), (n, 1) or (n, 2)")
+    if shape[0] > MAX_POINTS:  # before reading them
+        raise ConfigError(f"points file {source} holds {shape[0]:,} points; the most accepted "
+                          f"is {MAX_POINTS:,} (subsample them first)")
+    try:
+        a = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ConfigError(f"points file {source} is a damaged NPY file ({exc})") from None
+    return np.asarray(a, dtype=np.float64)
+
+
+def _read_text(raw: bytes, source: str) -> np.ndarray:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"points file {source} is not text (byte {exc.start}); "
+                          f"accepted: {ACCEPTED}") from None
+    lines = [(k + 1, line.split("#", 1)[0].strip()) for k, line in enumerate(text.splitlines())]
+    lines = [(k, line) for k, line in lines if line]
+    if lines and not _all_numbers(_fields(lines[0][1])):
+        lines = lines[1:]  # a header
+    if not lines:
+        raise ConfigError(f"points file {source} holds no points; accepted: {ACCEPTED}")
+    if len(lines) > MAX_POINTS:
+        raise ConfigError(f"points file {source} has {len(lines):,} rows; the most accepted "
+                          f"is {MAX_POINTS:,} (subsample it first)")
+    width = len(_fields(lines[0][1]))
+    if width > 2:
+        raise ConfigError(f"points file {source} has {width} columns; accepted: 1 (x) or 2 (x, y)")
+    rows = []
+    for k, line in lines:
+        fields = _fields(line)
+        if len(fields) != width:
+            raise ConfigError(f"points file {source}, line {k}: {len(fields)} column"
+                              f"{'s' if len(fields) != 1 else ''} where the first row has "
+                              f"{width}; accepted: {ACCEPTED}")
+        try:
+            rows.append([float(v) for v in fields])
+        except ValueError:
+            raise ConfigError(f"points file {source}, line {k}: {line[:40]!r} is not numbers; "
+                              f"accepted: {ACCEPTED}") from None
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _fields(line: str) -> list[str]:
+    return [f.strip() for f in line.split(",")] if "," in line else line.split()
+
+
+def _all_numbers(fields: list[str]) -> bool:
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def export_points_csv(path, points) -> None:
+    """Write points as a CSV (header ``x`` or ``x,y``) that reads back bit for bit.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; written atomically (:func:`ganviz.core.files.atomic_open`).
+    points : array_like
+        (n,) or (n, d) float64, d 1 or 2 (e.g. ``PointSet.points``).
+    """
+    a = np.asarray(points, dtype=np.float64)
+    a = a[:, None] if a.ndim == 1 else a
+    with atomic_open(path, "w", what="points file") as f:
+        f.write(",".join(("x", "y")[: a.shape[1]]) + "\n")
+        for row in a:
+            f.write(",".join(repr(float(v)) for v in row) + "\n")
