@@ -20,6 +20,21 @@ def _one_torch_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _points_store(tmp_path_factory):
+    """Loaded targets' points go to a store of the tests' own, not the user's cache folder.
+
+    Set in the environment, so a training process a test spawns finds them too.
+    """
+    old = os.environ.get("GANVIZ_CACHE")
+    os.environ["GANVIZ_CACHE"] = str(tmp_path_factory.mktemp("ganviz-cache"))
+    yield
+    if old is None:
+        os.environ.pop("GANVIZ_CACHE", None)
+    else:
+        os.environ["GANVIZ_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def qapp_args():
     """Arguments for pytest-qt's QApplication."""

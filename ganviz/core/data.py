@@ -310,11 +310,13 @@ def _weighted_sampler(centres, scales, weights):
 def _typed_mixture(data: str) -> Target:
     """A ``mixture:`` target: exact density, every component a mode."""
     spec = mixture.parse_mixture(data)
-    scales = np.repeat(spec.stds[:, None], spec.dim, axis=1)
-    density, grid = _gauss_sum(spec.means, scales, spec.weights)
-    return Target(data, spec.dim, spec.extent(), float(spec.stds.max()), spec.describe(),
-                  spec.means, stds=spec.stds, weights=spec.weights,
-                  _sample=_weighted_sampler(spec.means, scales, spec.weights),
+    # Copies: the parsed spec is shared (cached) and read-only; torch wants writable arrays.
+    means, stds, weights = spec.means.copy(), spec.stds.copy(), spec.weights.copy()
+    scales = np.repeat(stds[:, None], spec.dim, axis=1)
+    density, grid = _gauss_sum(means, scales, weights)
+    return Target(data, spec.dim, spec.extent(), float(stds.max()), spec.describe(),
+                  means, stds=stds, weights=weights,
+                  _sample=_weighted_sampler(means, scales, weights),
                   _density=density, _grid=grid)
 
 
