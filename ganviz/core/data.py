@@ -320,42 +320,25 @@ def _typed_mixture(data: str) -> Target:
                   _density=density, _grid=grid)
 
 
-#: Kernel widths of a point set's view: the grid cell may be at most this many
-#: kernel stds (Riemann sums of a Gaussian of std 0.5 cell are off by < 2 %).
-MAX_CELL_PER_BANDWIDTH = 2.0
-
-
 def _kde(data: str) -> Target:
     """A ``points:`` target: the Gaussian kernel density estimate of the points.
 
     Bandwidth by Scott's rule per axis, h_j = s_j n^(-1/(d+4)) with s_j the
-    sample std (ddof 1) along axis j: the normal-reference rule, the same
-    formula in 1-D and 2-D (scipy's ``gaussian_kde`` default). A product
-    kernel, so sampling is a point plus independent Gaussian noise per axis
-    and the grid density one matrix product. The view spans the points plus
-    4 h_j and 5 % of their range on each side.
+    sample std (ddof 1) along axis j (:func:`ganviz.core.points.bandwidth`).
+    A product kernel, so sampling is a point plus independent Gaussian noise
+    per axis and the grid density one matrix product. The view spans the
+    points plus 4 h_j and 5 % of their range on each side.
     """
-    found = points.resolve_points(data)
+    found = points.resolve_points(data)  # checked: the view grid resolves the kernel
     pts = found.points
     n, dim = pts.shape
-    h = pts.std(axis=0, ddof=1) * n ** (-1.0 / (dim + 4))
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    pad = 4 * h + 0.05 * (hi - lo)
-    extent = tuple((float(a - p), float(b + p)) for a, b, p in zip(lo, hi, pad))
-    cells = mixture.GRID_POINTS[dim] - 1
-    for j, (a, b) in enumerate(extent):
-        if (b - a) / cells > MAX_CELL_PER_BANDWIDTH * h[j]:
-            axis = "xy"[j]
-            raise ConfigError(
-                f"points {found.source}: the kernel along {axis} is {h[j]:.3g} wide but the "
-                f"points spread over {b - a:.4g}: the view grid's {cells} cells cannot resolve "
-                f"it (at most {MAX_CELL_PER_BANDWIDTH * cells:g} kernel widths); remove far outliers")
+    h = found.bandwidth
     scales = np.broadcast_to(h, (n, dim))
     weights = np.full(n, 1.0 / n)
     density, grid = _gauss_sum(pts, scales, weights)
     where = "drawn" if found.source == "drawn" else (
         "a preset's" if found.source == "inline" else found.source)
-    return Target(data, dim, extent, float(h.max()),
+    return Target(data, dim, found.extent, float(h.max()),
                   f"kernel density estimate from {n:,} points ({where}), Scott's rule",
                   estimated=True, n_points=n, bandwidth=tuple(float(v) for v in h),
                   _sample=_weighted_sampler(pts, scales, weights), _density=density, _grid=grid)
