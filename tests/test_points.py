@@ -149,6 +149,12 @@ def test_kernel_estimate_uses_scotts_rule_and_the_run_generator(tmp_path):
     # The view holds the points and 4 kernel widths around them.
     for j, (lo, hi) in enumerate(t.extent):
         assert lo <= XY[:, j].min() - 4 * h[j] and hi >= XY[:, j].max() + 4 * h[j]
+    # In 1-D it is scipy's gaussian_kde (whose default factor is Scott's).
+    from scipy.stats import gaussian_kde
+
+    one = make_target(f"points:{write(tmp_path, 'one.csv', rows(XY[:, 0]))}")
+    xs = np.linspace(-5, 5, 41)
+    assert np.allclose(one.density(xs), gaussian_kde(XY[:, 0]).evaluate(xs), rtol=1e-12, atol=0)
     a = t.sample(5000, torch.Generator().manual_seed(3), "cpu")
     b = t.sample(5000, torch.Generator().manual_seed(3), "cpu")
     assert torch.equal(a, b)
