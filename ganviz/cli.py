@@ -133,7 +133,8 @@ def resolve(args, session=None) -> tuple[Config, int, str]:
     if session is not None and session.state is not None:
         from .core.config import COLD_KEYS
 
-        cold = sorted(k for k in overrides if k in COLD_KEYS and overrides[k] != getattr(base, k))
+        # Compared as built: a data text written differently may name the same target.
+        cold = sorted(k for k in overrides if k in COLD_KEYS and getattr(config, k) != getattr(base, k))
         if cold:
             raise UsageError(f"--set {', '.join(cold)} would not fit the session's weights; "
                              "hot keys (loss, k, learning rates, ...) can be changed")

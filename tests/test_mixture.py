@@ -9,7 +9,7 @@ import torch
 from ganviz.core import metrics
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.data import make_target
-from ganviz.core.mixture import canonical_mixture, parse_mixture
+from ganviz.core.mixture import canonical_mixture, mixture_data, parse_mixture
 
 
 @pytest.mark.parametrize("text, canonical", [
@@ -124,3 +124,13 @@ def test_measure_takes_a_mixture_and_counts_its_modes():
     r = metrics.measure(data, collapsed)
     assert r["modes_captured"] == 1 and list(r["mode_counts"])[1] == 0
     assert 0.02 < r["js"] < 0.1  # JS of 10/11 N(-2) + 1/11 N(2) against N(-2): ~0.04
+
+
+def test_an_editor_writes_components_as_canonical_text():
+    assert mixture_data([2, 1], [[0, 0], [1.5, -1]], [0.2, 0.3]) == \
+        "mixture:0.666666666667*N(0,0;0.2)+0.333333333333*N(1.5,-1;0.3)"
+    assert mixture_data([1, 1], [-2, 2], [0.5, 0.5]) == "mixture:N(-2;0.5)+N(2;0.5)"
+    with pytest.raises(ConfigError, match="stds must be > 0"):
+        mixture_data([1], [0], [-1])
+    with pytest.raises(ConfigError, match="one of each per component"):
+        mixture_data([1, 1], [0], [1])

@@ -285,12 +285,21 @@ def test_preset_with_inline_points_and_with_a_mixture(tmp_path, monkeypatch):
         read_preset(tmp_path / "bad.json")
 
 
-def test_a_training_process_finds_registered_points_on_disk(tmp_path, monkeypatch):
+def test_another_process_finds_registered_points_by_digest(tmp_path):
+    """The window's training process is spawned: it finds drawn or session points on disk."""
+    import subprocess
+    import sys
+
     found = points.register_points(XY * 3, "drawn")
-    assert os.path.exists(points.store_dir() / f"{found.digest}.npy")
-    monkeypatch.setattr(points, "_store", {})  # another process: nothing in memory
-    assert np.array_equal(Config(data=found.data).data and points.resolve_points(found.data).points,
-                          XY * 3)
+    code = ("import sys; from ganviz.core.config import Config; from ganviz.core.data import "
+            "make_target; t = make_target(Config(data=sys.argv[1]).data); "
+            "print(t.n_points, t.density([[0.5, 0.5]])[0].hex())")
+    out = subprocess.run([sys.executable, "-c", code, found.data], capture_output=True, text=True,
+                         env={**os.environ, "GANVIZ_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                         timeout=120)
+    here = make_target(found.data).density([[0.5, 0.5]])[0].hex()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["10", here]
 
 
 def test_headless_runs_on_a_mixture_and_on_a_points_file(tmp_path, capsys):
@@ -303,6 +312,13 @@ def test_headless_runs_on_a_mixture_and_on_a_points_file(tmp_path, capsys):
     assert out["modes_total"] == 2 and 0 <= out["modes_captured"] <= 2
     assert all(math.isfinite(out[k]) for k in ("js", "w1", "high_quality"))
     assert out["config"]["data"] == "mixture:0.909090909091*N(-2;0.4)+0.0909090909091*N(2;0.4)"
+    # A session of it goes on with the same target written another way (a cold key unchanged).
+    assert main(["--headless", "--set", "data=mixture:10*N(-2;0.4)+N(2;0.4)", "--set", "z_dim=1",
+                 *small, "--save", str(tmp_path / "m.json")]) == 0
+    capsys.readouterr()
+    assert main([str(tmp_path / "m.json"), "--headless", "--steps", "5",
+                 "--set", "data=mixture: 20*N(-2;0.4) + 2*N(2;0.4)"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 45
     src = tmp_path / "two.csv"
     rng = np.random.default_rng(1)
     src.write_text("x,y\n" + rows(np.r_[rng.normal(-1, 0.3, (200, 2)), rng.normal(1, 0.3, (200, 2))]))

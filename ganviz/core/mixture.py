@@ -125,6 +125,35 @@ def parse_mixture(text: str) -> MixtureSpec:
     return _parse_canonical(canonical_mixture(text))
 
 
+def mixture_data(weights, means, stds) -> str:
+    """The canonical ``mixture:`` text of components given as arrays (e.g. from an editor).
+
+    Parameters
+    ----------
+    weights : array_like
+        (m,) positive; normalised here.
+    means : array_like
+        (m,) in 1-D or (m, dim), data units.
+    stds : array_like
+        (m,) positive, data units.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`parse_mixture` for the same components.
+    """
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    mu = np.asarray(means, dtype=np.float64)
+    mu = mu.reshape(len(mu), -1)
+    s = np.asarray(stds, dtype=np.float64).reshape(-1)
+    if not len(w) == len(mu) == len(s):
+        raise ConfigError(f"mixture: {len(w)} weights, {len(mu)} means and {len(s)} stds; "
+                          "give one of each per component")
+    parts = [f"{repr(float(a))}*N({','.join(repr(float(v)) for v in m)};{repr(float(b))})"
+             for a, m, b in zip(w, mu, s)]
+    return canonical_mixture(PREFIX + "+".join(parts))
+
+
 def canonical_mixture(text: str) -> str:
     """The canonical form of a ``mixture:`` text; ConfigError if it is malformed."""
     return _canonical(text.strip())
