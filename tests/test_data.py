@@ -8,6 +8,20 @@ from ganviz.core.config import DATA_1D, DATA_2D, ConfigError
 from ganviz.core.data import make_target
 
 N = 100_000
+#: Targets of one's own: typed mixtures (unequal weights and widths) and a drawn point set.
+OWN = ("mixture:10*N(-2;0.4)+N(2;0.1)", "mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3)", "points:drawn")
+ALL = DATA_1D + DATA_2D + OWN
+
+
+def make(name):
+    """``make_target``; "points:drawn" registers 2000 points of two 2-D clusters first."""
+    if name == "points:drawn":
+        from ganviz.core.points import register_points
+
+        rng = np.random.default_rng(3)
+        pts = np.r_[rng.normal([-1, 0], 0.3, (1500, 2)), rng.normal([1.5, 1], 0.5, (500, 2))]
+        name = register_points(pts, "drawn").data
+    return make_target(name)
 
 
 def _samples(target, n=N, seed=0):
@@ -24,19 +38,19 @@ def _fine_grid(target, per_axis):
     return axes, mids, cell
 
 
-@pytest.mark.parametrize("name", DATA_1D + DATA_2D)
+@pytest.mark.parametrize("name", ALL)
 def test_density_integrates_to_one_over_the_extent(name):
-    t = make_target(name)
+    t = make(name)
     _, mids, cell = _fine_grid(t, 2000 if t.dim == 1 else 240)
     total = t.density_grid(*mids).sum() * cell
     # All targets keep their mass well inside the plotting extent.
     assert total == pytest.approx(1.0, abs=2e-3)
 
 
-@pytest.mark.parametrize("name", DATA_1D + DATA_2D)
+@pytest.mark.parametrize("name", ALL)
 def test_sample_histogram_matches_density(name):
     """Total variation between the sample histogram and the integrated density."""
-    t = make_target(name)
+    t = make(name)
     coarse, sub = (40, 50) if t.dim == 1 else (20, 12)
     edges, mids, cell = _fine_grid(t, coarse * sub)
     dens = t.density_grid(*mids) * cell  # probability of each fine cell
@@ -53,9 +67,9 @@ def test_sample_histogram_matches_density(name):
     assert tv < 0.03
 
 
-@pytest.mark.parametrize("name", DATA_1D + DATA_2D)
+@pytest.mark.parametrize("name", ALL)
 def test_sample_moments_match_density_moments(name):
-    t = make_target(name)
+    t = make(name)
     _, mids, cell = _fine_grid(t, 4000 if t.dim == 1 else 240)
     p = t.density_grid(*mids) * cell
     x = _samples(t)
