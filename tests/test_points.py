@@ -329,3 +329,24 @@ def test_headless_runs_on_a_mixture_and_on_a_points_file(tmp_path, capsys):
     src.unlink()  # the session goes on without the file
     assert main([str(tmp_path / "s.json"), "--headless", "--steps", "10"]) == 0
     assert json.loads(capsys.readouterr().out)["step"] == 50
+
+
+def test_snapshot_says_what_p_data_is(tmp_path):
+    from ganviz.core.probe import Probe, build_snapshot
+    from ganviz.core.trainer import Engine
+
+    path = write(tmp_path, "p.csv", rows(XY))
+    small = dict(z_dim=2, hidden=8, batch_size=16)
+    for data, estimated, n in [(f"points:{path}", True, 10),
+                               ("mixture:3*N(-1,0;0.3)+N(1,1;0.2)", False, 0)]:
+        e = Engine(Config(data=data, **small))
+        snap = build_snapshot(e, Probe(e, n_eval=500), run_id=1, rate=0.0, history={}, force=True)
+        info = snap.extras["target"]
+        assert info["estimated"] is estimated and info["n_points"] == n
+        assert math.isfinite(snap.metrics["js"])
+        if estimated:
+            assert np.allclose(info["bandwidth"], XY.std(0, ddof=1) * 10 ** (-1 / 6))
+            assert snap.mode_centres is None and snap.metrics["modes_total"] is None
+        else:
+            assert np.allclose(info["weights"], [0.75, 0.25]) and list(info["mode_stds"]) == [0.3, 0.2]
+            assert snap.metrics["modes_total"] == 2
