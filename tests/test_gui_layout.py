@@ -118,3 +118,18 @@ def test_window_size_and_present_flags():
     assert args.window_size == (1280, 720) and args.present
     with pytest.raises(UsageError, match="WIDTHxHEIGHT"):
         build_parser().parse_args(["--window-size", "big"])
+
+
+def test_an_own_target_keeps_its_data_in_the_data_box(qtbot, pg_style):
+    from ganviz.app.controls import ControlPanel
+    from ganviz.core.config import Config
+
+    config = Config(data="mixture:0.9*N(0;0.5)+0.1*N(3;0.5)", z_dim=1)
+    panel = ControlPanel(config, None)
+    qtbot.addWidget(panel)
+    assert panel.data.currentData() == config.data
+    assert panel.data.currentText().startswith("own target")
+    sent = []
+    panel.params_changed.connect(sent.append)
+    panel.data.activated.emit(panel.data.currentIndex())
+    assert sent == [{"data": config.data}]

@@ -388,7 +388,7 @@ class ControlPanel(QWidget):
             self.lr_g.set_value(config.lr_g)
             self.optimizer.setCurrentText(config.optimizer)
             self.batch.setCurrentText(str(config.batch_size))
-            self.data.setCurrentIndex(max(0, self.data.findData(config.data)))
+            self._show_data(config.data)
             self.z_dim.setValue(config.z_dim)
             self.hidden.setValue(config.hidden)
             self.layers.setValue(config.layers)
@@ -401,6 +401,25 @@ class ControlPanel(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
+
+    def _show_data(self, data: str) -> None:
+        """Select ``data`` in the box; a user's own target gets an item of its own.
+
+        The item carries the exact data string, so choosing it again (or any
+        edit that sends the box's value) keeps that target, never a named one.
+        """
+        index = self.data.findData(data)
+        if index < 0:
+            own = self.data.findText("own target", Qt.MatchFlag.MatchStartsWith)
+            label = f"own target  {data.split(':', 1)[0]}"
+            if own < 0:
+                self.data.addItem(label, data)
+                own = self.data.count() - 1
+            else:
+                self.data.setItemText(own, label)
+                self.data.setItemData(own, data)
+            index = own
+        self.data.setCurrentIndex(index)
 
     def show_freeze(self, d: bool, g: bool) -> None:
         """Tick the freeze boxes as given without emitting (a restored session)."""
