@@ -811,11 +811,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-gui", action="store_true", help="skip the app")
     parser.add_argument("--load", type=_load_count, default=0, metavar="N",
                         help="also measure headless training beside N busy processes")
+    parser.add_argument("--preset", metavar="NAME",
+                        help="measure this preset's config instead of the bench config")
     parser.add_argument("--tiny", action="store_true", help="windows of a few ms (a smoke test)")
     args = parser.parse_args(argv)
-    result = run(tiny=args.tiny, gui=not args.no_gui, load=args.load)
+    config = BENCH_CONFIG
+    if args.preset:
+        from .core.presets import load_preset, preset_names
+
+        names = preset_names()
+        if args.preset not in names:
+            parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(names)}")
+        config = load_preset(args.preset).config
+    result = run(config, tiny=args.tiny, gui=not args.no_gui, load=args.load)
+    result["preset"] = args.preset
     if args.sweep:
-        result["sweep"] = sweep(tiny=args.tiny)
+        result["sweep"] = sweep(config, tiny=args.tiny)
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

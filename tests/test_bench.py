@@ -116,6 +116,14 @@ def test_command_line_refuses_a_negative_load(capsys):
     assert "--load takes a number of busy processes >= 0" in err[-1]
 
 
+def test_command_line_refuses_an_unknown_preset(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--preset", "nope", "--tiny", "--no-gui"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "unknown preset 'nope'; accepted:" in err[-1] and "ring8" in err[-1]
+
+
 def test_model_gflop_of_the_bench_config():
     # About 0.1 GFLOP an iteration at the bench config (hand count of its matrix products).
     assert bench.model_gflop(bench.BENCH_CONFIG) == pytest.approx(0.103, abs=0.005)
