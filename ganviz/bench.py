@@ -128,17 +128,19 @@ def plain_loop(config: Config = BENCH_CONFIG, threads: int | None = None) -> Cal
 
 
 def loop_chunks(config: Config = BENCH_CONFIG, engine_class=Engine,
-                every: int = LOOP_EVERY) -> Callable[[], int]:
+                every: int = LOOP_EVERY, threads: int | None = None) -> Callable[[], int]:
     """The training loop at full speed, one snapshot at a time.
 
     :func:`ganviz.core.loop.train` on ``Schedule.every_steps(every,
     measure="off")`` (per-step scalars, the divergence guard, no probe):
     what a headless run costs without its measurements. Returns a function
     that trains to the next snapshot and returns the iterations it did; its
-    ``threads`` attribute is the loop's thread count (the policy), its
-    ``close()`` ends the run.
+    ``threads`` attribute is the thread count it is timed at (default: the
+    policy's, :func:`~ganviz.core.trainer.set_threads`), its ``close()``
+    ends the run.
     """
-    threads = set_threads()
+    policy = set_threads()
+    threads = policy if threads is None else threads
     events = train(config, schedule=Schedule.every_steps(every, measure="off"),
                    engine=engine_class(config))
     step_now = next(events).snapshot.step  # Started: the run is built
@@ -454,6 +456,40 @@ def gui_rows(config: Config, seconds: float = 6.0, tiny: bool = False, cases=GUI
     return rows, "; ".join(notes)
 
 
+def thread_difference(config: Config, threads: int, steps: int = 200) -> dict:
+    """Do ``threads`` intra-op threads change a run's numbers? The loop at 1 and at ``threads``.
+
+    Trains ``steps`` iterations of ``config`` through :func:`ganviz.core.loop.train`
+    twice from the same seed, once at one thread and once at ``threads``,
+    and compares the per-step scalars (losses, gradient norms, D's means).
+
+    Returns
+    -------
+    dict
+        ``threads``, ``steps``, ``identical`` (every scalar bit-equal) and
+        ``max_abs_diff`` (largest absolute difference of any scalar).
+    """
+    import numpy as np
+
+    histories = []
+    for n in (1, threads):
+        events = train(config, schedule=Schedule.every_steps(steps, measure="off"), max_steps=steps)
+        next(events)  # Started: the loop has set its thread policy
+        torch.set_num_threads(n)
+        history = {}
+        for event in events:
+            if isinstance(event, Snapshotted):
+                history = event.snapshot.history
+        histories.append(history)
+    set_threads()
+    names = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g", "d_real", "d_fake")
+             if k in histories[0]]
+    a = np.stack([np.asarray(histories[0][k], dtype=np.float64) for k in names])
+    b = np.stack([np.asarray(histories[1][k], dtype=np.float64) for k in names])
+    return {"threads": threads, "steps": steps, "identical": bool(np.array_equal(a, b)),
+            "max_abs_diff": float(np.max(np.abs(a - b)))}
+
+
 # --- under load ------------------------------------------------------------------
 
 #: A busy process: pure-Python arithmetic until its deadline (wall clock,
@@ -524,7 +560,10 @@ def under_load(config: Config, n: int, warmup: float, window: float, windows: in
 
     The reference (plain loop at its threads) and the engine (the loop at
     full speed, one thread) alternate window by window as in :func:`compare`,
-    first on the machine as it is, then with :class:`Load` running.
+    first on the machine as it is, then with :class:`Load` running. When the
+    plain loop runs at more threads than the policy's one, the same loop at
+    that count (``engine_N_threads``) alternates with them: the measurement
+    behind the policy.
 
     Returns
     -------
@@ -537,6 +576,10 @@ def under_load(config: Config, n: int, warmup: float, window: float, windows: in
     """
     device = resolve_device(config.device)
     steps = {"reference": plain_loop(config, plain_threads), "engine": loop_chunks(config)}
+    many = steps["reference"].threads
+    if many > steps["engine"].threads:
+        # The policy's alternative: the same loop at the plain loop's threads.
+        steps[f"engine_{many}_threads"] = loop_chunks(config, threads=many)
     try:
         quiet = compare(steps, device, warmup, window, windows)
         # Bounded: generous against the windows stretching under load.
@@ -546,9 +589,12 @@ def under_load(config: Config, n: int, warmup: float, window: float, windows: in
             loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             alive = load.alive()  # n, unless one met its deadline early
     finally:
-        steps["engine"].close()
+        for name, step in steps.items():
+            if name != "reference":
+                step.close()
     for r in (quiet, loaded):
-        r["engine"].pop("ratio", None)
+        for name in steps:
+            r[name].pop("ratio", None)
     kept = {name: round(loaded[name]["steps_per_s"] / quiet[name]["steps_per_s"], 3) for name in steps}
     return {"processes": n, "alive_at_end": alive, "quiet": quiet, "loaded": loaded, "kept": kept,
             "loadavg": None if loadavg is None else round(loadavg, 2)}
@@ -632,6 +678,8 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
     if load:
         result["load"] = under_load(config, load, p["warmup"], p["window"], p["windows"],
                                     plain_threads)
+    result["thread_difference"] = thread_difference(
+        config, max(2, result["reference"]["threads"]), steps=50 if tiny else 200)
     result["probe"] = probe_costs(config, repeats=2 if tiny else 7)
     # The app's default: the worker in a process, drawing.
     g = next((r for r in result["gui"] if r["worker"] == "process" and r["draw"]), {})
@@ -761,12 +809,17 @@ def format_table(result: dict) -> str:
         lines.append(f"under load: {load['processes']} busy processes "
                      f"(1-min load average {load['loadavg']})")
         lines.append(f"{'':18s} {'quiet it/s':>11s} {'loaded it/s':>12s} {'kept':>7s} {'threads':>8s}")
-        for name in ("reference", "engine"):
+        for name in load["kept"]:
             lines.append(
                 f"{name:18s} {_num(load['quiet'][name]['steps_per_s'], '11.1f')} "
                 f"{_num(load['loaded'][name]['steps_per_s'], '12.1f')} "
                 f"{100 * load['kept'][name]:6.1f}% {load['loaded'][name]['threads']:8d}"
             )
+    td = result["thread_difference"]
+    lines.append("")
+    lines.append(f"{td['threads']} threads against 1, {td['steps']} iterations of the loop: "
+                 + ("bit-identical scalars" if td["identical"]
+                    else f"scalars differ (largest difference {td['max_abs_diff']:.3g})"))
     pr = result["probe"]
     child = max((g["child_peak_rss_mib"] or 0 for g in result["gui"]), default=0)
     lines.append("")

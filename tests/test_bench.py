@@ -35,6 +35,9 @@ def test_tiny_bench_has_every_figure():
     assert r["targets"]["latency <= 100 ms"] is None  # no GUI measured
     assert r["targets"]["engine keeps >= 30% under load 3"] is None  # no load measured
     assert r["threads"] == {"reference": 1, "ganviz": 1}
+    td = r["thread_difference"]
+    assert td["threads"] == 2 and td["steps"] == 50
+    assert td["identical"] == (td["max_abs_diff"] == 0.0)
     assert r["device"] in ("cpu", "cuda") or r["device"].startswith("cuda")
     assert r["cores"] >= 1 and r["cpu"]
     assert positive(r["peak_rss_mib"])
@@ -78,6 +81,12 @@ def test_loop_chunks_train_through_the_loop():
         assert [chunks() for _ in range(3)] == [5, 5, 5]
     finally:
         chunks.close()
+
+
+def test_thread_difference_compares_the_same_run():
+    """One thread against one: the same seed through the loop twice is bit-identical."""
+    td = bench.thread_difference(SMALL, threads=1, steps=20)
+    assert td == {"threads": 1, "steps": 20, "identical": True, "max_abs_diff": 0.0}
 
 
 def test_tiny_sweep_rows():
@@ -182,6 +191,7 @@ def test_tiny_bench_under_load(loads, monkeypatch):
     monkeypatch.setattr(bench, "Load", tracked)
     r = bench.under_load(SMALL, 1, warmup=0.05, window=0.05, windows=2, plain_threads=1)
     assert r["processes"] == 1 and r["alive_at_end"] == 1
+    assert set(r["kept"]) == {"reference", "engine"}  # no many-thread loop: the plain one has 1
     for phase in ("quiet", "loaded"):
         for name in ("reference", "engine"):
             assert positive(r[phase][name]["steps_per_s"]), (phase, name)
