@@ -68,6 +68,9 @@ TINY = dict(warmup=0.05, window=0.05, windows=2, live_windows=2, gui_seconds=0.6
 #: Iterations between two snapshots of the full-speed loop (``engine``): enough
 #: that handing one out is a small share, few enough for 1-second windows.
 LOOP_EVERY = 256
+#: The same under load, where an iteration may take 100x longer: short chunks
+#: keep a window near its length (handing out a snapshot every 16 costs ~2%).
+LOAD_EVERY = 16
 
 #: torch's intra-op thread count when the bench was imported: what a plain
 #: script gets (the physical cores, or ``OMP_NUM_THREADS``).
@@ -559,7 +562,7 @@ def under_load(config: Config, n: int, warmup: float, window: float, windows: in
     """Headless iterations/s quiet, then beside ``n`` busy processes, and what each keeps.
 
     The reference (plain loop at its threads) and the engine (the loop at
-    full speed, one thread) alternate window by window as in :func:`compare`,
+    full speed, one thread, a snapshot every :data:`LOAD_EVERY` iterations) alternate window by window as in :func:`compare`,
     first on the machine as it is, then with :class:`Load` running. When the
     plain loop runs at more threads than the policy's one, the same loop at
     that count (``engine_N_threads``) alternates with them: the measurement
@@ -575,15 +578,17 @@ def under_load(config: Config, n: int, warmup: float, window: float, windows: in
         loaded windows).
     """
     device = resolve_device(config.device)
-    steps = {"reference": plain_loop(config, plain_threads), "engine": loop_chunks(config)}
+    steps = {"reference": plain_loop(config, plain_threads),
+             "engine": loop_chunks(config, every=LOAD_EVERY)}
     many = steps["reference"].threads
     if many > steps["engine"].threads:
         # The policy's alternative: the same loop at the plain loop's threads.
-        steps[f"engine_{many}_threads"] = loop_chunks(config, threads=many)
+        steps[f"engine_{many}_threads"] = loop_chunks(config, every=LOAD_EVERY, threads=many)
     try:
         quiet = compare(steps, device, warmup, window, windows)
-        # Bounded: generous against the windows stretching under load.
-        with Load(n, seconds=60 + 4 * (2 * warmup + 2 * windows * window)) as load:
+        # Bounded: generous against windows stretching under load (the
+        # processes also end with this one, and are stopped right after).
+        with Load(n, seconds=300 + 10 * len(steps) * (warmup + windows * window)) as load:
             time.sleep(min(1.0, warmup))  # the busy processes start and take their cores
             loaded = compare(steps, device, warmup, window, windows)
             loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
