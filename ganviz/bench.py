@@ -496,10 +496,11 @@ def thread_difference(config: Config, threads: int, steps: int = 200) -> dict:
 # --- under load ------------------------------------------------------------------
 
 #: A busy process: pure-Python arithmetic until its deadline (wall clock,
-#: ``time.time()``) or until its parent is gone, whichever comes first.
+#: ``time.time()``) or until its parent (pid given: it may be gone before the
+#: child starts) is gone, whichever comes first.
 _SPIN = """
 import os, sys, time
-deadline, parent, x = float(sys.argv[1]), os.getppid(), 1
+deadline, parent, x = float(sys.argv[1]), int(sys.argv[2]), 1
 while time.time() < deadline and os.getppid() == parent:
     for _ in range(100000):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
@@ -525,7 +526,7 @@ class Load:
         deadline = time.time() + self.seconds
         for _ in range(self.n):
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-c", _SPIN, repr(deadline)],
+                [sys.executable, "-c", _SPIN, repr(deadline), str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             ))
         return self

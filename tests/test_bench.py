@@ -217,3 +217,39 @@ def test_tiny_gui_bench(qapp):
     assert on["startup_s"] >= 0
     assert positive(off["steps_per_s"]) and positive(off["snapshots_per_s"])
     assert off["frames_per_s"] == 0 and off["draw_ms"] is None and off["latency_ms"] is None
+
+
+def test_load_processes_end_with_a_crashed_bench(tmp_path):
+    """A bench that dies without stopping its load leaves nothing spinning."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "pids"
+    crashing = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "from ganviz.bench import Load\n"
+        "load = Load(2, seconds=600).start()\n"
+        f"open({str(pid_file)!r}, 'w').write(' '.join(map(str, load.pids)))\n"
+        "os._exit(3)\n")], cwd=os.getcwd())
+    pids = []
+    try:
+        assert crashing.wait(timeout=120) == 3
+        pids = [int(p) for p in pid_file.read_text().split()]
+        assert len(pids) == 2
+        # Orphans are reaped by init; poll until they are gone (they check their parent
+        # every few ms: the bound only turns a hang into a failure).
+        for _ in range(600):
+            if all(pid_gone(pid) for pid in pids):
+                break
+            time.sleep(0.1)
+        assert all(pid_gone(pid) for pid in pids)
+    finally:
+        if crashing.poll() is None:
+            crashing.kill()
+            crashing.wait()
+        for pid in pids:
+            if not pid_gone(pid):
+                os.kill(pid, signal.SIGKILL)
