@@ -660,6 +660,7 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
     """
     p = TINY if tiny else FULL
     t_start = time.perf_counter()
+    loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     device = resolve_device(config.device)
     steps = {
         "reference": plain_loop(config, plain_threads),
@@ -710,6 +711,7 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
     result["python"] = platform.python_version()
     result["cpu"] = _cpu_name()
     result["cores"] = os.cpu_count()
+    result["loadavg_at_start"] = None if loadavg is None else round(loadavg, 2)
     result["config"] = config.to_dict()
     result["peak_rss_mib"] = peak_rss_mib()
     result["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -784,7 +786,8 @@ def format_table(result: dict) -> str:
     th = result["threads"]
     lines = [
         f"device {result['device']}, torch {result['torch']}, {result['cpu']}, "
-        f"{result['cores']} cores; threads: plain loop {th['reference']}, ganviz {th['ganviz']}",
+        f"{result['cores']} cores (1-min load average {result['loadavg_at_start']} at the start); "
+        f"threads: plain loop {th['reference']}, ganviz {th['ganviz']}",
         f"{'':18s} {'it/s':>9s} {'min':>9s} {'max':>9s} {'threads':>8s} {'x reference':>12s}",
     ]
     for name in ("reference", "engine", "reference_engine", "engine_live"):
