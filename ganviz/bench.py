@@ -46,6 +46,7 @@ import sys
 import time
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -472,8 +473,6 @@ def thread_difference(config: Config, threads: int, steps: int = 200) -> dict:
         ``threads``, ``steps``, ``identical`` (every scalar bit-equal) and
         ``max_abs_diff`` (largest absolute difference of any scalar).
     """
-    import numpy as np
-
     histories = []
     for n in (1, threads):
         events = train(config, schedule=Schedule.every_steps(steps, measure="off"), max_steps=steps)
