@@ -1,24 +1,35 @@
 """``python -m ganviz.bench``: ganviz's training speed against a plain PyTorch loop.
 
-Everything runs in one process, one after another, on the same config and
-device, so the ratios hold on a noisy machine:
+Everything runs in one process, one figure after another, on the same config
+and device, so the ratios hold on a noisy machine. Every figure of ganviz
+that trains goes through THE training loop (:func:`ganviz.core.loop.train`):
 
 ``reference``
     the yardstick: a GAN training loop written the way a user writes one
     (``nn.Sequential`` MLPs, ``BCEWithLogitsLoss`` non-saturating loss,
-    ``torch.optim.Adam``, fresh minibatches, k = 1, no drawing);
+    ``torch.optim.Adam``, fresh minibatches, k = 1, no drawing), at torch's
+    default thread count (what a plain script gets);
 ``engine``
-    ganviz's :class:`~ganviz.core.engine.Engine`, headless, no snapshots;
+    the loop at full speed: the fast :class:`~ganviz.core.trainer.Engine`,
+    a snapshot every :data:`LOOP_EVERY` iterations, nothing measured, one
+    thread (ganviz's policy, :func:`~ganviz.core.trainer.set_threads`);
+``reference_engine``
+    the same loop driving the autograd :class:`~ganviz.core.trainer.ReferenceEngine`;
 ``engine_live``
-    ganviz's training loop (:func:`ganviz.core.loop.train`) yielding snapshots
-    with every measurement at 30 per second;
+    the loop on the window's schedule: a snapshot every 1/32 s with its
+    measurements (no window);
 ``gui``
-    the app itself, offscreen, drawing at its normal rate: steps/s, frames/s,
-    and the latency from a control change to a snapshot showing it applied.
+    the app itself, offscreen, for each worker mode (process, thread) with
+    drawing on and off: training iterations/s beside the window, frames/s
+    drawn, and the latency from a control change to a snapshot showing it;
+``load`` (``--load N``)
+    the reference and the engine measured quiet, then again beside N busy
+    processes (pure-Python spin loops with a deadline), and the fraction of
+    its quiet speed each keeps.
 
 Each figure is the median of several timed windows after a warm-up; the
 reference and the engine alternate window by window, so drift in the machine's
-load hits both. ``--sweep`` adds steps/s of both as batch size and hidden
+load hits both. ``--sweep`` adds iterations/s of both as batch size and hidden
 width grow. ``--json`` prints one JSON object instead of tables.
 """
 
@@ -26,18 +37,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
-from .core.config import SNAPSHOT_INTERVAL, Config
+from .core.config import Config
 from .core.data import make_target
+from .core.events import Snapshotted
+from .core.loop import Schedule, train
 from .core.trainer import Engine, ReferenceEngine, resolve_device, set_threads
 
 #: The benchmark's run: ring8, MLP 2-128-128, batch 256, Adam, k = 1.
@@ -47,20 +63,33 @@ BENCH_CONFIG = Config(
 )
 
 #: Window lengths (seconds) and counts of the full bench; ``tiny`` for tests.
-FULL = dict(warmup=1.0, window=1.0, windows=7, live_windows=7, gui_seconds=8.0)
-TINY = dict(warmup=0.05, window=0.05, windows=2, live_windows=2, gui_seconds=1.0)
+FULL = dict(warmup=1.0, window=1.0, windows=7, live_windows=7, gui_seconds=6.0)
+TINY = dict(warmup=0.05, window=0.05, windows=2, live_windows=2, gui_seconds=0.6)
+
+#: Iterations between two snapshots of the full-speed loop (``engine``): enough
+#: that handing one out is a small share, few enough for 1-second windows.
+LOOP_EVERY = 256
+#: The same under load, where an iteration may take 100x longer: short chunks
+#: keep a window near its length (handing out a snapshot every 16 costs ~2%).
+LOAD_EVERY = 16
+
+#: torch's intra-op thread count when the bench was imported: what a plain
+#: script gets (the physical cores, or ``OMP_NUM_THREADS``).
+DEFAULT_THREADS = torch.get_num_threads()
 
 
 # --- the yardstick ------------------------------------------------------------
 
 
-def plain_loop(config: Config = BENCH_CONFIG) -> Callable[[], None]:
+def plain_loop(config: Config = BENCH_CONFIG, threads: int | None = None) -> Callable[[], int]:
     """One training iteration of a plain PyTorch GAN, as a user writes it.
 
     Returns a function that runs one iteration: a D step on a fresh real and
     a fresh generated minibatch, then a G step on fresh noise (non-saturating
     loss), with ``nn.Sequential`` MLPs shaped like ganviz's, autograd and
     ``torch.optim.Adam`` (betas as ganviz's). It draws and records nothing.
+    Its ``threads`` attribute (default :data:`DEFAULT_THREADS`) is the
+    intra-op thread count it is timed at.
     """
     device = resolve_device(config.device)
     target = make_target(config.data)
@@ -82,7 +111,7 @@ def plain_loop(config: Config = BENCH_CONFIG) -> Callable[[], None]:
     ones = torch.ones(m, 1, device=device)
     zeros = torch.zeros(m, 1, device=device)
 
-    def step() -> None:
+    def step() -> int:
         real = target.sample(m, gen, device)
         z = torch.randn(m, config.z_dim, generator=gen, device=device)
         fake = G(z)
@@ -95,22 +124,42 @@ def plain_loop(config: Config = BENCH_CONFIG) -> Callable[[], None]:
         loss_g = bce(D(G(z)), ones)
         loss_g.backward()
         opt_g.step()
+        return 1
 
     step.G, step.D = G, D
+    step.threads = DEFAULT_THREADS if threads is None else threads
     return step
 
 
-def engine_step(config: Config = BENCH_CONFIG, engine_class=Engine) -> Callable[[], None]:
-    """``Engine(config).train_step``, with per-step stats drained now and then."""
-    engine = engine_class(config)
+def loop_chunks(config: Config = BENCH_CONFIG, engine_class=Engine,
+                every: int = LOOP_EVERY, threads: int | None = None) -> Callable[[], int]:
+    """The training loop at full speed, one snapshot at a time.
 
-    def step() -> None:
-        engine.train_step()
-        if len(engine._stats) >= 1000:  # as the loop does once per snapshot
-            engine.drain()
+    :func:`ganviz.core.loop.train` on ``Schedule.every_steps(every,
+    measure="off")`` (per-step scalars, the divergence guard, no probe):
+    what a headless run costs without its measurements. Returns a function
+    that trains to the next snapshot and returns the iterations it did; its
+    ``threads`` attribute is the thread count it is timed at (default: the
+    policy's, :func:`~ganviz.core.trainer.set_threads`), its ``close()``
+    ends the run.
+    """
+    policy = set_threads()
+    threads = policy if threads is None else threads
+    events = train(config, schedule=Schedule.every_steps(every, measure="off"),
+                   engine=engine_class(config))
+    step_now = next(events).snapshot.step  # Started: the run is built
 
-    step.engine = engine
-    return step
+    def chunk() -> int:
+        nonlocal step_now
+        event = next(events)
+        while not isinstance(event, Snapshotted):
+            event = next(events)
+        done, step_now = event.snapshot.step - step_now, event.snapshot.step
+        return done
+
+    chunk.threads = threads
+    chunk.close = events.close
+    return chunk
 
 
 # --- timing ---------------------------------------------------------------------
@@ -121,20 +170,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _window(step: Callable[[], None], seconds: float, device: torch.device, min_steps: int = 3) -> float:
-    """Steps per second of ``step`` over about ``seconds`` (at least ``min_steps`` steps)."""
+def _use_threads(step) -> None:
+    """Set torch's intra-op threads to the ones ``step`` is timed at (process-wide)."""
+    n = getattr(step, "threads", None)
+    if n and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def _window(step: Callable[[], int], seconds: float, device: torch.device, min_steps: int = 3) -> float:
+    """Iterations per second of ``step`` over about ``seconds`` (at least ``min_steps`` calls).
+
+    ``step`` returns the iterations one call did.
+    """
+    _use_threads(step)
     _sync(device)
     t0 = time.perf_counter()
-    n, chunk = 0, 1
+    n, calls, chunk = 0, 0, 1
     while True:
         for _ in range(chunk):
-            step()
-        n += chunk
-        _sync(device)
+            n += step()
+        calls += chunk
+        _sync(device)  # on CUDA only once per chunk, as a user's loop would
         elapsed = time.perf_counter() - t0
-        if elapsed >= seconds and n >= min_steps:
+        if elapsed >= seconds and calls >= min_steps:
             return n / elapsed
-        chunk = min(chunk * 2, 64)
+        # Single iterations are batched between clock reads; loop chunks are not.
+        chunk = min(chunk * 2, 64) if n == calls else 1
 
 
 def _summary(rates: list[float]) -> dict:
@@ -146,21 +207,23 @@ def _summary(rates: list[float]) -> dict:
     }
 
 
-def compare(steps: dict[str, Callable[[], None]], device, warmup: float, window: float, windows: int) -> dict:
-    """Median steps/s of each step function, windows alternating between them.
+def compare(steps: dict[str, Callable[[], int]], device, warmup: float, window: float, windows: int) -> dict:
+    """Median iterations/s of each step function, windows alternating between them.
 
-    Returns ``{name: {steps_per_s, min, max, windows}}`` plus, for every name
-    after the first, ``ratio`` (median over rounds of its rate over the first
-    one's in the same round).
+    Returns ``{name: {steps_per_s, min, max, windows, threads}}`` plus, for
+    every name after the first, ``ratio`` (median over rounds of its rate
+    over the first one's in the same round).
     """
     for step in steps.values():
-        _window(step, warmup, device)
+        _window(step, warmup, device, min_steps=1)
     rates: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(windows):
         for name, step in steps.items():
-            rates[name].append(_window(step, window, device))
+            rates[name].append(_window(step, window, device, min_steps=1))
     first = next(iter(steps))
     out = {name: _summary(r) for name, r in rates.items()}
+    for name, step in steps.items():
+        out[name]["threads"] = getattr(step, "threads", torch.get_num_threads())
     for name in list(steps)[1:]:
         out[name]["ratio"] = round(
             statistics.median(a / b for a, b in zip(rates[name], rates[first])), 3
@@ -169,25 +232,33 @@ def compare(steps: dict[str, Callable[[], None]], device, warmup: float, window:
 
 
 def live(config: Config, warmup: float, window: float, windows: int) -> dict:
-    """Steps/s of the training loop with snapshots and every measurement at 30 per second.
+    """Iterations/s of the training loop on the window's schedule, without a window.
 
-    Also the snapshots per second and ``measure_share``: the share of the
-    loop's wall time not spent in training steps (snapshots, measurements,
-    checkpoints of the weights), from the loop's own training-time rate.
+    :func:`ganviz.core.loop.train` with the default :class:`Schedule` (a
+    snapshot every 1/32 s, measurements on a time budget). Also the snapshots
+    per second and ``measure_share``: the share of the loop's wall time not
+    spent in training steps (snapshots, measurements, the divergence guard),
+    from the loop's own training-time rate.
     """
-    from .core.loop import train
+    events = train(config, schedule=Schedule())
+    threads = set_threads()
 
-    gen = train(config, measure=True, interval=SNAPSHOT_INTERVAL)
-    snap = next(gen)  # step 0, after the probe is built
+    def next_snapshot():
+        event = next(events)
+        while not isinstance(event, Snapshotted):
+            event = next(events)
+        return event.snapshot
+
+    snap = next(events).snapshot  # Started: step 0, after the probe is built
     t_end = time.perf_counter() + warmup
     while time.perf_counter() < t_end:
-        snap = next(gen)
+        snap = next_snapshot()
     rates, snaps_per_s, shares = [], [], []
     for _ in range(windows):
         t0, s0, n = time.perf_counter(), snap.step, 0
         train_rates = []
         while True:
-            snap = next(gen)
+            snap = next_snapshot()
             n += 1
             train_rates.append(snap.rate)
             elapsed = time.perf_counter() - t0
@@ -198,8 +269,9 @@ def live(config: Config, warmup: float, window: float, windows: int) -> dict:
         snaps_per_s.append(n / elapsed)
         train_rate = statistics.median(train_rates)
         shares.append(1.0 - wall_rate / train_rate if train_rate > 0 else 0.0)
-    gen.close()
+    events.close()
     out = _summary(rates)
+    out["threads"] = threads
     out["snapshots_per_s"] = round(statistics.median(snaps_per_s), 1)
     out["measure_share"] = round(statistics.median(shares), 3)
     return out
@@ -233,34 +305,41 @@ class GuiBenchError(RuntimeError):
     """The app could not be measured (no snapshot came, the run failed); says why."""
 
 
-def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, windows: int = 5,
-                latency_trials: int = 5, mode: str | None = None) -> dict:
-    """The app offscreen, drawing at its normal rate, with the worker in its default mode.
+#: The app's worker modes and drawing on/off, in the order the bench measures them.
+GUI_CASES = (("process", True), ("process", False), ("thread", True), ("thread", False))
 
-    Opens :class:`ganviz.app.main_window.MainWindow` as ``python main.py``
-    does (``QT_QPA_PLATFORM=offscreen`` unless a platform is set), waits for
-    the run to start, then for ``seconds`` measures the training rate seen in
-    the snapshots the GUI thread receives and the frames the window draws.
-    ``mode`` picks the worker (``process`` or ``thread``; default: the app's).
-    Then it changes ``lr_d`` the way a slider does (``MainWindow.on_params``
-    in the GUI thread) and times until a snapshot carrying the new value
-    reaches the GUI thread, ``latency_trials`` times.
+
+def measure_gui(config: Config, mode: str = "process", draw: bool = True, seconds: float = 6.0,
+                tiny: bool = False, windows: int = 5, latency_trials: int = 5) -> dict:
+    """The app offscreen, as ``python main.py`` opens it, with one worker mode.
+
+    Opens :class:`ganviz.app.main_window.MainWindow` (``QT_QPA_PLATFORM=offscreen``
+    unless a platform is set; a ``QApplication`` is made if none exists),
+    waits for the run's first snapshot, warms up, then for ``seconds`` (in
+    ``windows`` windows) counts the training iterations the snapshots reaching
+    the GUI thread show and the frames the window draws. With ``draw`` the
+    window draws at its normal rate; without, it only takes the snapshots in.
+    With drawing on it then changes ``lr_d`` the way a slider does
+    (``MainWindow.on_params`` in the GUI thread) and times until a snapshot
+    carrying the new value reaches the GUI thread, ``latency_trials`` times.
 
     Returns
     -------
     dict
-        ``steps_per_s`` (median over windows), ``frames_per_s``,
-        ``draw_ms`` (median time of one frame's drawing), ``latency_ms``
-        (median; ``latency_max_ms`` the worst), ``snapshots_per_s``,
-        ``worker`` (process or thread) and ``startup_s`` (window to first snapshot).
+        ``worker`` (process or thread), ``draw``, ``steps_per_s`` (median
+        over windows; ``min``/``max``), ``frames_per_s`` (frames drawn, 0
+        without drawing), ``draw_ms`` (median time of one frame's drawing),
+        ``snapshots_per_s``, ``latency_ms`` (median; ``latency_max_ms`` the
+        worst; None without drawing), ``startup_s`` (window to first
+        snapshot) and ``child_peak_rss_mib`` (the training process's peak
+        memory, process mode).
     """
-    import os
-
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
 
     from .app.main_window import MainWindow
+    from .core.events import SNAPSHOT_EVENTS, Died, Errored
     from .views import style
 
     class Recorder(QObject):
@@ -274,14 +353,16 @@ def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, window
             self.failed = ""
 
         @Slot(object)
-        def on_snapshot(self, snap) -> None:
+        def on_event(self, event) -> None:
+            if isinstance(event, (Errored, Died)):
+                self.failed = getattr(event, "text", "") or f"the training process died ({event.exitcode})"
+                return
+            if not isinstance(event, SNAPSHOT_EVENTS):
+                return
+            snap = event.snapshot
             self.snaps.append((time.perf_counter(), snap.step, snap.config.get("lr_d")))
             if self.loop is not None and self.until is not None and self.until(snap):
                 self.loop.quit()
-
-        @Slot(str)
-        def on_failed(self, text: str) -> None:
-            self.failed = text.strip().splitlines()[-1] if text.strip() else "failed"
 
     def spin(ms: float, until=None) -> None:
         """Run the GUI's event loop for ``ms``, or until a snapshot satisfies ``until``."""
@@ -294,23 +375,21 @@ def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, window
     app = QApplication.instance() or QApplication(["ganviz-bench"])
     style.configure()
     rec = Recorder()
-    window = MainWindow(config, None, mode=mode)
-    frames: list[tuple[float, float]] = []  # (start, seconds) of each drawn frame
-    draw = window.draw
+    window = MainWindow(config, None, mode=mode, draw=draw)
+    frames: list[float] = []  # seconds of each drawn frame
+    draw_now = window.draw
 
     def timed_draw(snap) -> None:
         t = time.perf_counter()
-        draw(snap)
-        frames.append((t, time.perf_counter() - t))
+        draw_now(snap)
+        frames.append(time.perf_counter() - t)
 
     window.draw = timed_draw
     try:
         window.show()
         t_open = time.perf_counter()
         window.start()
-        worker = window.controller.worker
-        worker.snapshot.connect(rec.on_snapshot)
-        worker.failed.connect(rec.on_failed)
+        window.controller.worker.event.connect(rec.on_event)
         deadline = t_open + 120
         while not rec.snaps and not rec.failed and time.perf_counter() < deadline:
             spin(100, until=lambda snap: True)
@@ -333,7 +412,7 @@ def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, window
             raise GuiBenchError(f"the run failed: {rec.failed}")
         latencies = []
         lr = config.lr_d
-        for i in range(1 if tiny else latency_trials):
+        for i in range(0 if not draw else 1 if tiny else latency_trials):
             lr = lr * (1.25 if i % 2 == 0 else 0.8)
             t0 = time.perf_counter()
             window.on_params({"lr_d": lr})
@@ -342,8 +421,10 @@ def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, window
             if hit:
                 latencies.append((hit[0] - t0) * 1e3)
             spin(100 if tiny else 400)
-        draw_ms = [d * 1e3 for _, d in frames]
+        draw_ms = [d * 1e3 for d in frames]
         return {
+            "worker": window.controller.mode,
+            "draw": draw,
             "steps_per_s": round(statistics.median(rates), 1) if rates else None,
             "min": round(min(rates), 1) if rates else None,
             "max": round(max(rates), 1) if rates else None,
@@ -353,7 +434,6 @@ def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, window
             "snapshots_per_s": round(statistics.median(sps), 1),
             "latency_ms": round(statistics.median(latencies), 1) if latencies else None,
             "latency_max_ms": round(max(latencies), 1) if latencies else None,
-            "worker": window.controller.mode,
             "startup_s": round(startup, 2),
             "child_peak_rss_mib": _children_peak_rss_mib(),
         }
@@ -361,6 +441,168 @@ def measure_gui(config: Config, seconds: float = 8.0, tiny: bool = False, window
         window.close()
         window.deleteLater()
         app.processEvents()
+
+
+def gui_rows(config: Config, seconds: float = 6.0, tiny: bool = False, cases=GUI_CASES) -> tuple[list, str]:
+    """:func:`measure_gui` for each (worker mode, drawing) in ``cases``.
+
+    Returns the rows measured and a note ("" when every case was measured;
+    otherwise why one was not: the app cannot be imported, a run failed).
+    """
+    rows, notes = [], []
+    for mode, draw in cases:
+        try:
+            rows.append(measure_gui(config, mode, draw, seconds=seconds, tiny=tiny))
+        except ImportError as exc:
+            return rows, f"the app cannot be imported: {exc}"
+        except GuiBenchError as exc:
+            notes.append(f"{mode}, drawing {'on' if draw else 'off'}: {exc}")
+    return rows, "; ".join(notes)
+
+
+def thread_difference(config: Config, threads: int, steps: int = 200) -> dict:
+    """Do ``threads`` intra-op threads change a run's numbers? The loop at 1 and at ``threads``.
+
+    Trains ``steps`` iterations of ``config`` through :func:`ganviz.core.loop.train`
+    twice from the same seed, once at one thread and once at ``threads``,
+    and compares the per-step scalars (losses, gradient norms, D's means).
+
+    Returns
+    -------
+    dict
+        ``threads``, ``steps``, ``identical`` (every scalar bit-equal) and
+        ``max_abs_diff`` (largest absolute difference of any scalar).
+    """
+    histories = []
+    for n in (1, threads):
+        events = train(config, schedule=Schedule.every_steps(steps, measure="off"), max_steps=steps)
+        next(events)  # Started: the loop has set its thread policy
+        torch.set_num_threads(n)
+        history = {}
+        for event in events:
+            if isinstance(event, Snapshotted):
+                history = event.snapshot.history
+        histories.append(history)
+    set_threads()
+    names = [k for k in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g", "d_real", "d_fake")
+             if k in histories[0]]
+    a = np.stack([np.asarray(histories[0][k], dtype=np.float64) for k in names])
+    b = np.stack([np.asarray(histories[1][k], dtype=np.float64) for k in names])
+    return {"threads": threads, "steps": steps, "identical": bool(np.array_equal(a, b)),
+            "max_abs_diff": float(np.max(np.abs(a - b)))}
+
+
+# --- under load ------------------------------------------------------------------
+
+#: A busy process: pure-Python arithmetic until its deadline (wall clock,
+#: ``time.time()``) or until its parent (pid given: it may be gone before the
+#: child starts) is gone, whichever comes first.
+_SPIN = """
+import os, sys, time
+deadline, parent, x = float(sys.argv[1]), int(sys.argv[2]), 1
+while time.time() < deadline and os.getppid() == parent:
+    for _ in range(100000):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+"""
+
+
+class Load:
+    """``n`` CPU-bound busy processes beside the bench, for at most ``seconds``.
+
+    A context manager: entering starts them (plain ``python -c`` spin loops:
+    no torch, nothing of the bench imported), leaving terminates and reaps
+    them. Each also ends by itself at its deadline or when this process is
+    gone, so a crashed bench leaves nothing spinning.
+    """
+
+    def __init__(self, n: int, seconds: float) -> None:
+        if n < 0:
+            raise ValueError(f"the load is a number of busy processes >= 0, got {n}")
+        self.n, self.seconds = n, seconds
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> "Load":
+        deadline = time.time() + self.seconds
+        for _ in range(self.n):
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-c", _SPIN, repr(deadline), str(os.getpid())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            ))
+        return self
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def alive(self) -> int:
+        """How many of the busy processes still run."""
+        return sum(p.poll() is None for p in self.processes)
+
+    def stop(self) -> None:
+        """Terminate the busy processes and wait for them (kill any that linger)."""
+        for p in self.processes:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.processes:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def __enter__(self) -> "Load":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def under_load(config: Config, n: int, warmup: float, window: float, windows: int,
+               plain_threads: int | None = None) -> dict:
+    """Headless iterations/s quiet, then beside ``n`` busy processes, and what each keeps.
+
+    The reference (plain loop at its threads) and the engine (the loop at
+    full speed, one thread, a snapshot every :data:`LOAD_EVERY` iterations) alternate window by window as in :func:`compare`,
+    first on the machine as it is, then with :class:`Load` running. When the
+    plain loop runs at more threads than the policy's one, the same loop at
+    that count (``engine_N_threads``) alternates with them: the measurement
+    behind the policy.
+
+    Returns
+    -------
+    dict
+        ``processes`` (n; ``alive_at_end`` of them still ran after the
+        loaded windows), ``quiet`` and ``loaded`` (``{name: {steps_per_s,
+        min, max, windows, threads}}``), ``kept`` (loaded over quiet median,
+        per name), ``loadavg`` (the 1-minute load average at the end of the
+        loaded windows).
+    """
+    device = resolve_device(config.device)
+    steps = {"reference": plain_loop(config, plain_threads),
+             "engine": loop_chunks(config, every=LOAD_EVERY)}
+    many = steps["reference"].threads
+    if many > steps["engine"].threads:
+        # The policy's alternative: the same loop at the plain loop's threads.
+        steps[f"engine_{many}_threads"] = loop_chunks(config, every=LOAD_EVERY, threads=many)
+    try:
+        quiet = compare(steps, device, warmup, window, windows)
+        # Bounded: generous against windows stretching under load (the
+        # processes also end with this one, and are stopped right after).
+        with Load(n, seconds=300 + 10 * len(steps) * (warmup + windows * window)) as load:
+            time.sleep(min(1.0, warmup))  # the busy processes start and take their cores
+            loaded = compare(steps, device, warmup, window, windows)
+            loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+            alive = load.alive()  # n, unless one met its deadline early
+    finally:
+        for name, step in steps.items():
+            if name != "reference":
+                step.close()
+    for r in (quiet, loaded):
+        for name in steps:
+            r[name].pop("ratio", None)
+    kept = {name: round(loaded[name]["steps_per_s"] / quiet[name]["steps_per_s"], 3) for name in steps}
+    return {"processes": n, "alive_at_end": alive, "quiet": quiet, "loaded": loaded, "kept": kept,
+            "loadavg": None if loadavg is None else round(loadavg, 2)}
 
 
 def peak_rss_mib() -> float:
@@ -397,7 +639,8 @@ def _children_peak_rss_mib() -> float | None:
 # --- the whole bench ----------------------------------------------------------
 
 
-def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True) -> dict:
+def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, load: int = 0,
+        plain_threads: int | None = None) -> dict:
     """The bench; returns one dict (what ``--json`` prints).
 
     Parameters
@@ -408,51 +651,66 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True) -> 
         Windows of a few hundredths of a second (for tests): the structure of
         the result, not its numbers.
     gui : bool
-        Also measure the app offscreen.
+        Also measure the app offscreen (:data:`GUI_CASES`).
+    load : int
+        Busy processes for the figures under load (0: none measured).
+    plain_threads : int, optional
+        Intra-op threads of the plain loop (default :data:`DEFAULT_THREADS`).
     """
     p = TINY if tiny else FULL
     t_start = time.perf_counter()
-    threads = set_threads()
+    loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     device = resolve_device(config.device)
     steps = {
-        "reference": plain_loop(config),
-        "engine": engine_step(config),
-        "reference_engine": engine_step(config, ReferenceEngine),
+        "reference": plain_loop(config, plain_threads),
+        "engine": loop_chunks(config),
+        "reference_engine": loop_chunks(config, ReferenceEngine),
     }
-    result = compare(steps, device, p["warmup"], p["window"], p["windows"])
-    result["engine_live"] = live(config, p["warmup"], p["window"], p["live_windows"])
+    try:
+        result = compare(steps, device, p["warmup"], p["window"], p["windows"])
+    finally:
+        steps["engine"].close()
+        steps["reference_engine"].close()
     ref = result["reference"]["steps_per_s"]
+    result["engine_live"] = live(config, p["warmup"], p["window"], p["live_windows"])
     result["engine_live"]["ratio"] = round(result["engine_live"]["steps_per_s"] / ref, 3)
-    result["gui"] = None
-    result["gui_note"] = "not measured (--no-gui)"
+    result["gui"], result["gui_note"] = [], "not measured (--no-gui)"
     if gui:
-        try:
-            result["gui"] = measure_gui(config, seconds=p["gui_seconds"], tiny=tiny)
-            result["gui_note"] = ""
-        except ImportError as exc:
-            result["gui_note"] = f"the app cannot be imported: {exc}"
-        except GuiBenchError as exc:
-            result["gui_note"] = str(exc)
-        if result["gui"] and result["gui"].get("steps_per_s"):
-            result["gui"]["ratio"] = round(result["gui"]["steps_per_s"] / ref, 3)
+        result["gui"], result["gui_note"] = gui_rows(config, seconds=p["gui_seconds"], tiny=tiny)
+        for row in result["gui"]:
+            if row.get("steps_per_s"):
+                row["ratio"] = round(row["steps_per_s"] / ref, 3)
+    result["load"] = None
+    if load:
+        result["load"] = under_load(config, load, p["warmup"], p["window"], p["windows"],
+                                    plain_threads)
+    result["thread_difference"] = thread_difference(
+        config, max(2, result["reference"]["threads"]), steps=50 if tiny else 200)
     result["probe"] = probe_costs(config, repeats=2 if tiny else 7)
+    # The app's default: the worker in a process, drawing.
+    g = next((r for r in result["gui"] if r["worker"] == "process" and r["draw"]), {})
     result["ratios"] = {
         "engine/reference": result["engine"]["ratio"],
         "engine_live/reference": result["engine_live"]["ratio"],
-        "gui/reference": (result["gui"] or {}).get("ratio"),
+        "gui/reference": g.get("ratio"),
     }
-    g = result["gui"] or {}
+    kept = (result["load"] or {}).get("kept", {})
     result["targets"] = {
         "engine/reference >= 2.0": result["engine"]["ratio"] >= 2.0,
         "gui/reference >= 1.0": None if not g.get("ratio") else g["ratio"] >= 1.0,
         "gui frames/s >= 30": None if not g.get("frames_per_s") else g["frames_per_s"] >= 30,
         "latency <= 100 ms": None if g.get("latency_ms") is None else g["latency_ms"] <= 100,
+        "engine keeps >= 30% under load 3": (
+            kept["engine"] >= 0.3 if kept and result["load"]["processes"] >= 3 else None),
     }
+    result["threads"] = {"reference": result["reference"]["threads"],
+                         "ganviz": result["engine"]["threads"]}
     result["device"] = str(device)
-    result["torch_threads"] = threads
     result["torch"] = torch.__version__
     result["python"] = platform.python_version()
     result["cpu"] = _cpu_name()
+    result["cores"] = os.cpu_count()
+    result["loadavg_at_start"] = None if loadavg is None else round(loadavg, 2)
     result["config"] = config.to_dict()
     result["peak_rss_mib"] = peak_rss_mib()
     result["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -473,9 +731,9 @@ def model_gflop(config: Config, dim: int = 2) -> float:
     return 2 * (config.k * d_step + g_step) / 1e9
 
 
-def sweep(config: Config = BENCH_CONFIG, tiny: bool = False) -> list[dict]:
-    """Steps/s of the reference and the engine as batch size, then hidden width, grow."""
-    set_threads()
+def sweep(config: Config = BENCH_CONFIG, tiny: bool = False,
+          plain_threads: int | None = None) -> list[dict]:
+    """Iterations/s of the reference and the engine as batch size, then hidden width, grow."""
     device = resolve_device(config.device)
     points = [dict(batch_size=b) for b in (64, 128, 256, 512, 1024, 2048, 4096)]
     points += [dict(hidden=h) for h in (32, 64, 256, 512)]
@@ -485,10 +743,14 @@ def sweep(config: Config = BENCH_CONFIG, tiny: bool = False) -> list[dict]:
     rows = []
     for change in points:
         c = config.replace(**change)
-        res = compare(
-            {"reference": plain_loop(c), "engine": engine_step(c)}, device,
-            warmup=window, window=window, windows=2 if tiny else 3,
-        )
+        engine = loop_chunks(c, every=16 if tiny else 64)
+        try:
+            res = compare(
+                {"reference": plain_loop(c, plain_threads), "engine": engine}, device,
+                warmup=window, window=window, windows=2 if tiny else 3,
+            )
+        finally:
+            engine.close()
         gflop = model_gflop(c)
         rows.append({
             "batch_size": c.batch_size,
@@ -513,39 +775,66 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _num(x, fmt: str = "9.1f") -> str:
+    width = int(fmt.split(".")[0])
+    return f"{'-':>{width}s}" if x is None else f"{x:{fmt}}"
+
+
 def format_table(result: dict) -> str:
-    """The bench result as a small plain-text table."""
+    """The bench result as small plain-text tables."""
+    th = result["threads"]
     lines = [
-        f"device {result['device']}, torch {result['torch']}, {result['torch_threads']} thread(s), "
-        f"{result['cpu']}",
-        f"{'':18s} {'steps/s':>9s} {'min':>8s} {'max':>8s} {'x reference':>12s}",
+        f"device {result['device']}, torch {result['torch']}, {result['cpu']}, "
+        f"{result['cores']} cores (1-min load average {result['loadavg_at_start']} at the start); "
+        f"threads: plain loop {th['reference']}, ganviz {th['ganviz']}",
+        f"{'':18s} {'it/s':>9s} {'min':>9s} {'max':>9s} {'threads':>8s} {'x reference':>12s}",
     ]
-    for name in ("reference", "engine", "reference_engine", "engine_live", "gui"):
-        r = result.get(name)
-        if not r:
-            lines.append(f"{name:18s} {'-':>9s}   {result.get('gui_note', '')}")
-            continue
-        ratio = r.get("ratio")
+    for name in ("reference", "engine", "reference_engine", "engine_live"):
+        r = result[name]
         lines.append(
-            f"{name:18s} {r['steps_per_s']:9.1f} {r.get('min', 0):8.1f} {r.get('max', 0):8.1f} "
-            f"{'' if ratio is None else f'{ratio:.2f}':>12s}"
+            f"{name:18s} {_num(r['steps_per_s'])} {_num(r['min'])} {_num(r['max'])} "
+            f"{r['threads']:8d} {_num(r.get('ratio'), '12.2f')}"
         )
     live_ = result["engine_live"]
     lines.append(
         f"engine_live: {live_['snapshots_per_s']} snapshots/s, "
         f"{100 * live_['measure_share']:.0f}% of wall time outside training steps"
     )
-    g = result.get("gui")
-    if g:
+    lines.append("")
+    lines.append(f"{'gui (worker, drawing)':24s} {'it/s':>9s} {'frames/s':>9s} {'draw ms':>8s} "
+                 f"{'latency ms':>11s} {'start s':>8s} {'x reference':>12s}")
+    for g in result["gui"]:
         lines.append(
-            f"gui: {g.get('frames_per_s')} frames/s, control-to-engine latency "
-            f"{g.get('latency_ms')} ms"
+            f"{g['worker'] + (', on' if g['draw'] else ', off'):24s} {_num(g['steps_per_s'])} "
+            f"{_num(g['frames_per_s'])} {_num(g['draw_ms'], '8.2f')} {_num(g['latency_ms'], '11.1f')} "
+            f"{_num(g['startup_s'], '8.2f')} {_num(g.get('ratio'), '12.2f')}"
         )
+    if result["gui_note"]:
+        lines.append(f"gui: {result['gui_note']}")
+    load = result.get("load")
+    if load:
+        lines.append("")
+        lines.append(f"under load: {load['processes']} busy processes "
+                     f"(1-min load average {load['loadavg']})")
+        lines.append(f"{'':18s} {'quiet it/s':>11s} {'loaded it/s':>12s} {'kept':>7s} {'threads':>8s}")
+        for name in load["kept"]:
+            lines.append(
+                f"{name:18s} {_num(load['quiet'][name]['steps_per_s'], '11.1f')} "
+                f"{_num(load['loaded'][name]['steps_per_s'], '12.1f')} "
+                f"{100 * load['kept'][name]:6.1f}% {load['loaded'][name]['threads']:8d}"
+            )
+    td = result["thread_difference"]
+    lines.append("")
+    lines.append(f"{td['threads']} threads against 1, {td['steps']} iterations of the loop: "
+                 + ("bit-identical scalars" if td["identical"]
+                    else f"scalars differ (largest difference {td['max_abs_diff']:.3g})"))
     pr = result["probe"]
+    child = max((g["child_peak_rss_mib"] or 0 for g in result["gui"]), default=0)
+    lines.append("")
     lines.append(
         f"probe: heavy {pr['heavy_ms']} ms, light {pr['light_ms']} ms, "
         f"state {pr['state_ms']} ms; peak RSS {result['peak_rss_mib']} MiB"
-        + (f" (training child {g['child_peak_rss_mib']} MiB)" if g and g.get("child_peak_rss_mib") else "")
+        + (f" (training child {child} MiB)" if child else "")
         + f"; {result['seconds']} s"
     )
     lines.append("targets: " + "; ".join(
@@ -566,16 +855,39 @@ def format_sweep(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _load_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--load takes a number of busy processes >= 0, got {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganviz.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--sweep", action="store_true", help="also sweep batch size and hidden width")
     parser.add_argument("--no-gui", action="store_true", help="skip the app")
+    parser.add_argument("--load", type=_load_count, default=0, metavar="N",
+                        help="also measure headless training beside N busy processes")
+    parser.add_argument("--preset", metavar="NAME",
+                        help="measure this preset's config instead of the bench config")
     parser.add_argument("--tiny", action="store_true", help="windows of a few ms (a smoke test)")
     args = parser.parse_args(argv)
-    result = run(tiny=args.tiny, gui=not args.no_gui)
+    config = BENCH_CONFIG
+    if args.preset:
+        from .core.presets import load_preset, preset_names
+
+        names = preset_names()
+        if args.preset not in names:
+            parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(names)}")
+        config = load_preset(args.preset).config
+    result = run(config, tiny=args.tiny, gui=not args.no_gui, load=args.load)
+    result["preset"] = args.preset
     if args.sweep:
-        result["sweep"] = sweep(tiny=args.tiny)
+        result["sweep"] = sweep(config, tiny=args.tiny)
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

@@ -3,11 +3,13 @@
 import json
 
 import pytest
+import torch
 
 from ganviz import bench
 from ganviz.core.config import Config
 
 SMALL = bench.BENCH_CONFIG.replace(hidden=16, batch_size=32)
+LOAD = bench.Load  # the class itself, even while a test wraps bench.Load
 
 
 def positive(x):
@@ -15,22 +17,29 @@ def positive(x):
 
 
 def test_tiny_bench_has_every_figure():
-    r = bench.run(SMALL, tiny=True, gui=False)
+    r = bench.run(SMALL, tiny=True, gui=False, plain_threads=1)
     for name in ("reference", "engine", "reference_engine", "engine_live"):
         assert positive(r[name]["steps_per_s"]), name
         assert r[name]["min"] <= r[name]["steps_per_s"] <= r[name]["max"]
+        assert r[name]["threads"] == 1, name
     for name in ("engine", "reference_engine", "engine_live"):
         assert positive(r[name]["ratio"])
     assert positive(r["engine_live"]["snapshots_per_s"])
     assert 0.0 <= r["engine_live"]["measure_share"] < 1.0
-    assert r["gui"] is None and r["gui_note"]
+    assert r["gui"] == [] and r["gui_note"]
+    assert r["load"] is None
     assert r["ratios"]["engine/reference"] == r["engine"]["ratio"]
     assert r["ratios"]["engine_live/reference"] == r["engine_live"]["ratio"]
     assert r["ratios"]["gui/reference"] is None
     assert r["targets"]["engine/reference >= 2.0"] in (True, False)
     assert r["targets"]["latency <= 100 ms"] is None  # no GUI measured
+    assert r["targets"]["engine keeps >= 30% under load 3"] is None  # no load measured
+    assert r["threads"] == {"reference": 1, "ganviz": 1}
+    td = r["thread_difference"]
+    assert td["threads"] == 2 and td["steps"] == 50
+    assert td["identical"] == (td["max_abs_diff"] == 0.0)
     assert r["device"] in ("cpu", "cuda") or r["device"].startswith("cuda")
-    assert r["torch_threads"] >= 1
+    assert r["cores"] >= 1 and r["cpu"]
     assert positive(r["peak_rss_mib"])
     assert all(positive(v) for v in r["probe"].values())
     assert Config.from_dict(r["config"]) == SMALL
@@ -39,8 +48,49 @@ def test_tiny_bench_has_every_figure():
     assert "engine_live" in text and "reference" in text and "targets:" in text
 
 
+def test_each_figure_is_timed_at_its_own_threads(monkeypatch):
+    """The plain loop at its thread count, the loop at one, window after window."""
+    monkeypatch.delenv("GANVIZ_THREADS", raising=False)
+    before = torch.get_num_threads()
+    seen = {"plain": set(), "loop": set()}
+
+    def recording(name, step):
+        def wrapped():
+            seen[name].add(torch.get_num_threads())
+            return step()
+
+        wrapped.threads = step.threads
+        return wrapped
+
+    chunks = bench.loop_chunks(SMALL, every=4)
+    try:
+        steps = {"plain": recording("plain", bench.plain_loop(SMALL, threads=2)),
+                 "loop": recording("loop", chunks)}
+        r = bench.compare(steps, torch.device("cpu"), warmup=0.0, window=0.0, windows=2)
+    finally:
+        chunks.close()
+        torch.set_num_threads(before)
+    assert seen == {"plain": {2}, "loop": {1}}
+    assert r["plain"]["threads"] == 2 and r["loop"]["threads"] == 1
+
+
+def test_loop_chunks_train_through_the_loop():
+    """The engine figure is loop.train: each call trains exactly one snapshot's iterations."""
+    chunks = bench.loop_chunks(SMALL, every=5)
+    try:
+        assert [chunks() for _ in range(3)] == [5, 5, 5]
+    finally:
+        chunks.close()
+
+
+def test_thread_difference_compares_the_same_run():
+    """One thread against one: the same seed through the loop twice is bit-identical."""
+    td = bench.thread_difference(SMALL, threads=1, steps=20)
+    assert td == {"threads": 1, "steps": 20, "identical": True, "max_abs_diff": 0.0}
+
+
 def test_tiny_sweep_rows():
-    rows = bench.sweep(SMALL, tiny=True)
+    rows = bench.sweep(SMALL, tiny=True, plain_threads=1)
     assert [(r["batch_size"], r["hidden"]) for r in rows] == [(64, 16), (32, 32)]
     for r in rows:
         assert positive(r["reference"]) and positive(r["engine"]) and positive(r["ratio"])
@@ -52,7 +102,7 @@ def test_tiny_sweep_rows():
 
 def test_plain_loop_trains():
     """The yardstick is a working GAN loop: its weights move."""
-    step = bench.plain_loop(SMALL)
+    step = bench.plain_loop(SMALL, threads=1)
     G = step.G
     before = [p.detach().clone() for p in G.parameters()]
     for _ in range(3):
@@ -60,10 +110,27 @@ def test_plain_loop_trains():
     assert any(not p.detach().equal(b) for p, b in zip(G.parameters(), before))
 
 
-def test_command_line_json(capsys):
+def test_command_line_json(capsys, monkeypatch):
+    monkeypatch.setattr(bench, "DEFAULT_THREADS", 1)  # the machine is shared: one thread here
     assert bench.main(["--json", "--tiny", "--no-gui"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert positive(out["engine"]["steps_per_s"]) and "sweep" not in out
+    assert positive(out["engine"]["steps_per_s"]) and "sweep" not in out and out["load"] is None
+
+
+def test_command_line_refuses_a_negative_load(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--load", "-1"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--load takes a number of busy processes >= 0" in err[-1]
+
+
+def test_command_line_refuses_an_unknown_preset(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--preset", "nope", "--tiny", "--no-gui"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "unknown preset 'nope'; accepted:" in err[-1] and "ring8" in err[-1]
 
 
 def test_model_gflop_of_the_bench_config():
@@ -71,11 +138,118 @@ def test_model_gflop_of_the_bench_config():
     assert bench.model_gflop(bench.BENCH_CONFIG) == pytest.approx(0.103, abs=0.005)
 
 
+@pytest.fixture
+def loads():
+    """Load objects a test starts; every one is stopped in teardown, pass or fail."""
+    made = []
+
+    def make(n, seconds):
+        load = LOAD(n, seconds)
+        made.append(load)
+        return load
+
+    try:
+        yield make
+    finally:
+        for load in made:
+            load.stop()
+
+
+def pid_gone(pid):
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return any(line.startswith("State:") and "Z" in line for line in f)  # a zombie is gone
+    except OSError:
+        return True
+
+
+def test_load_processes_run_then_are_gone(loads):
+    load = loads(2, seconds=60).start()
+    pids = load.pids
+    assert len(pids) == 2 and load.alive() == 2
+    load.stop()
+    assert load.alive() == 0
+    assert all(p.returncode is not None for p in load.processes)
+    assert all(pid_gone(pid) for pid in pids)
+
+
+def test_load_processes_end_by_themselves_at_their_deadline(loads):
+    load = loads(1, seconds=0.0).start()
+    process = load.processes[0]
+    # No wall-clock budget: the deadline has passed already, so the spin loop exits.
+    assert process.wait(timeout=60) == 0
+
+
+def test_tiny_bench_under_load(loads, monkeypatch):
+    """Quiet, then loaded figures of both loops, and the fraction kept; the processes end."""
+    started = []
+    def tracked(n, seconds):
+        load = loads(n, seconds)
+        started.append(load)
+        return load
+
+    monkeypatch.setattr(bench, "Load", tracked)
+    r = bench.under_load(SMALL, 1, warmup=0.05, window=0.05, windows=2, plain_threads=1)
+    assert r["processes"] == 1 and r["alive_at_end"] == 1
+    assert set(r["kept"]) == {"reference", "engine"}  # no many-thread loop: the plain one has 1
+    for phase in ("quiet", "loaded"):
+        for name in ("reference", "engine"):
+            assert positive(r[phase][name]["steps_per_s"]), (phase, name)
+            assert r[phase][name]["threads"] == 1
+    for name in ("reference", "engine"):
+        assert r["kept"][name] == pytest.approx(
+            r["loaded"][name]["steps_per_s"] / r["quiet"][name]["steps_per_s"], abs=1e-3)
+    assert len(started) == 1 and isinstance(started[0], LOAD)
+    assert started[0].alive() == 0  # stopped by the bench itself, before teardown
+    assert all(pid_gone(pid) for pid in started[0].pids)
+
+
 def test_tiny_gui_bench(qapp):
     """The app offscreen, briefly, its worker in a thread (no child process to start)."""
-    g = bench.measure_gui(SMALL, seconds=0.6, tiny=True, mode="thread")
-    assert g["worker"] == "thread"
+    rows, note = bench.gui_rows(SMALL, seconds=0.6, tiny=True,
+                                cases=(("thread", True), ("thread", False)))
+    assert note == ""
+    assert [(g["worker"], g["draw"]) for g in rows] == [("thread", True), ("thread", False)]
+    on, off = rows
     for key in ("steps_per_s", "frames_per_s", "draw_ms", "snapshots_per_s", "latency_ms"):
-        assert positive(g[key]), key
-    assert g["latency_max_ms"] >= g["latency_ms"]
-    assert g["startup_s"] >= 0
+        assert positive(on[key]), key
+    assert on["latency_max_ms"] >= on["latency_ms"]
+    assert on["startup_s"] >= 0
+    assert positive(off["steps_per_s"]) and positive(off["snapshots_per_s"])
+    assert off["frames_per_s"] == 0 and off["draw_ms"] is None and off["latency_ms"] is None
+
+
+def test_load_processes_end_with_a_crashed_bench(tmp_path):
+    """A bench that dies without stopping its load leaves nothing spinning."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "pids"
+    crashing = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "from ganviz.bench import Load\n"
+        "load = Load(2, seconds=600).start()\n"
+        f"open({str(pid_file)!r}, 'w').write(' '.join(map(str, load.pids)))\n"
+        "os._exit(3)\n")], cwd=os.getcwd())
+    pids = []
+    try:
+        assert crashing.wait(timeout=120) == 3
+        pids = [int(p) for p in pid_file.read_text().split()]
+        assert len(pids) == 2
+        # Orphans are reaped by init; poll until they are gone (they check their parent
+        # every few ms: the bound only turns a hang into a failure).
+        for _ in range(600):
+            if all(pid_gone(pid) for pid in pids):
+                break
+            time.sleep(0.1)
+        assert all(pid_gone(pid) for pid in pids)
+    finally:
+        if crashing.poll() is None:
+            crashing.kill()
+            crashing.wait()
+        for pid in pids:
+            if not pid_gone(pid):
+                os.kill(pid, signal.SIGKILL)
