@@ -18,8 +18,8 @@ def set_threads() -> int:
     One thread per run, everywhere (headless, the window's worker, the bench):
     these matrices are small, so a second OpenMP thread gains about 5% on a
     quiet machine and loses almost everything when its core is busy (the
-    threads spin waiting for each other: 4.5 instead of 465 iterations/s
-    beside one busy process on 2 cores, docs/performance.md). It also keeps
+    threads spin waiting for each other; docs/performance.md has the
+    figures, ``python -m ganviz.bench --load N`` measures them). It also keeps
     the numbers the same wherever a run happens.
 
     ``GANVIZ_THREADS=N`` is a research knob: N threads change the order of
