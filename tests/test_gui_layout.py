@@ -41,6 +41,8 @@ def test_data_view_keeps_half_the_width_and_most_of_the_height(qtbot, make_windo
 
 def test_banner_floats_over_the_plots_without_moving_them(qtbot, make_window):
     window = make_window(window_size=(1280, 720))
+    # The first picture is drawn (the view it needs is shown) before the layout is read.
+    qtbot.waitUntil(lambda: window._frames >= 1, timeout=30_000)
     _settle(qtbot)
     before = window.stack.geometry()
     window.show_message("warn", "Not applied: lr_d must be positive")
