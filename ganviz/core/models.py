@@ -83,11 +83,21 @@ class FlatMLP:
         linears = mlp.linears()
         ref = linears[0].weight
         total = sum(l.weight.numel() + l.bias.numel() for l in linears)
-        self.params = torch.empty(total, dtype=ref.dtype, device=ref.device)
-        self.grad = torch.zeros_like(self.params)
+        self.module = mlp
+        self.bind(torch.empty(total, dtype=ref.dtype, device=ref.device),
+                  torch.zeros(total, dtype=ref.dtype, device=ref.device))
+
+    def bind(self, params: torch.Tensor, grad: torch.Tensor) -> None:
+        """Move the module's parameters into ``params`` (values kept) and its gradients to ``grad``.
+
+        Both are (n,) tensors with n the parameter count, e.g. one row of a
+        batched engine's (members, n) stack; the layout inside is the same
+        wherever they live, so a state saved from one reads into the other.
+        """
+        self.params, self.grad = params, grad
         self.layers: list[tuple] = []  # (W (out,in), W.T (in,out), b, grad store, grad b, transposed)
         offset = 0
-        for lin in linears:
+        for lin in self.module.linears():
             n_out, n_in = lin.weight.shape
             transposed = n_in < n_out
             size = n_out * n_in
@@ -105,7 +115,6 @@ class FlatMLP:
             lin.weight.data = w
             lin.bias.data = p_b
             self.layers.append((w, w.t(), p_b, g_store, g_b, transposed))
-        self.module = mlp
         self._bufs: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
         self._ones: dict[int, torch.Tensor] = {}
 
