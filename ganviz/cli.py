@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="window size in pixels, e.g. 1280x720 (a projector)")
     p.add_argument("--present", action="store_true",
                    help="open in presentation mode (large text, the lecture bar)")
+    p.add_argument("--compare", metavar="KEY=V1,V2",
+                   help="headless: train variants of one key together (2 to 16 values), "
+                        "e.g. --compare loss=minimax,nonsaturating")
     p.add_argument("--save", type=Path, metavar="SESSION.json",
                    help="headless: write a session file of the final state")
     p.add_argument("--dynamics", metavar="GAME",
@@ -171,6 +174,23 @@ def main(argv: list[str] | None = None) -> int:
         for flag, out in (("--save", args.save), ("--csv", args.csv), ("--screenshot", args.screenshot)):
             if out is not None:  # found now, not after the whole run
                 check_writable(out, flag)
+        compare = args.compare
+        if compare is None and session is None:
+            preset = load_preset(name)
+            compare = preset.compare
+        if compare is not None:
+            if args.compare is not None and not args.headless:
+                raise UsageError("--compare needs --headless: the window's compare mode is not "
+                                 "available yet")
+            if args.headless:
+                if session is not None:
+                    raise UsageError("--compare starts from a preset, not a session file")
+                if args.save is not None:
+                    raise UsageError("--save is for single runs; a comparison writes --csv")
+                from .core.variants import parse_compare
+
+                key, configs = parse_compare(compare, config)
+                return _compare(key, configs, steps, args)
         if args.headless:
             return _headless(config, steps, name, args, session)
     except (UsageError, ConfigError, FloatingPointError, OSError) as exc:
@@ -279,12 +299,21 @@ def _dynamics(args, qt_args, game, start, steps) -> int:
     return 0
 
 
+def _compare(key: str, configs: list, steps: int, args) -> int:
+    from .runner.compare import run_compare
+
+    result = run_compare(key, configs, steps, csv_path=args.csv, every=args.every)
+    print(json.dumps(result))
+    return 0
+
+
 def _list_presets() -> int:
     """Print every readable preset; name the broken ones on stderr. Exit 0 either way."""
     presets, broken = scan_presets()
     try:
         for p in presets:
-            print(f"{p.name:22s} {p.title}")
+            mark = f"  [compare {p.compare.partition('=')[0]}]" if p.compare else ""
+            print(f"{p.name:22s} {p.title}{mark}")
         sys.stdout.flush()
     except BrokenPipeError:  # `ganviz --list-presets | head -2`: the reader left, as intended
         # Python flushes stdout again at exit: point it at devnull so that flush is quiet.

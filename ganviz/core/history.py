@@ -187,11 +187,19 @@ class MetricsCsv:
     ----------
     handle : text file
         Open for writing, ``newline=""``.
+    lead : (str, str), optional
+        A first column's name and this writer's value in it on every row: a
+        comparison writes ``("variant", "loss=minimax")``, one writer per
+        variant on the same file.
+    header : bool
+        Write the header row (the first of several writers on one file).
     """
 
-    def __init__(self, handle: IO) -> None:
+    def __init__(self, handle: IO, lead: tuple[str, str] | None = None, header: bool = True) -> None:
         self._writer = csv.writer(handle)
-        self._writer.writerow(CSV_COLUMNS)
+        self._lead = lead
+        if header:
+            self._writer.writerow(((lead[0],) if lead else ()) + CSV_COLUMNS)
         self.rows = 0
         self.last_step = -1
 
@@ -217,7 +225,10 @@ class MetricsCsv:
                     text[where] = _texts(np.asarray(source[name], dtype=dtype)[new])
                     columns[name] = text.tolist()
         empty = [""] * len(rows)
-        self._writer.writerows(zip(*(columns.get(n, empty) for n in CSV_COLUMNS)))
+        cols = [columns.get(n, empty) for n in CSV_COLUMNS]
+        if self._lead is not None:
+            cols.insert(0, [self._lead[1]] * len(rows))
+        self._writer.writerows(zip(*cols))
         self.rows += len(rows)
         self.last_step = int(rows[-1])
         return len(rows)

@@ -15,6 +15,10 @@ A preset's target can be any ``data`` form: a name, ``mixture:SPEC`` (the whole
 target is in the text) or its own points, written ``"data": "points:inline"``
 in the config with the points beside it, ``"points": [[x, y], ...]`` (or
 ``[x, ...]`` in 1-D); :func:`preset_doc` writes that form.
+
+A comparison preset adds ``"compare": {"key": K, "values": [V1, V2, ...]}``:
+the variants of its config in K (:mod:`ganviz.core.variants`), trained
+together; its text speaks of all of them.
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ class Preset:
     start: tuple[float, float] = (1.0, 1.0)  # the toy's (theta0, psi0)
     psi_clip: float | None = None  # the toy's clip of psi after every update
     passes: tuple[float, float] | None = None  # the toy's final distance must lie in it
+    compare: str | None = None  # "KEY=V1,V2,...": a comparison preset's variants
+
+    def variants(self) -> tuple[str, list[Config]] | None:
+        """A comparison preset's (key, configs); None for a single run."""
+        if self.compare is None:
+            return None
+        from .variants import parse_compare
+
+        return parse_compare(self.compare, self.config)
 
 
 def scan_presets(directory: Path = PRESET_DIR) -> tuple[list[Preset], dict[str, str]]:
@@ -146,8 +159,22 @@ def read_preset(path: Path) -> Preset:
     bad = [k for k, v in text.items() if not isinstance(v, str)]
     if bad:
         raise ConfigError(f"preset file {path}: {', '.join(bad)} must be text")
+    compare = raw.get("compare")
+    if compare is not None:
+        from .variants import MAX_VALUES_WINDOW, parse_compare
+
+        if (not isinstance(compare, dict) or not isinstance(compare.get("key"), str)
+                or not isinstance(compare.get("values"), list)):
+            raise ConfigError(f"preset file {path}: compare must be "
+                              "{\"key\": name, \"values\": [value, ...]}")
+        compare = f"{compare['key']}=" + ",".join(str(v) for v in compare["values"])
+        try:
+            parse_compare(compare, config, most=MAX_VALUES_WINDOW)
+        except ConfigError as exc:
+            raise ConfigError(f"preset file {path}: {exc}") from None
     toy = _read_toy(path, raw, config) if "dynamics" in raw else {}
-    return Preset(name=path.stem, config=config, steps=steps, order=order, **text, **toy)
+    return Preset(name=path.stem, config=config, steps=steps, order=order, compare=compare,
+                  **text, **toy)
 
 
 def _read_toy(path: Path, raw: dict, config: Config) -> dict:

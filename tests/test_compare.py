@@ -1,0 +1,112 @@
+"""Headless comparison: the JSON and CSV shapes, each variant equal to its single run, bad input."""
+
+import csv
+import json
+
+import pytest
+
+from ganviz.cli import main
+from ganviz.core.config import Config, ConfigError
+from ganviz.core.history import CSV_COLUMNS
+from ganviz.core.variants import parse_compare
+from ganviz.runner.compare import mean_se, run_compare
+from ganviz.runner.fixed import run_fixed
+
+SMALL = ["--set", "hidden=16", "--set", "batch_size=64"]
+
+
+def _json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_each_variant_prints_what_its_single_headless_run_prints(tmp_path, capsys):
+    out = _json(capsys, ["--headless", "--preset", "ring8", "--steps", "30", "--every", "10",
+                         "--compare", "loss=minimax,hinge", "--csv", str(tmp_path / "c.csv")] + SMALL)
+    assert out["compare"] == {"key": "loss", "values": ["minimax", "hinge"]}
+    assert [r["variant"] for r in out["runs"]] == ["loss=minimax", "loss=hinge"]
+    for run in out["runs"]:
+        single = _json(capsys, ["--headless", "--preset", "ring8", "--steps", "30", "--every", "10",
+                                "--set", f"loss={run['config']['loss']}"] + SMALL)
+        for key in ("steps_per_s", "seconds"):
+            single.pop(key)
+        assert {k: v for k, v in run.items() if k != "variant"} == single
+    with open(tmp_path / "c.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == ("variant",) + CSV_COLUMNS
+    assert [r[0] for r in rows[1:]] == ["loss=minimax"] * 30 + ["loss=hinge"] * 30
+    assert [int(r[1]) for r in rows[1:31]] == list(range(1, 31))
+
+
+def test_the_csv_rows_are_the_single_runs_rows(tmp_path):
+    base = Config(data="bimodal", hidden=16, batch_size=64)
+    key, configs = parse_compare("k=1,3", base)
+    run_compare(key, configs, 20, csv_path=tmp_path / "c.csv", every=10, processes=1)
+    run_fixed(configs[1], 20, csv_path=tmp_path / "s.csv", every=10)
+    with open(tmp_path / "c.csv", newline="") as f:
+        compared = [r[1:] for r in csv.reader(f) if r[0] == "k=3"]
+    with open(tmp_path / "s.csv", newline="") as f:
+        single = list(csv.reader(f))[1:]
+    assert compared == single
+
+
+def test_architectures_train_in_separate_processes_with_the_same_numbers():
+    base = Config(data="ring8", hidden=8, batch_size=32)
+    key, configs = parse_compare("batch_size=32,64", base)
+    two = run_compare(key, configs, 10, every=5, processes=2)  # the pool is closed on return
+    one = run_compare(key, configs, 10, every=5, processes=1)
+    assert two["batches"] == 2
+    for a, b in zip(two["runs"], one["runs"]):
+        assert a == b
+
+
+def test_seeds_get_a_summary_mean_and_standard_error():
+    base = Config(data="ring8", hidden=8, batch_size=32)
+    key, configs = parse_compare("seed=0,1,2", base)
+    out = run_compare(key, configs, 10, every=10, processes=1)
+    modes = [r["modes_captured"] for r in out["runs"]]
+    s = out["summary"]["modes_captured"]
+    assert s["n"] == 3 and s["mean"] == pytest.approx(sum(modes) / 3)
+    assert s["text"].startswith("modes captured: ") and "3 seeds" in s["text"]
+    assert "js" in out["summary"]
+    assert mean_se([1.0, 2.0, 3.0]) == {"mean": 2.0, "se": pytest.approx(1 / 3**0.5), "n": 3}
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--compare", "colour=red,blue"], ["unknown key", "colour", "loss, k"]),
+        (["--compare", "hidden=8,16"], ["hidden cannot be compared", "comparable keys", "seed"]),
+        (["--compare", "loss=minimax,hinge9"], ["loss=hinge9", "hinge9", "accepted"]),
+        (["--compare", "k=1,0"], ["k=0", "between 1"]),
+        (["--compare", "lr_d=1e-3,abc"], ["lr_d=abc", "number"]),
+        (["--compare", "loss=minimax"], ["1 value", "2 to 16"]),
+        (["--compare", "seed=" + ",".join(map(str, range(17)))], ["17 value", "2 to 16"]),
+        (["--compare", "k=1,1"], ["twice"]),
+        (["--compare", "loss"], ["KEY=V1,V2"]),
+    ],
+)
+def test_bad_comparisons_exit_2_with_one_line(capsys, argv, words):
+    assert main(["--headless"] + argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert captured.out == "" and err.startswith("ganviz: error:") and "\n" not in err
+    for word in words:
+        assert word in err
+
+
+def test_compare_needs_headless(capsys):
+    assert main(["--compare", "loss=minimax,hinge"]) == 2
+    assert "needs --headless" in capsys.readouterr().err
+
+
+def test_a_preset_compare_entry_is_validated(tmp_path):
+    from ganviz.core.presets import read_preset
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"config": {}, "compare": {"key": "k", "values": [1, 5]}}))
+    assert read_preset(path).variants()[0] == "k"
+    for bad in ({"key": "k", "values": [1]}, {"key": "hidden", "values": [8, 16]}, ["k", 1]):
+        path.write_text(json.dumps({"config": {}, "compare": bad}))
+        with pytest.raises(ConfigError, match="p.json"):
+            read_preset(path)
