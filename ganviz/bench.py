@@ -717,6 +717,81 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
     return result
 
 
+
+# --- comparison: members of a batch against one run ------------------------------------
+
+
+def _batch_rate(configs: list[Config], warmup: float, window: float, windows: int) -> float:
+    """Median batch iterations/s of a BatchedEngine of ``configs`` (in this process)."""
+    from .core.trainer.batched import BatchedEngine
+
+    set_threads()
+    batch = BatchedEngine(configs)
+
+    def step() -> None:
+        for member in batch.members:
+            member.train_step()
+            if len(member._stats) >= 1000:
+                member.drain()
+
+    _window(step, warmup, batch.device)
+    return statistics.median(_window(step, window, batch.device) for _ in range(windows))
+
+
+def comparison(config: Config = BENCH_CONFIG, tiny: bool = False, members: int = 4) -> dict:
+    """Member-iterations/s of ``members`` variants against one single run's iterations/s.
+
+    The variants differ in lr_d (as a comparison of a hot key does). Three
+    ways, for the bench width and for width 32: one batch in this process;
+    the batch split in two halves, each in its own process (both cores); and
+    the single run. Ratios are member-iterations/s over the single run's it/s.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    p = TINY if tiny else FULL
+    device = resolve_device(config.device)
+    out = {"members": members}
+    for name, base in (("bench", config), ("width32", config.replace(hidden=32))):
+        configs = [base.replace(lr_d=base.lr_d * f) for f in (1.0, 2.0, 0.5, 0.25)[:members]]
+        single = statistics.median(
+            _window(engine_step(base), p["window"], device) for _ in range(1 + p["windows"] // 2))
+        batched = _batch_rate(configs, p["warmup"], p["window"], p["windows"]) * members
+        halves = None
+        if (os.cpu_count() or 1) > 1 and members >= 2:
+            half = members // 2
+            with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+                parts = [pool.submit(_batch_rate, c, p["warmup"], p["window"], p["windows"])
+                         for c in (configs[:half], configs[half:])]
+                halves = parts[0].result() * half + parts[1].result() * (members - half)
+        out[name] = {
+            "hidden": base.hidden,
+            "single_steps_per_s": round(single, 1),
+            "batched_member_steps_per_s": round(batched, 1),
+            "batched_ratio": round(batched / single, 2),
+            "halves_member_steps_per_s": None if halves is None else round(halves, 1),
+            "halves_ratio": None if halves is None else round(halves / single, 2),
+        }
+    best = lambda r: max(r["batched_ratio"], r["halves_ratio"] or 0)  # noqa: E731
+    out["targets"] = {f"{members} variants >= 1.6x one run": best(out["bench"]) >= 1.6,
+                      f"{members} variants of width 32 >= 3x one run": best(out["width32"]) >= 3.0}
+    out["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return out
+
+
+def format_comparison(c: dict) -> str:
+    lines = [f"comparison ({c['members']} variants; member-it/s against one run's it/s):"]
+    for name in ("bench", "width32"):
+        r = c[name]
+        lines.append(f"  hidden {r['hidden']:4d}: one run {r['single_steps_per_s']:8.1f}; one batch "
+                     f"{r['batched_member_steps_per_s']:8.1f} ({r['batched_ratio']:.2f}x); two halves "
+                     f"in 2 processes {r['halves_member_steps_per_s']} ({r['halves_ratio']}x)")
+    lines.append("  targets: " + "; ".join(f"{k} {'met' if v else 'NOT met'}"
+                                           for k, v in c["targets"].items())
+                 + f"; load average {c['load_average']}")
+    return "\n".join(lines)
+
+
 def model_gflop(config: Config, dim: int = 2) -> float:
     """Matrix-product GFLOP of one iteration (k D steps and a G step), as the engine does it.
 
@@ -875,6 +950,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", metavar="NAME",
                         help="measure this preset's config instead of the bench config")
     parser.add_argument("--tiny", action="store_true", help="windows of a few ms (a smoke test)")
+    parser.add_argument("--no-compare", action="store_true", help="skip the comparison's batches")
     args = parser.parse_args(argv)
     config = BENCH_CONFIG
     if args.preset:
@@ -886,6 +962,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_preset(args.preset).config
     result = run(config, tiny=args.tiny, gui=not args.no_gui, load=args.load)
     result["preset"] = args.preset
+    if not args.no_compare:
+        result["comparison"] = comparison(config, tiny=args.tiny)
     if args.sweep:
         result["sweep"] = sweep(config, tiny=args.tiny)
     if args.json:
@@ -893,6 +971,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n")
     else:
         print(format_table(result))
+        if "comparison" in result:
+            print(format_comparison(result["comparison"]))
         if args.sweep:
             print()
             print(format_sweep(result["sweep"]))

@@ -74,8 +74,11 @@ _EXACT: dict[tuple, bool] = {}
 
 
 def _signature(kind: str, tensors, alpha) -> tuple:
-    return (kind, alpha is None) + tuple(
-        (tuple(t.shape), tuple(t.stride()), t.dtype, t.device.type) for t in tensors)
+    # Every call pays for this key: shapes and strides only (a few microseconds);
+    # dtype and device once, from the first operand (all share them).
+    t0 = tensors[0]
+    return (kind, alpha is None, t0.dtype, t0.device,
+            *[t.shape for t in tensors], *[t.stride() for t in tensors])
 
 
 def _random_base(t: torch.Tensor) -> torch.Tensor:
@@ -91,6 +94,8 @@ def _batched(kind: str, ts, alpha):
         return torch.bmm(ts[0], ts[1], out=ts[2])
     if kind == "addmm_":  # c (M,n,o) += alpha a @ b
         return ts[0].baddbmm_(ts[1], ts[2], alpha=alpha)
+    if kind == "mv":  # A (M,r,c), v (M,c,1), out (M,r,1)
+        return torch.bmm(ts[0], ts[1], out=ts[2])
     raise ValueError(kind)
 
 
@@ -108,14 +113,18 @@ def _looped(kind: str, ts, alpha):
         for j in range(ts[0].shape[0]):
             ts[0][j].addmm_(ts[1][j], ts[2][j], alpha=alpha)
         return ts[0]
+    if kind == "mv":
+        for j in range(ts[0].shape[0]):
+            torch.mv(ts[0][j], ts[1][j, :, 0], out=ts[2][j, :, 0])
+        return ts[2]
     raise ValueError(kind)
 
 
 def exact_product(kind: str, *ts, alpha=None):
     """A batched matrix product that gives the single engine's ``mm`` numbers member by member.
 
-    ``kind`` is ``addmm`` (bias, x, w, out), ``mm`` (a, b, out) or
-    ``addmm_`` (c, a, b; c += alpha a b). The first call for a shape and
+    ``kind`` is ``addmm`` (bias, x, w, out), ``mm`` (a, b, out),
+    ``addmm_`` (c, a, b; c += alpha a b) or ``mv`` (A, v as a column, out). The first call for a shape and
     layout compares the batched kernel with the per-member loop on random
     inputs of that shape and layout (twice); the batched one is used from
     then on only if it agreed bit for bit.
@@ -286,7 +295,10 @@ class BatchedEngine:
                         for j, c in enumerate(configs)]
         self.step = 0
         self._aligned = self.batch_size % ALIGN == 0
-        self._halves_rows = _halves(self.batch_size, self.Ds.params)
+        halves = _halves(self.batch_size, self.Ds.params)
+        self._halves_stack = halves.unsqueeze(0).expand(len(configs), *halves.shape)
+        self._means = torch.empty(len(configs), 2, 1, dtype=halves.dtype, device=self.device)
+        self._settled = False  # a change that may split a shared stream has come
 
     # --- random streams --------------------------------------------------------
 
@@ -312,6 +324,9 @@ class BatchedEngine:
 
     def _settle_streams(self) -> None:
         """Split a shared stream whose members would now draw different numbers (k, the penalty)."""
+        if self._settled:
+            return
+        self._settled = True
         for s in list(self.streams):
             kinds: dict[tuple, list[int]] = {}
             for j in s.members:
@@ -398,7 +413,8 @@ class BatchedEngine:
             loss = (self._terms(real_l, fns, "d_real").mean((1, 2))
                     + self._terms(fake_l, fns, "d_fake").mean((1, 2)))
             drawn = self._terms(logits, fns, "drawn")
-            mean = torch.stack([torch.mv(self._halves_rows, drawn[j].view(-1)) for j in range(M)])
+            mean = exact_product("mv", self._halves_stack, drawn.view(M, -1, 1), self._means)
+            mean = mean.view(M, 2)
         for j, f in enumerate(fns):
             if f.gradient_penalty and (active[j] or stats[j]):
                 c = self.members[j].config
@@ -476,11 +492,19 @@ class Member(Engine):
         if "batch_size" in changes and int(changes["batch_size"]) != self.config.batch_size:
             raise ConfigError("batch_size cannot change in a batched run (it shapes the stack); "
                               "restart the comparison")
-        return super().apply(changes)
+
+        config = super().apply(changes)
+        self.batch._settled = False  # k or the loss may change what it draws
+        return config
+
+    def freeze(self, d: bool | None = None, g: bool | None = None) -> None:
+        super().freeze(d, g)
+        self.batch._settled = False  # a frozen D draws for one step, not k
 
     def load_state(self, state: dict) -> None:
         self.batch._split(self.index)  # its stream may now differ from the others'
         super().load_state(state)
+        self.batch._settled = False
 
     def train_step(self) -> None:
         """This member's next iteration (the batch trains when none is waiting)."""
