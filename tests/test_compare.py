@@ -110,3 +110,15 @@ def test_a_preset_compare_entry_is_validated(tmp_path):
         path.write_text(json.dumps({"config": {}, "compare": bad}))
         with pytest.raises(ConfigError, match="p.json"):
             read_preset(path)
+
+
+def test_a_large_batch_split_in_halves_gives_the_same_numbers():
+    from ganviz.runner.compare import worth_halving
+
+    base = Config(data="ring8", hidden=64, batch_size=32)
+    key, configs = parse_compare("lr_g=1e-3,2e-3,3e-3,4e-3", base)
+    assert worth_halving(configs) and not worth_halving(configs[:3])
+    halves = run_compare(key, configs, 6, every=3, processes=2)  # closed on return
+    one = run_compare(key, configs, 6, every=3, processes=1)
+    assert (halves["batches"], one["batches"]) == (2, 1)
+    assert halves["runs"] == one["runs"]

@@ -161,7 +161,7 @@ def read_preset(path: Path) -> Preset:
         raise ConfigError(f"preset file {path}: {', '.join(bad)} must be text")
     compare = raw.get("compare")
     if compare is not None:
-        from .variants import MAX_VALUES_WINDOW, parse_compare
+        from .variants import most_values, parse_compare
 
         if (not isinstance(compare, dict) or not isinstance(compare.get("key"), str)
                 or not isinstance(compare.get("values"), list)):
@@ -169,7 +169,7 @@ def read_preset(path: Path) -> Preset:
                               "{\"key\": name, \"values\": [value, ...]}")
         compare = f"{compare['key']}=" + ",".join(str(v) for v in compare["values"])
         try:
-            parse_compare(compare, config, most=MAX_VALUES_WINDOW)
+            parse_compare(compare, config, most=most_values(compare.partition("=")[0], window=True))
         except ConfigError as exc:
             raise ConfigError(f"preset file {path}: {exc}") from None
     toy = _read_toy(path, raw, config) if "dynamics" in raw else {}

@@ -6,8 +6,16 @@ from .config import KEYS, Config, ConfigError, parse_assignment
 
 #: Keys a comparison can vary (cold ones, like the seed, train as separate members too).
 COMPARE_KEYS = ("loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "gp_weight", "clip", "seed")
-#: Values a comparison takes: at least 2; at most 6 in the window, 16 headless.
-MIN_VALUES, MAX_VALUES_WINDOW, MAX_VALUES_HEADLESS = 2, 6, 16
+#: Values a comparison takes: at least 2; at most 6 in the window (8 seeds, drawn as a
+#: raster), 16 headless.
+MIN_VALUES, MAX_VALUES_WINDOW, MAX_SEEDS_WINDOW, MAX_VALUES_HEADLESS = 2, 6, 8, 16
+
+
+def most_values(key: str, window: bool) -> int:
+    """The most values a comparison of ``key`` takes in the window or headless."""
+    if not window:
+        return MAX_VALUES_HEADLESS
+    return MAX_SEEDS_WINDOW if key == "seed" else MAX_VALUES_WINDOW
 
 
 def parse_compare(text: str, base: Config, most: int = MAX_VALUES_HEADLESS) -> tuple[str, list[Config]]:
