@@ -738,13 +738,15 @@ def _batch_rate(configs: list[Config], warmup: float, window: float, windows: in
     return statistics.median(_window(step, window, batch.device) for _ in range(windows))
 
 
-def comparison(config: Config = BENCH_CONFIG, tiny: bool = False, members: int = 4) -> dict:
+def comparison(config: Config = BENCH_CONFIG, tiny: bool = False, members: int = 4,
+               halves: bool = True) -> dict:
     """Member-iterations/s of ``members`` variants against one single run's iterations/s.
 
     The variants differ in lr_d (as a comparison of a hot key does). Three
     ways, for the bench width and for width 32: one batch in this process;
     the batch split in two halves, each in its own process (both cores); and
-    the single run. Ratios are member-iterations/s over the single run's it/s.
+    the single run (``halves`` False skips the two processes). Ratios are
+    member-iterations/s over the single run's it/s.
     """
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -758,7 +760,7 @@ def comparison(config: Config = BENCH_CONFIG, tiny: bool = False, members: int =
             _window(engine_step(base), p["window"], device) for _ in range(1 + p["windows"] // 2))
         batched = _batch_rate(configs, p["warmup"], p["window"], p["windows"]) * members
         halves = None
-        if (os.cpu_count() or 1) > 1 and members >= 2:
+        if halves and (os.cpu_count() or 1) > 1 and members >= 2:
             half = members // 2
             with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
                 parts = [pool.submit(_batch_rate, c, p["warmup"], p["window"], p["windows"])

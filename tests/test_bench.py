@@ -112,9 +112,10 @@ def test_plain_loop_trains():
 
 def test_command_line_json(capsys, monkeypatch):
     monkeypatch.setattr(bench, "DEFAULT_THREADS", 1)  # the machine is shared: one thread here
-    assert bench.main(["--json", "--tiny", "--no-gui"]) == 0
+    assert bench.main(["--json", "--tiny", "--no-gui", "--no-compare"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert positive(out["engine"]["steps_per_s"]) and "sweep" not in out and out["load"] is None
+    assert "comparison" not in out
 
 
 def test_command_line_refuses_a_negative_load(capsys):
@@ -131,6 +132,19 @@ def test_command_line_refuses_an_unknown_preset(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "unknown preset 'nope'; accepted:" in err[-1] and "ring8" in err[-1]
+
+
+def test_comparison_rows():
+    """4 variants against one run, at the config's width and at 32 (no processes started)."""
+    c = bench.comparison(SMALL, tiny=True, halves=False)
+    assert c["members"] == 4 and c["width32"]["hidden"] == 32
+    for row in (c["bench"], c["width32"]):
+        assert positive(row["single_steps_per_s"]) and positive(row["batched_member_steps_per_s"])
+        assert row["batched_ratio"] == pytest.approx(
+            row["batched_member_steps_per_s"] / row["single_steps_per_s"], rel=0.01)
+        assert row["halves_member_steps_per_s"] is None
+    assert set(c["targets"].values()) <= {True, False}
+    assert "one batch" in bench.format_comparison(c)
 
 
 def test_model_gflop_of_the_bench_config():
