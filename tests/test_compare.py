@@ -122,3 +122,16 @@ def test_a_large_batch_split_in_halves_gives_the_same_numbers():
     one = run_compare(key, configs, 6, every=3, processes=1)
     assert (halves["batches"], one["batches"]) == (2, 1)
     assert halves["runs"] == one["runs"]
+
+
+def test_a_diverged_variant_says_so_and_the_others_go_on():
+    base = Config(data="ring8", hidden=8, batch_size=32, optimizer="sgd")
+    key, configs = parse_compare("lr_d=1e-3,1e30", base)
+    out = run_compare(key, configs, 20, every=5, processes=1)
+    good, bad = out["runs"]
+    assert good["step"] == 20 and "diverged" not in good
+    assert bad["diverged"]["step"] <= 20 and "too high" in bad["diverged"]["cause"]
+    assert bad["config"]["lr_d"] == 1e30
+    single = run_fixed(configs[0], 20, every=5)
+    assert {k: v for k, v in good.items() if k != "variant"} == {
+        k: v for k, v in single.items() if k not in ("steps_per_s", "seconds")}
