@@ -135,3 +135,17 @@ def test_a_diverged_variant_says_so_and_the_others_go_on():
     single = run_fixed(configs[0], 20, every=5)
     assert {k: v for k, v in good.items() if k != "variant"} == {
         k: v for k, v in single.items() if k not in ("steps_per_s", "seconds")}
+
+
+def test_comparison_presets_tell_their_story_in_short():
+    """compare-vanishing at step 100 (its text: minimax 3.3e-4, non-saturating 1.4 on seed 0)
+    and compare-k-bimodal at step 500 (1 mode of 2 with k = 1, both with k = 5)."""
+    from ganviz.core.presets import load_preset
+
+    key, configs = load_preset("compare-vanishing").variants()
+    out = run_compare(key, configs, 100, every=100, processes=1)
+    minimax, nonsat = (r["grad_norm_g"] for r in out["runs"])
+    assert minimax == pytest.approx(3.33e-4, rel=0.01) and nonsat == pytest.approx(1.442, rel=0.01)
+    key, configs = load_preset("compare-k-bimodal").variants()
+    out = run_compare(key, configs, 500, every=500, processes=1)
+    assert [r["modes_captured"] for r in out["runs"]] == [1.0, 2.0]
