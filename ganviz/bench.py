@@ -759,20 +759,20 @@ def comparison(config: Config = BENCH_CONFIG, tiny: bool = False, members: int =
         single = statistics.median(
             _window(engine_step(base), p["window"], device) for _ in range(1 + p["windows"] // 2))
         batched = _batch_rate(configs, p["warmup"], p["window"], p["windows"]) * members
-        halves = None
+        split = None
         if halves and (os.cpu_count() or 1) > 1 and members >= 2:
             half = members // 2
             with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
                 parts = [pool.submit(_batch_rate, c, p["warmup"], p["window"], p["windows"])
                          for c in (configs[:half], configs[half:])]
-                halves = parts[0].result() * half + parts[1].result() * (members - half)
+                split = parts[0].result() * half + parts[1].result() * (members - half)
         out[name] = {
             "hidden": base.hidden,
             "single_steps_per_s": round(single, 1),
             "batched_member_steps_per_s": round(batched, 1),
             "batched_ratio": round(batched / single, 2),
-            "halves_member_steps_per_s": None if halves is None else round(halves, 1),
-            "halves_ratio": None if halves is None else round(halves / single, 2),
+            "halves_member_steps_per_s": None if split is None else round(split, 1),
+            "halves_ratio": None if split is None else round(split / single, 2),
         }
     best = lambda r: max(r["batched_ratio"], r["halves_ratio"] or 0)  # noqa: E731
     out["targets"] = {f"{members} variants >= 1.6x one run": best(out["bench"]) >= 1.6,

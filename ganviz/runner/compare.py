@@ -82,7 +82,8 @@ def run_compare(
     processes : int, optional
         Processes the batches train in (default: one per core, at most one
         per batch; one large batch of wide members is split in two halves,
-        :func:`worth_halving`); 1 trains everything in this process. The
+        :func:`worth_halving`, when a core is free); 2 or more always halves
+        such a batch; 1 trains everything in this process. The
         numbers do not depend on it: each member is its single run.
 
     Returns
@@ -97,7 +98,9 @@ def run_compare(
 
     groups = batches(configs)
     cores = os.cpu_count() or 1
-    if (processes or cores) > 1 and len(groups) == 1 and worth_halving(configs):
+    # Asked for two processes or more: halve a large batch; by default only with a core to spare.
+    halve = processes > 1 if processes else cores > 1 and _spare_core(cores)
+    if halve and len(groups) == 1 and worth_halving(configs):
         half = len(groups[0]) // 2
         groups = [groups[0][:half], groups[0][half:]]
     workers = processes or min(len(groups), cores)
@@ -141,7 +144,7 @@ def run_compare(
 
 
 #: A batch of at least this many members, of at least this width, trains as two halves in
-#: two processes (by default, on two cores or more): at the bench width the matrix products
+#: two processes (by default, when a core is free): at the bench width the matrix products
 #: dominate a step and a batched product costs about what its members' products cost one
 #: by one, so a second core is what speeds it up; narrower members gain more from one batch.
 HALVE_MEMBERS, HALVE_WIDTH = 4, 64
@@ -150,6 +153,18 @@ HALVE_MEMBERS, HALVE_WIDTH = 4, 64
 def worth_halving(configs: list[Config]) -> bool:
     """Whether one batch of ``configs`` trains faster as two halves on two cores."""
     return len(configs) >= HALVE_MEMBERS and configs[0].hidden >= HALVE_WIDTH
+
+
+def _spare_core(cores: int) -> bool:
+    """Whether the machine has a core to spare (1-minute load average below cores - 1).
+
+    On a busy machine a second process only competes with the first: the
+    bench measured two halves at 0.8x one batch with a load average of 15 on 2 cores.
+    """
+    try:
+        return os.getloadavg()[0] < cores - 1
+    except (AttributeError, OSError):  # no load average here: assume the cores are free
+        return True
 
 
 def mean_se(values: list[float]) -> dict:
