@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"unrecognized arguments: {' '.join(qt_args)}")
         toy = _toy(args, path)
         if toy is not None:
+            if args.compare is not None:
+                raise UsageError("--compare does not apply to --dynamics (a toy game)")
             return _dynamics(args, qt_args, *toy)
         if args.save is not None and not args.headless:
             raise UsageError("--save is for --headless runs; in the window use File > Save session")

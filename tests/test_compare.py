@@ -95,9 +95,13 @@ def test_bad_comparisons_exit_2_with_one_line(capsys, argv, words):
         assert word in err
 
 
-def test_compare_needs_headless(capsys):
+def test_compare_needs_headless_and_an_mlp_run(capsys):
     assert main(["--compare", "loss=minimax,hinge"]) == 2
     assert "needs --headless" in capsys.readouterr().err
+    assert main(["--headless", "--dynamics", "dirac", "--compare", "k=1,5"]) == 2
+    assert "does not apply to --dynamics" in capsys.readouterr().err
+    assert main(["--headless", "--compare", "r1=0,1"]) == 2
+    assert "r1 cannot be compared" in capsys.readouterr().err
 
 
 def test_a_preset_compare_entry_is_validated(tmp_path):

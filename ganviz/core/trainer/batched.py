@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, check_mlp_support
 from ..data import make_target
 from ..models import SLOPE, FlatMLP, _leaky_relu_backward_into, make_models
 from .device import resolve_device
@@ -267,6 +267,8 @@ class BatchedEngine:
     def __init__(self, configs: list[Config]) -> None:
         if not configs:
             raise ConfigError("a batch needs at least one member")
+        for c in configs:
+            check_mlp_support(c)  # as a single engine: never a silently different algorithm
         keys = {arch_key(c) for c in configs}
         if len(keys) > 1:
             raise ConfigError(f"members of a batch must agree on {', '.join(ARCH_KEYS)}; "
