@@ -728,11 +728,12 @@ def _batch_rate(configs: list[Config], warmup: float, window: float, windows: in
     set_threads()
     batch = BatchedEngine(configs)
 
-    def step() -> None:
+    def step() -> int:
         for member in batch.members:
             member.train_step()
             if len(member._stats) >= 1000:
                 member.drain()
+        return 1
 
     _window(step, warmup, batch.device)
     return statistics.median(_window(step, window, batch.device) for _ in range(windows))
@@ -752,12 +753,21 @@ def comparison(config: Config = BENCH_CONFIG, tiny: bool = False, members: int =
     from multiprocessing import get_context
 
     p = TINY if tiny else FULL
+    set_threads()  # the policy's one thread, for the single run and the batches alike
     device = resolve_device(config.device)
     out = {"members": members}
     for name, base in (("bench", config), ("width32", config.replace(hidden=32))):
         configs = [base.replace(lr_d=base.lr_d * f) for f in (1.0, 2.0, 0.5, 0.25)[:members]]
-        single = statistics.median(
-            _window(engine_step(base), p["window"], device) for _ in range(1 + p["windows"] // 2))
+        engine = Engine(base)
+
+        def one() -> int:
+            engine.train_step()
+            if len(engine._stats) >= 1000:
+                engine.drain()
+            return 1
+
+        _window(one, p["warmup"], device)
+        single = statistics.median(_window(one, p["window"], device) for _ in range(p["windows"]))
         batched = _batch_rate(configs, p["warmup"], p["window"], p["windows"]) * members
         split = None
         if halves and (os.cpu_count() or 1) > 1 and members >= 2:
