@@ -143,7 +143,7 @@ def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "
     left, right, top, bottom = 120, 150, 78, 96
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
-    f_title, f_axis, f_tick, f_cell = _font(18), _font(16), _font(13), _font(13)
+    f_title, f_axis, f_tick, f_cell = _font(18), _font(16), _font(13), _font(15)
     found = cells(sweep, done, metric)
     axes = sweep.axes[:2]
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
@@ -160,9 +160,9 @@ def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "
     span = (vmax - vmin) or 1.0
     norm = lambda v: (v - vmin) / span  # noqa: E731
 
-    def axis_title(axis, horizontal: bool) -> str:
+    def axis_title(axis, scaled: bool) -> str:
         text = KEY_LABELS.get(axis.key, axis.key)
-        if axis.key in LOG_KEYS:
+        if scaled and (axis.key in LOG_KEYS or axis.kind == "loguniform"):
             text += " (log scale)"
         return text
 
@@ -177,7 +177,7 @@ def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "
             box = (x0 + i * cw, y1 - (j + 1) * ch, x0 + (i + 1) * cw, y1 - j * ch)
             fill = _color(norm(c.mean)) if math.isfinite(c.mean) else (190, 190, 190)
             d.rectangle(box, fill=fill, outline="white", width=2)
-            lines = [f"{c.mean:.3g}" if math.isfinite(c.mean) else "diverged"]
+            lines = [f"{c.mean:.4g}" if math.isfinite(c.mean) else "diverged"]
             if math.isfinite(c.se):
                 lines.append(f"± {c.se:.2g}")
             if c.diverged:
@@ -191,7 +191,7 @@ def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "
         for j, v in enumerate(ys_sorted):
             d.text((x0 - 8, y1 - (j + 0.5) * ch), _num(v), fill="black", font=f_tick, anchor="rm")
         _colorbar(d, W - right + 30, y0, y1, vmin, vmax, metric, f_tick)
-        d.text(((x0 + x1) / 2, H - 40), axis_title(axes[0], True), fill="black", font=f_axis,
+        d.text(((x0 + x1) / 2, H - 40), axis_title(axes[0], False), fill="black", font=f_axis,
                anchor="mt")
         _vertical(img, axis_title(axes[1], False), 28, (y0 + y1) / 2, f_axis)
     elif len(axes) == 2:
@@ -209,7 +209,7 @@ def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "
         _colorbar(d, W - right + 30, y0, y1, vmin, vmax, metric, f_tick)
         d.text(((x0 + x1) / 2, H - 40), axis_title(axes[0], True), fill="black", font=f_axis,
                anchor="mt")
-        _vertical(img, axis_title(axes[1], False), 28, (y0 + y1) / 2, f_axis)
+        _vertical(img, axis_title(axes[1], True), 28, (y0 + y1) / 2, f_axis)
     else:
         axis = axes[0]
         xs = [c.point[0][1] for c in found]
@@ -291,7 +291,7 @@ def _colorbar(d, x, y0, y1, vmin, vmax, metric, font) -> None:
         d.line((x, y1 - i, x + 22, y1 - i), fill=_color(i / max(n - 1, 1)))
     d.rectangle((x, y0, x + 22, y1), outline="black")
     for v, y in ((vmax, y0), ((vmin + vmax) / 2, (y0 + y1) / 2), (vmin, y1)):
-        d.text((x + 28, y), f"{v:.3g}", fill="black", font=font, anchor="lm")
+        d.text((x + 28, y), f"{v:.4g}", fill="black", font=font, anchor="lm")
     d.text((x + 11, y0 - 8), metric, fill="black", font=font, anchor="ms")
 
 
