@@ -150,6 +150,10 @@ def resolve(args, session=None) -> tuple[Config, int, str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:  # `ganviz sweep ...`: the sweep's own command line
+        from .sweep.cli import main as sweep_main
+
+        return sweep_main(argv[1:])
     try:
         args, unknown = build_parser().parse_known_args(argv)
         if args.list_presets:

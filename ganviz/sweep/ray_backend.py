@@ -41,6 +41,31 @@ def check_ray() -> None:
                          f"install it with {INSTALL}") from None
 
 
+#: Seconds to wait for a cluster's port to answer: ray.init itself retries for minutes.
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _check_reachable(address: str) -> None:
+    """SweepError at once when ``HOST:PORT`` (or ``ray://HOST:PORT``) does not accept a connection.
+
+    "auto" and "local" are Ray's own words for this machine's instance; they pass.
+    """
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    rest = address.split("://", 1)[-1]
+    host, _, port = rest.rpartition(":")
+    accepted = "accepted: --address HOST:PORT (the head's GCS, 6379) or ray://HOST:10001"
+    if not host or not port.isdigit():
+        raise SweepError(f"--address {address!r} is not HOST:PORT; {accepted}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise SweepError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                         f"is it running? {accepted}") from None
+
+
 def _trial(config: dict, batches: list, steps: int, every: int) -> None:
     """One Tune trial: one batch of rows, reported as JSON text (kept whole by Tune)."""
     from ray import tune
@@ -73,6 +98,8 @@ def run_ray(batches: list[list[Row]], steps: int, every: int, address: str | Non
             path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
             kwargs.update(num_cpus=jobs, runtime_env={"env_vars": {
                 "PYTHONPATH": path, "GANVIZ_THREADS": "1", "OMP_NUM_THREADS": "1"}})
+        if address is not None:
+            _check_reachable(address)
         try:
             ray.init(address=address, **kwargs)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError, by version
