@@ -153,6 +153,8 @@ def _batches(args, sweep: Sweep, todo):
     """Each finished batch's records, from the chosen backend."""
     from .local import default_jobs, run_local
 
+    if not todo:  # all done before: no pool, no Ray instance
+        return
     jobs = args.jobs or default_jobs()
     if args.backend == "ray":
         from .ray_backend import run_ray
