@@ -130,9 +130,18 @@ class _Scale:
         return self.p0 + (self.f(v) - self.a) / (self.b - self.a) * (self.p1 - self.p0)
 
     def ticks(self) -> list[float]:
+        """Round values inside the axis: decades (and 2, 5 times them over few decades), or
+        1, 2, 5 times a power of ten apart."""
         if self.log:
-            return [10.0 ** e for e in range(math.ceil(self.a), math.floor(self.b) + 1)]
-        return [float(t) for t in np.linspace(self.a, self.b, 6)[1:-1]]
+            lo, hi = math.floor(self.a), math.ceil(self.b)
+            mults = (1, 2, 5) if self.b - self.a < 2.5 else (1,)
+            found = [m * 10.0 ** e for e in range(lo, hi + 1) for m in mults]
+            return [t for t in found if self.a <= math.log10(t) <= self.b]
+        raw = (self.b - self.a) / 5
+        power = 10.0 ** math.floor(math.log10(raw))
+        step = min((m * power for m in (1, 2, 5, 10) if m * power >= raw), default=raw)
+        first = math.ceil(self.a / step) * step
+        return [float(t) for t in np.arange(first, self.b, step)]
 
 
 def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "") -> None:
@@ -203,6 +212,10 @@ def draw_phase(path: Path, sweep: Sweep, done: dict, metric: str, title: str = "
             if math.isfinite(c.mean):
                 d.ellipse((px - 8, py - 8, px + 8, py + 8), fill=_color(norm(c.mean)),
                           outline="black")
+                note = f"± {c.se:.2g}" if math.isfinite(c.se) else ""
+                if c.diverged:
+                    note += f" {c.diverged}/{c.runs} div"
+                d.text((px + 11, py), note.strip(), fill=(60, 60, 60), font=f_tick, anchor="lm")
             else:
                 d.line((px - 6, py - 6, px + 6, py + 6), fill=(200, 0, 0), width=3)
                 d.line((px - 6, py + 6, px + 6, py - 6), fill=(200, 0, 0), width=3)
@@ -272,10 +285,7 @@ def _frame(d, sx, sy, x0, y0, x1, y1, font, axes) -> None:
         if axis is not None and axis.categorical and isinstance(axis.values[0], str):
             ticks = [(scale(i), v) for i, v in enumerate(axis.values)]
         else:
-            ticks = [(scale(t), _num(t) if not scale.log else f"{t:.0e}")
-                     for t in scale.ticks()]
-            if not scale.log:
-                ticks = [(p, f"{t:.3g}") for (p, _), t in zip(ticks, scale.ticks())]
+            ticks = [(scale(t), f"{t:.3g}") for t in scale.ticks()]
         for p, label in ticks:
             if horizontal:
                 d.line((p, y1, p, y1 + 5), fill="black")
