@@ -148,6 +148,32 @@ def test_a_sweep_killed_mid_way_completes_on_rerun_without_losing_or_repeating_r
     assert len(keys) == 18 and len(set(keys)) == 18
 
 
+def test_sigterm_stops_the_sweep_and_its_processes_and_keeps_the_rows(tmp_path):
+    out = tmp_path / "out"
+    argv = TINY[:-2] + ["--jobs", "2", "--steps", "300", "--grid", "lr_d=0.01,0.02,0.03",
+                        "--grid", "lr_g=0.001,0.002", "--seeds", "3", "--out", str(out)]
+    env = {**os.environ, "GANVIZ_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ganviz.sweep", *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        path = out / RESULTS_FILE
+        while proc.poll() is None and not (path.exists() and path.read_text().count("\n") >= 2):
+            time.sleep(0.05)
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
+        proc.send_signal(signal.SIGTERM)  # to the sweep alone, as a scheduler would
+        err = proc.communicate()[1]
+        assert proc.returncode == 130
+        assert "interrupted" in err and "rerun the same command" in err
+        # the pool's processes were killed and reaped before the sweep exited (multiprocessing's
+        # resource tracker leaves on its own once its pipe closes)
+        assert not [cmd for cmd in _group(proc.pid) if "spawn_main" in cmd]
+    finally:
+        _kill_group(proc)
+    rows = rows_of(out)
+    assert 1 <= len(rows) < 18 and all(r["diverged"] == "false" for r in rows)
+
+
 def test_a_torn_last_line_is_dropped_and_its_row_runs_again(done, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(done, out)
@@ -156,6 +182,20 @@ def test_a_torn_last_line_is_dropped_and_its_row_runs_again(done, tmp_path):
     assert cli.main(sweep_cmd(out)) == 0
     rows = rows_of(out)
     assert len(rows) == 8 and len({(r["lr_d"], r["lr_g"], r["seed"]) for r in rows}) == 8
+
+
+def _group(pgid: int) -> list[str]:
+    """Command lines of the live processes in process group ``pgid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

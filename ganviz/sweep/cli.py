@@ -139,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SweepError, ConfigError) as exc:
         print(f"ganviz sweep: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # a run failed for a reason other than divergence
+        kept = len(results.done) if results is not None else 0
+        print(f"ganviz sweep: error: {exc}; {kept} rows are in results.csv", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         kept = len(results.done) if results is not None else 0
         print(f"\nganviz sweep: interrupted; {kept} rows are in results.csv: rerun the same "
