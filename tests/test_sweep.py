@@ -296,9 +296,9 @@ def test_a_folder_holding_another_sweep_is_refused_and_kept(done, capsys):
                     "--out", str(done)]
     assert cli.main(other) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "holds another sweep (its axes differ)" in err
+    assert err.count("\n") == 1 and "holds another sweep (different: axes)" in err
     assert cli.main(sweep_cmd(done, "--steps", "30")) == 2  # the same grid, other steps
-    assert "its steps differ" in capsys.readouterr().err
+    assert "(different: steps)" in capsys.readouterr().err
     assert (done / RESULTS_FILE).read_bytes() == before
 
 
@@ -322,6 +322,20 @@ def test_an_unreadable_results_csv_is_named_and_left_as_it_is(done, tmp_path, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err, err
     assert (out / RESULTS_FILE).read_bytes() == before
+
+
+def test_a_folder_written_before_a_config_key_existed_is_still_this_sweep(done, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    shutil.copytree(done, out)
+    spec = json.loads((out / "sweep.json").read_text())
+    del spec["base"]["instance_noise"]  # as written by a ganviz without that key (its default)
+    (out / "sweep.json").write_text(json.dumps(spec))
+    assert cli.main(sweep_cmd(out)) == 0
+    spec["base"]["lr_g"] = 0.5  # a different base is another sweep
+    (out / "sweep.json").write_text(json.dumps(spec))
+    assert cli.main(sweep_cmd(out)) == 2
 
 
 def test_a_results_csv_without_a_sweep_is_refused(tmp_path, capsys):

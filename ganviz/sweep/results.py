@@ -18,7 +18,7 @@ import math
 import os
 from pathlib import Path
 
-from ganviz.core.config import METRIC_NAMES
+from ganviz.core.config import METRIC_NAMES, Config
 from ganviz.core.history import EXTRA_NAMES
 
 from .spec import Row, Sweep, SweepError
@@ -93,12 +93,16 @@ class Results:
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise SweepError(f"{spec_path} is unreadable ({type(exc).__name__}); "
                                  "choose another --out or remove the folder") from None
-            if held != _jsonable(sweep.identity()):
-                diff = [k for k in sweep.identity() if (held or {}).get(k) !=
-                        _jsonable(sweep.identity())[k]] if isinstance(held, dict) else []
+            mine = _jsonable(sweep.identity())
+            if isinstance(held, dict) and isinstance(held.get("base"), dict):
+                # a config key added to ganviz since the folder was written: it had its default
+                held["base"] = {**_jsonable(Config().to_dict()), **held["base"]}
+            if held != mine:
+                diff = [k for k in mine if held.get(k) != mine[k]] \
+                    if isinstance(held, dict) else []
                 raise SweepError(
-                    f"--out {folder} holds another sweep (its {', '.join(diff) or 'spec'} "
-                    "differ); rerun its own command (command.txt) or choose another --out")
+                    f"--out {folder} holds another sweep (different: {', '.join(diff) or 'all'}); "
+                    "rerun its own command (command.txt) or choose another --out")
         elif self.path.exists():
             raise SweepError(f"--out {folder} has a results.csv but no {SPEC_FILE}: not a "
                              "sweep's folder, or another tool's; choose another --out")
