@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from ganviz.core.config import Config
 from ganviz.core.presets import load_preset
 from ganviz.sweep import cli
 from ganviz.sweep.results import METRICS, RESULTS_FILE
-from ganviz.sweep.spec import Sweep, SweepError, expand, parse_grid, parse_random, points
+from ganviz.sweep.spec import Sweep, expand, parse_grid, parse_random, points
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "gaussian-1d", "--set", "hidden=8", "--steps", "20", "--every", "10",
