@@ -111,3 +111,15 @@ def test_arrows_vanish_for_the_minimax_loss_on_a_confident_d():
     e.config = e.config.replace(loss="nonsaturating")
     large = np.abs(probe.measure(force=True)["fake_grad"]).min()
     assert small < 1e-4 and large > 9.9
+
+
+def test_a_live_refresh_skips_kl_and_a_forced_measurement_has_it():
+    probe = Probe(Engine(Config(data="gaussian", z_dim=1, hidden=16)))
+    asked = []
+    real = probe.yardstick.measure
+    probe.yardstick.measure = lambda samples, kl=True: asked.append(kl) or real(samples, kl=kl)
+    probe.measure()  # the first measurement is whole
+    probe._spent = -1.0  # the budget allows a refresh now
+    live = probe.measure()["metrics"]
+    probe.measure(force=True)
+    assert asked == [True, False, True] and live["kl"] is None

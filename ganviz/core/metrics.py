@@ -1010,8 +1010,12 @@ class Yardstick:
         # target's density afresh costs ~1 s per grid.
         return _resample(self.p_data, self.axes, axes)
 
-    def measure(self, samples) -> dict:
-        """See :func:`measure`; ``samples`` is (n, dim), any array or tensor."""
+    def measure(self, samples, kl: bool = True) -> dict:
+        """See :func:`measure`; ``samples`` is (n, dim), any array or tensor.
+
+        ``kl=False`` leaves KL out (None, with the reason): its local fit is
+        most of a measurement's cost, and the window's live refreshes skip it.
+        """
         t = self.target
         x = np.asarray(_as_tensor(samples).detach().cpu(), dtype=np.float64)
         if x.ndim == 1 and t.dim == 1:
@@ -1032,7 +1036,11 @@ class Yardstick:
             cols = [0] if t.dim == 1 else [1, 0]  # array order
             est = _SampleDensity(x, view, QGRID[t.dim])
             out["js"] = _js_on_overlap(self._p_on, self.axes, est)
-            out["kl"], out["kl_reason"], out["kl_error"] = _kl_supported(self.p_data, self.axes, x[:, cols])
+            if kl:
+                out["kl"], out["kl_reason"], out["kl_error"] = _kl_supported(
+                    self.p_data, self.axes, x[:, cols])
+            else:
+                out.update(kl=None, kl_reason="not measured on a live refresh", kl_error=math.nan)
             if t.dim == 1:
                 out["w1"] = out["w1_sliced"] = wasserstein_1d(x[:, 0], self.real[:, 0])
             else:

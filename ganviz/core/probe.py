@@ -119,12 +119,12 @@ class Probe:
         self._born = time.perf_counter()
 
     @torch.no_grad()
-    def _heavy(self) -> None:
-        """Grids, divergences and mode coverage from the fixed evaluation batch."""
+    def _heavy(self, kl: bool = True) -> None:
+        """Grids, divergences and mode coverage from the fixed evaluation batch (KL if ``kl``)."""
         e = self.engine
         loss = losses.get(e.config.loss)
         fake = e.G(self.z_eval)
-        r = self.yardstick.measure(fake)
+        r = self.yardstick.measure(fake, kl=kl)
         p_g = r["p_g"]
         d = loss.drawn(e.D(self.grid_points)).reshape(self.shape)
         d = d.double().cpu().numpy()
@@ -192,7 +192,10 @@ class Probe:
         """Fields and metrics for a snapshot; heavy ones only within the time budget."""
         now = time.perf_counter()
         if force or self._fields_step < 0 or self._spent <= MEASURE_BUDGET * (now - self._born):
-            self._heavy()
+            # A forced measurement is a result (a schedule's row, a pause, the last step):
+            # complete. A refresh within the budget skips KL, most of its cost, so the
+            # window's curves get several points a second.
+            self._heavy(kl=force or self._fields_step < 0)
             self._spent += time.perf_counter() - now
         e = self.engine
         return dict(
