@@ -49,7 +49,7 @@ def _until(sup, kind, where=lambda e: True):
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_a_run_reports_ready_started_snapshots_and_finished(supervise, mode):
     sup = supervise(mode=mode, max_steps=30)
-    sup.start()
+    sup.restart()
     seen = []
     for event in sup.events(lambda e: isinstance(e, Finished), timeout=LIMIT):
         seen.append(event)
@@ -63,7 +63,7 @@ def test_a_run_reports_ready_started_snapshots_and_finished(supervise, mode):
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_the_same_config_gives_the_same_numbers_in_both_modes_and_headless(supervise, mode):
     sup = supervise(mode=mode, max_steps=40, schedule=Schedule.every_steps(20))
-    sup.start()
+    sup.restart()
     finished = _until(sup, Finished)
     headless = run_fixed(SMALL, 40, every=20)
     for name in ("loss_d", "loss_g", "grad_norm_g", "js", "w1", "g_mean", "g_std"):
@@ -72,7 +72,7 @@ def test_the_same_config_gives_the_same_numbers_in_both_modes_and_headless(super
 
 def test_events_of_a_replaced_run_are_dropped(supervise):
     sup = supervise()
-    sup.start()
+    sup.restart()
     _until(sup, Snapshotted, lambda e: e.snapshot.step >= 20)
     second = sup.restart()
     started = _until(sup, Started)
@@ -83,7 +83,7 @@ def test_events_of_a_replaced_run_are_dropped(supervise):
 
 def test_cold_change_restarts_and_hot_change_does_not(supervise):
     sup = supervise()
-    sup.start()
+    sup.restart()
     _until(sup, Snapshotted)
     assert sup.change({"lr_d": 0.002}) == []
     hot = _until(sup, Snapshotted, lambda e: e.snapshot.config["lr_d"] == 0.002)
@@ -96,7 +96,7 @@ def test_cold_change_restarts_and_hot_change_does_not(supervise):
 
 def test_bad_changes_are_refused_before_reaching_the_run(supervise):
     sup = supervise()
-    sup.start()
+    sup.restart()
     _until(sup, Ready)
     with pytest.raises(ConfigError, match="k"):
         sup.change({"k": 0})
@@ -108,7 +108,7 @@ def test_bad_changes_are_refused_before_reaching_the_run(supervise):
 
 def test_pause_step_resume_and_freeze(supervise):
     sup = supervise()
-    sup.start()
+    sup.restart()
     _until(sup, Snapshotted)
     sup.pause()
     paused = _until(sup, Paused)
@@ -126,7 +126,7 @@ def test_pause_step_resume_and_freeze(supervise):
 def test_state_round_trip_resumes_exactly(supervise):
     sup = supervise()
     sup.pause()
-    sup.start()
+    sup.restart()
     _until(sup, Paused)
     sup.step(7)
     _until(sup, Snapshotted, lambda e: e.snapshot.step == 7)
@@ -152,7 +152,7 @@ def test_a_run_that_failed_has_no_state_to_save(supervise, monkeypatch):
 
     monkeypatch.setattr(loop, "train", broken)
     sup = supervise()
-    sup.start()
+    sup.restart()
     failed = _until(sup, Errored)
     assert failed.text == "RuntimeError: boom" and sup.status == "failed"
     sup.request_state("x")
@@ -162,14 +162,14 @@ def test_a_run_that_failed_has_no_state_to_save(supervise, monkeypatch):
 
 def test_divergence_pauses_the_supervisor(supervise):
     sup = supervise(Config(data="gaussian", hidden=16, batch_size=32, optimizer="sgd", lr_d=1e6, lr_g=1e6))
-    sup.start()
+    sup.restart()
     diverged = _until(sup, Diverged)
     assert sup.paused and diverged.restored_step < diverged.step
 
 
 def test_a_killed_process_is_noticed_and_a_restart_starts_a_new_one(supervise):
     sup = supervise(mode="process")
-    sup.start()
+    sup.restart()
     _until(sup, Snapshotted)
     old = sup._transport
     old._process.kill()
@@ -204,7 +204,7 @@ def test_not_applied_comes_back_as_an_event(supervise):
     from ganviz.runner.commands import Change
 
     sup = supervise()
-    sup.start()
+    sup.restart()
     _until(sup, Snapshotted)
     sup._transport.send(Change({"hidden": 8}))  # past the supervisor's own checks
     refused = _until(sup, NotApplied)

@@ -28,8 +28,6 @@ from .events import (
 )
 from .snapshot import Snapshot
 
-#: Loop parameters that are not part of the run's config.
-LOOP_KEYS = ("speed", "freeze_d", "freeze_g")
 #: What a single step request can ask for.
 STEP_KINDS = ("iteration", "d", "g")
 #: Per-iteration quantities of the D step, in the order an iteration computes them.

@@ -29,8 +29,6 @@ from ganviz.core.loop import STEP_KINDS, Schedule
 from .commands import Change, Pause, RequestState, Resume, Start, Step
 
 MODES = ("process", "thread")
-#: What a run is doing, as far as the supervisor knows.
-STATUSES = ("idle", "running", "finished", "failed", "dead")
 
 
 def default_mode() -> str:
@@ -66,7 +64,7 @@ class Supervisor:
         self.speed = 0.0
         self.frozen: set[str] = set()
         self.run_id = -1
-        self.status = "idle"
+        self.status = "idle"  # or running, finished, failed (an error), dead (the process)
         self.devices: tuple | None = None  # known once the host said Ready
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._transport = None
@@ -97,8 +95,6 @@ class Supervisor:
         self._transport.send(Start(self.run_id, self.config.to_dict(), state, reason, self.paused,
                                    self.speed, tuple(sorted(self.frozen)), self.max_steps))
         return self.run_id
-
-    start = restart
 
     def _open(self) -> None:
         from .transport import ProcessTransport, ThreadTransport
