@@ -330,6 +330,8 @@ def _kde(data: str) -> Target:
     points plus 4 h_j and 5 % of their range on each side.
     """
     found = points.resolve_points(data)  # checked: the view grid resolves the kernel
+    if found.fit != "kde":
+        return _fitted(data, found)
     pts = found.points
     n, dim = pts.shape
     h = found.bandwidth
@@ -342,6 +344,26 @@ def _kde(data: str) -> Target:
                   f"kernel density estimate from {n:,} points ({where}), Scott's rule",
                   estimated=True, n_points=n, bandwidth=tuple(float(v) for v in h),
                   _sample=_weighted_sampler(pts, scales, weights), _density=density, _grid=grid)
+
+
+def _fitted(data: str, found) -> Target:
+    """A ``points:...@gmm[:K]`` target: the Gaussian mixture fitted to the points by EM.
+
+    Its density is that of the fit, exact for the fit and an estimate of the
+    points' distribution (``estimated`` True); every component is a mode.
+    """
+    fit, extent = mixture.fit_point_set(found)
+    spec = fit.spec
+    means, stds, weights = spec.means.copy(), spec.stds.copy(), spec.weights.copy()
+    scales = np.repeat(stds[:, None], spec.dim, axis=1)
+    density, grid = _gauss_sum(means, scales, weights)
+    k, n = len(weights), len(found.points)
+    how = "chosen by BIC" if fit.chosen else "given"
+    return Target(data, spec.dim, extent, float(stds.max()),
+                  f"Gaussian mixture of {k} ({how}) fitted by EM to {n:,} points",
+                  means, stds=stds, weights=weights, estimated=True, n_points=n,
+                  _sample=_weighted_sampler(means, scales, weights),
+                  _density=density, _grid=grid)
 
 
 # --- the curves, written once for numpy and torch (``xp`` is the module) ---

@@ -6,7 +6,8 @@ Three forms, the same in the config, presets, sessions, ``--set`` and
 - a name: ``ring8``, ``bimodal``, ... (:data:`ganviz.core.config.DATA_NAMES`);
 - ``mixture:SPEC``, a Gaussian mixture (:mod:`ganviz.core.mixture`);
 - ``points:PATH``, the kernel density estimate of a file's points
-  (:mod:`ganviz.core.points`).
+  (:mod:`ganviz.core.points`); ``points:PATH@gmm`` or ``@gmm:K``, a Gaussian
+  mixture fitted to them by EM (components chosen by BIC, or K).
 
 :func:`check_data` is called when a Config is built: it validates the text
 (reading a points file once) and returns its canonical form, which the config
@@ -18,7 +19,7 @@ from __future__ import annotations
 from .config import DATA_1D, DATA_NAMES, ConfigError
 
 ACCEPTED = (f"{', '.join(DATA_NAMES)}, mixture:SPEC (e.g. mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3))"
-            " or points:PATH (a CSV or NPY file of 1 or 2 columns)")
+            " or points:PATH[@gmm[:K]] (a CSV or NPY file of 1 or 2 columns)")
 
 
 def kind(data: str) -> str:
@@ -48,7 +49,10 @@ def check_data(data) -> str:
     if form == "mixture":
         return mixture.canonical_mixture(data)
     if form == "points":
-        return points.resolve_points(data).data
+        found = points.resolve_points(data)
+        if found.fit != "kde":
+            mixture.fit_point_set(found)  # a fit the view cannot show is refused here
+        return found.data
     if data not in DATA_NAMES:
         raise ConfigError(f"unknown data {data!r}; accepted: {ACCEPTED}")
     return data
@@ -64,3 +68,37 @@ def data_dim(data: str) -> int:
     if form == "points":
         return points.resolve_points(data).dim
     return 1 if data in DATA_1D else 2
+
+
+def describe_p_data(data: str) -> dict | None:
+    """What p_data is when it is estimated from points; None when it is exact.
+
+    Returns
+    -------
+    dict or None
+        ``estimate`` ("kernel density estimate" or "Gaussian mixture fit"),
+        ``n_points``, ``rule`` (the bandwidth rule or how K was chosen),
+        ``bandwidth`` (per axis, data units; KDE) or ``components`` (the fit's
+        canonical ``mixture:`` text; GMM), and ``text``, one line for a panel.
+    """
+    from . import mixture, points
+
+    if kind(data) != "points":
+        return None
+    found = points.resolve_points(data)
+    n = len(found.points)
+    if found.fit == "kde":
+        h = [float(v) for v in found.bandwidth]
+        hs = ", ".join(f"{v:.3g}" for v in h)
+        return {"estimate": "kernel density estimate", "n_points": n,
+                "rule": "Scott: h = std n^(-1/(d+4)) per axis", "bandwidth": h,
+                "text": f"p_data is an estimate: a Gaussian KDE of {n:,} points, "
+                        f"Scott's rule, h = {hs}"}
+    fit, _ = mixture.fit_point_set(found)
+    k = len(fit.spec.weights)
+    rule = ("EM, isotropic components, K by BIC" if fit.chosen else "EM, isotropic components")
+    used = "" if fit.n_fitted == n else f" (fitted on {fit.n_fitted:,} of them)"
+    return {"estimate": "Gaussian mixture fit", "n_points": n, "n_fitted": fit.n_fitted,
+            "rule": rule, "components": fit.spec.text(),
+            "text": f"p_data is an estimate: a {k}-component Gaussian mixture fitted to "
+                    f"{n:,} points{used}, {rule}"}

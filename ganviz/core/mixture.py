@@ -242,14 +242,186 @@ def _finite(text: str, what: str) -> float:
     return value
 
 
-def _check_resolution(spec: MixtureSpec) -> None:
+def _check_resolution(spec: MixtureSpec, extent=None, what: str = "mixture") -> None:
     """The narrowest component must span a cell of the view grid, or its mass falls between points."""
-    extent = spec.extent()
+    extent = extent or spec.extent()
     span = max(hi - lo for lo, hi in extent)
     cells = GRID_POINTS[spec.dim] - 1
     narrowest = float(spec.stds.min())
     if narrowest < span / cells:
         raise ConfigError(
-            f"mixture: std {_num(narrowest)} is narrower than a cell of the view "
+            f"{what}: std {_num(narrowest)} is narrower than a cell of the view "
             f"({span:.4g} wide, {cells} cells in {spec.dim}-D): the smallest accepted std "
             f"here is {span / cells:.3g}; bring the components closer or widen them")
+
+
+# --- fitting a mixture to points (``points:PATH@gmm``) -----------------------
+
+#: Components tried when the number is not given: the one with the lowest BIC is kept.
+FIT_MAX_K = 8
+#: A fit uses at most this many points (a fixed-seed subsample of more): EM costs n k per
+#: iteration, and 10^5 points pin a few components' parameters far below what the view shows.
+FIT_POINTS = 100_000
+#: EM starts (k-means++ seeds, fixed seed); the one of highest likelihood is kept.
+FIT_STARTS = 3
+FIT_ITERATIONS = 200
+FIT_TOL = 1e-7  # relative change of the mean log-likelihood that ends EM
+
+
+@dataclass(frozen=True)
+class MixtureFit:
+    """A Gaussian mixture fitted to points by EM.
+
+    Attributes
+    ----------
+    spec : MixtureSpec
+        The fitted isotropic components (weights sum to 1).
+    loglik : float
+        Mean log-likelihood per point of the points fitted, nats.
+    bic : float
+        Bayesian information criterion, -2 n loglik + p ln n, p = k (dim + 2) - 1.
+    n_fitted : int
+        The points the fit used (all, or FIT_POINTS of them).
+    chosen : bool
+        True when k was chosen by BIC.
+    """
+
+    spec: MixtureSpec
+    loglik: float
+    bic: float
+    n_fitted: int
+    chosen: bool
+
+
+def fit_mixture(points, k: int | None = None, *, seed: int = 0) -> MixtureFit:
+    """Fit a mixture of ``k`` isotropic Gaussians to ``points`` by EM (numpy, fixed seed).
+
+    Isotropic components, so the fit is a ``mixture:`` spec like a typed one
+    and its modes count for mode coverage as a typed mixture's do.
+
+    Parameters
+    ----------
+    points : ndarray
+        (n, dim) float64, data units, dim 1 or 2.
+    k : int, optional
+        Components, 1 to MAX_COMPONENTS; None: k = 1, 2, ... FIT_MAX_K are
+        fitted and the lowest BIC kept (the search stops when BIC rises twice
+        in a row).
+    seed : int
+        Seeds the subsample (more than FIT_POINTS points) and the k-means++ starts.
+
+    Returns
+    -------
+    MixtureFit
+
+    Raises
+    ------
+    ConfigError
+        ``k`` out of range, or more components than points.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    rng = np.random.default_rng(seed)
+    if len(x) > FIT_POINTS:
+        x = x[np.sort(rng.choice(len(x), FIT_POINTS, replace=False))]
+    if k is not None and not 1 <= k <= min(MAX_COMPONENTS, len(x)):
+        raise ConfigError(f"gmm:{k}: the number of components must be between 1 and "
+                          f"{min(MAX_COMPONENTS, len(x))}")
+    ks = [k] if k is not None else range(1, min(FIT_MAX_K, len(x)) + 1)
+    best, worse = None, 0
+    for kk in ks:
+        spec, ll = _em_best(x, kk, rng)
+        p = kk * (x.shape[1] + 2) - 1
+        bic = -2.0 * len(x) * ll + p * math.log(len(x))
+        if best is None or bic < best.bic:
+            best, worse = MixtureFit(spec, ll, bic, len(x), k is None), 0
+        else:
+            worse += 1
+            if worse == 2:  # BIC rose twice in a row: more components only overfit
+                break
+    return best
+
+
+def _em_best(x: np.ndarray, k: int, rng) -> tuple[MixtureSpec, float]:
+    best = None
+    for _ in range(FIT_STARTS if k > 1 else 1):
+        w, mu, s, ll = _em(x, _kmeanspp(x, k, rng))
+        if best is None or ll > best[3]:
+            best = (w, mu, s, ll)
+    w, mu, s, ll = best
+    order = np.lexsort(mu.T[::-1])  # components sorted by x (then y): a stable mode order
+    return MixtureSpec(w[order], mu[order], s[order]), ll
+
+
+def _kmeanspp(x: np.ndarray, k: int, rng) -> np.ndarray:
+    """k-means++ seeds: each next centre drawn with probability proportional to d^2."""
+    centres = [x[rng.integers(len(x))]]
+    d2 = ((x - centres[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        total = d2.sum()
+        i = rng.integers(len(x)) if total <= 0 else rng.choice(len(x), p=d2 / total)
+        centres.append(x[i])
+        d2 = np.minimum(d2, ((x - x[i]) ** 2).sum(1))
+    return np.array(centres)
+
+
+def _em(x: np.ndarray, mu: np.ndarray):
+    """EM for isotropic components from means ``mu``; (weights, means, stds, mean loglik)."""
+    n, d = x.shape
+    k = len(mu)
+    xx = (x * x).sum(axis=1)
+    var0 = float(x.var(axis=0).mean())
+    floor = 1e-6 * var0  # a component on one point would otherwise collapse to a spike
+    var = np.full(k, var0)
+    w = np.full(k, 1.0 / k)
+    ll_old = -np.inf
+    ll = -np.inf
+    for _ in range(FIT_ITERATIONS):
+        # ||x - mu||^2 expanded: one (n, dim) x (dim, k) product per iteration.
+        sq = np.maximum(xx[:, None] - 2.0 * (x @ mu.T) + (mu * mu).sum(axis=1)[None, :], 0.0)
+        logp = np.log(w) - 0.5 * d * np.log(2 * math.pi * var) - 0.5 * sq / var
+        top = logp.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(logp - top).sum(axis=1))
+        ll = float(lse.mean())
+        r = np.exp(logp - lse[:, None])  # responsibilities, (n, k)
+        nk = r.sum(axis=0) + 1e-300
+        mu = (r.T @ x) / nk[:, None]
+        var = np.maximum((r.T @ xx - nk * (mu * mu).sum(axis=1)) / (d * nk), floor)
+        w = np.maximum(nk / n, 1e-12)
+        w /= w.sum()
+        if abs(ll - ll_old) <= FIT_TOL * max(1.0, abs(ll)):
+            break
+        ll_old = ll
+    return w, mu, np.sqrt(var), ll
+
+
+_fits: dict[tuple[str, int | None], MixtureFit] = {}
+
+
+def fit_point_set(found) -> tuple[MixtureFit, tuple[tuple[float, float], ...]]:
+    """The fit a ``points:...@gmm[:K]`` target names, and its view; once per digest and K.
+
+    Parameters
+    ----------
+    found : ganviz.core.points.PointSet
+        Its ``fit`` is ``gmm`` or ``gmm:K``.
+
+    Returns
+    -------
+    (MixtureFit, extent)
+        The view spans the points' and the components' own extents.
+
+    Raises
+    ------
+    ConfigError
+        K out of range, or a fitted component narrower than a cell of the view.
+    """
+    key = (found.digest, found.fit_k)
+    if key not in _fits:
+        _fits[key] = fit_mixture(found.points, found.fit_k)
+    fit = _fits[key]
+    extent = tuple((min(a[0], b[0]), max(a[1], b[1]))
+                   for a, b in zip(found.extent, fit.spec.extent()))
+    _check_resolution(fit.spec, extent, f"the {len(fit.spec.weights)}-component fit of "
+                      f"{found.source}")
+    return fit, extent

@@ -44,6 +44,9 @@ INLINE_SOURCES = ("inline", "drawn")
 ACCEPTED = "a CSV or whitespace-separated text file, or an NPY file, of 1 or 2 numeric columns"
 
 _DIGEST = re.compile(r"#([0-9a-f]{16})$")
+#: How the density is made of the points, written after them: ``@kde`` (default), ``@gmm``, ``@gmm:K``.
+_FIT = re.compile(r"@([A-Za-z]+(?::\S*)?)$")
+FITS = "@kde (kernel estimate, the default), @gmm (Gaussian mixture, components by BIC) or @gmm:K"
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,15 @@ class PointSet:
         The path as given, or one of INLINE_SOURCES.
     digest : str
         16 hex digits identifying the points.
+    fit : str
+        The density made of them: ``kde`` (the kernel estimate), ``gmm`` (a
+        Gaussian mixture, components chosen by BIC) or ``gmm:K``.
     """
 
     points: np.ndarray
     source: str
     digest: str
+    fit: str = "kde"
 
     @property
     def dim(self) -> int:
@@ -81,7 +88,13 @@ class PointSet:
     @property
     def data(self) -> str:
         """The config's ``data`` text for this point set."""
-        return f"{PREFIX}{self.source}#{self.digest}"
+        suffix = "" if self.fit == "kde" else f"@{self.fit}"
+        return f"{PREFIX}{self.source}#{self.digest}{suffix}"
+
+    @property
+    def fit_k(self) -> int | None:
+        """The components of a ``gmm:K`` fit; None for ``gmm`` (chosen by BIC) or ``kde``."""
+        return int(self.fit.split(":", 1)[1]) if ":" in self.fit else None
 
 
 _store: dict[str, np.ndarray] = {}  # digest -> points, this process
@@ -239,20 +252,42 @@ def _from_store(digest: str) -> np.ndarray | None:
     return a
 
 
+def split_fit(data: str) -> tuple[str, str]:
+    """(the ``points:`` text without its fit, the fit: ``kde``, ``gmm`` or ``gmm:K``)."""
+    m = _FIT.search(data.strip())
+    if m is None:
+        return data.strip(), "kde"
+    fit = m.group(1).lower()
+    name, _, k = fit.partition(":")
+    if name == "kde" and not k:
+        pass
+    elif name == "gmm" and (not k or (k.isdigit() and 1 <= int(k) <= 100)):
+        fit = f"gmm:{int(k)}" if k else "gmm"
+    else:
+        raise ConfigError(f"unknown fit @{m.group(1)} of points; accepted: {FITS} (K 1 to 100)")
+    return data.strip()[: m.start()], fit
+
+
 def split_data(data: str) -> tuple[str, str | None]:
-    """(source, digest or None) of a ``points:`` text."""
-    body = data[len(PREFIX):].strip()
+    """(source, digest or None) of a ``points:`` text (a fit, ``@...``, is left off)."""
+    body = split_fit(data)[0][len(PREFIX):].strip()
     m = _DIGEST.search(body)
     return (body[: m.start()], m.group(1)) if m else (body, None)
 
 
 def resolve_points(data: str) -> PointSet:
-    """The point set a ``points:SOURCE[#DIGEST]`` text names; ConfigError if it cannot be had.
+    """The point set a ``points:SOURCE[#DIGEST][@FIT]`` text names; ConfigError if it cannot be had.
 
     Without a digest the file SOURCE is read (once per path, modification time
     and size). With one, the stored points are used, or the file if its points
     still have that digest.
     """
+    fit = split_fit(data)[1]
+    found = _resolve(data)
+    return found if fit == "kde" else PointSet(found.points, found.source, found.digest, fit)
+
+
+def _resolve(data: str) -> PointSet:
     source, digest = split_data(data)
     if not source:
         raise ConfigError(f"points: needs a file, e.g. points:data.csv; accepted: {ACCEPTED}")

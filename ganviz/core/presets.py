@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, ConfigError
-from .points import PREFIX as _POINTS, register_points, resolve_points
+from .points import PREFIX as _POINTS, register_points, resolve_points, split_fit
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 _TEXT_KEYS = ("title", "explanation", "look_for", "next")
@@ -142,10 +142,12 @@ def read_preset(path: Path) -> Preset:
         raise ConfigError(f"preset file {path} needs an object with a \"config\" object")
     try:
         values = dict(raw["config"])
-        if values.get("data") == INLINE:
+        data, fit = split_fit(values["data"]) if isinstance(values.get("data"), str) else ("", "")
+        if data == INLINE:  # with its fit, if any: points:inline@gmm
             if "points" not in raw:
                 raise ConfigError(f'"data": "{INLINE}" needs a "points" list beside "config"')
-            values["data"] = register_points(raw["points"], "inline").data
+            found = register_points(raw["points"], "inline")
+            values["data"] = found.data + ("" if fit == "kde" else f"@{fit}")
         config = Config.from_dict(values)
     except ConfigError as exc:
         raise ConfigError(f"preset file {path}: {exc}") from None
@@ -214,8 +216,9 @@ def preset_doc(config: Config, steps: int = 3000, **text: str) -> dict:
     values = config.to_dict()
     doc: dict = {**{k: text[k] for k in _TEXT_KEYS if k in text}, "steps": int(steps)}
     if config.data.startswith(_POINTS):
-        pts = resolve_points(config.data).points
-        values["data"] = INLINE
+        found = resolve_points(config.data)
+        pts = found.points
+        values["data"] = INLINE + ("" if found.fit == "kde" else f"@{found.fit}")
         doc["points"] = (pts[:, 0] if pts.shape[1] == 1 else pts).tolist()
     doc["config"] = values
     return doc

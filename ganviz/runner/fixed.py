@@ -74,7 +74,8 @@ def run_fixed(
     dict
         The :class:`~ganviz.core.events.Finished` metrics (every metric name
         at the last step, ``g_mean``/``g_std``, ``device``, ``config``) plus
-        ``steps_per_s`` and ``seconds``.
+        ``steps_per_s`` and ``seconds``; when p_data is estimated from points,
+        ``p_data`` says how (:func:`ganviz.core.datakey.describe_p_data`).
 
     Raises
     ------
@@ -129,6 +130,12 @@ def run_fixed(
             handle.close()
     _save(save, engine, preset, kept)
     seconds = time.perf_counter() - t0
+    # A target estimated from points says so, from how many and by which rule.
+    from ganviz.core.datakey import describe_p_data
+
+    note = describe_p_data(config.data)
+    if note is not None:
+        result["p_data"] = {k: v for k, v in note.items() if k != "text"}
     result["steps_per_s"] = round(steps / seconds, 1) if seconds > 0 else None
     result["seconds"] = round(seconds, 2)
     return result
