@@ -208,6 +208,10 @@ class MainWindow(QMainWindow):
 
         self.exporter = Exporter(self)
         self.exporter.install(self.file_menu)
+        from ganviz.app.target import TargetTools
+
+        self.target_tools = TargetTools(self)  # draw, edit, open, drop, export a target
+        self.target_tools.install(self.file_menu)
 
         self.status = {}
         for key in ("step", "rate", "device", "fps", "run"):

@@ -89,6 +89,19 @@ class MixtureSpec:
         return f"a mixture of {m} Gaussian{'s' if m > 1 else ''} in {self.dim}-D"
 
 
+def sample_mixture(spec: MixtureSpec, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` samples of ``spec`` with numpy (the window's export; training samples with torch).
+
+    Returns
+    -------
+    ndarray
+        (n, dim) float64, data units.
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(spec.weights), size=n, p=spec.weights)
+    return spec.means[idx] + spec.stds[idx, None] * rng.standard_normal((n, spec.dim))
+
+
 def _num(x: float) -> str:
     """Shortest text that reads back as the same float, without a trailing ``.0``."""
     text = repr(float(x))

@@ -423,7 +423,7 @@ def _all_numbers(fields: list[str]) -> bool:
     return True
 
 
-def export_points_csv(path, points) -> None:
+def export_points_csv(path, points, comment: str = "") -> None:
     """Write points as a CSV (header ``x`` or ``x,y``) that reads back bit for bit.
 
     Parameters
@@ -432,10 +432,59 @@ def export_points_csv(path, points) -> None:
         Destination; written atomically (:func:`ganviz.core.files.atomic_open`).
     points : array_like
         (n,) or (n, d) float64, d 1 or 2 (e.g. ``PointSet.points``).
+    comment : str
+        Lines written first, each after ``# `` (read back as comments): e.g. the
+        ``mixture:`` spec the points were sampled from.
     """
     a = np.asarray(points, dtype=np.float64)
     a = a[:, None] if a.ndim == 1 else a
     with atomic_open(path, "w", what="points file") as f:
+        for line in comment.splitlines():
+            f.write(f"# {line}\n")
         f.write(",".join(("x", "y")[: a.shape[1]]) + "\n")
         for row in a:
             f.write(",".join(repr(float(v)) for v in row) + "\n")
+
+
+#: Points a drawn 1-D curve becomes.
+HISTOGRAM_POINTS = 4000
+
+
+def points_from_histogram(edges, heights, n: int = HISTOGRAM_POINTS) -> np.ndarray:
+    """Points at ``n`` evenly spaced quantiles of a piecewise-constant density.
+
+    The density is proportional to ``heights[i]`` on ``[edges[i], edges[i+1])``
+    (a curve drawn as bins). The points are its inverse CDF at (j + 1/2) / n:
+    deterministic, and the histogram of them is the drawn one to within one
+    point per bin (no sampling noise).
+
+    Parameters
+    ----------
+    edges : array_like
+        (m + 1,) increasing, data units.
+    heights : array_like
+        (m,) >= 0, any scale; at least one positive.
+    n : int
+        Points to make.
+
+    Returns
+    -------
+    ndarray
+        (n, 1) float64, sorted.
+
+    Raises
+    ------
+    ConfigError
+        No positive height, or edges that do not increase.
+    """
+    e = np.asarray(edges, dtype=np.float64)
+    h = np.clip(np.nan_to_num(np.asarray(heights, dtype=np.float64)), 0.0, None)
+    if len(e) != len(h) + 1 or not np.all(np.diff(e) > 0):
+        raise ConfigError("a drawn curve needs increasing bin edges, one more than its heights")
+    mass = h * np.diff(e)
+    if not mass.sum() > 0:
+        raise ConfigError("the drawn curve is zero everywhere: draw some height first")
+    cdf = np.concatenate([[0.0], np.cumsum(mass) / mass.sum()])
+    u = (np.arange(n) + 0.5) / n
+    # Linear inside each bin; bins of zero mass are never landed in.
+    return np.interp(u, cdf, e)[:, None]

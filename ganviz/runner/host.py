@@ -55,6 +55,8 @@ class Host:
                 # A fresh inbox at once, so that commands after the start reach the new run.
                 self._pending = cmd
                 self._inbox = Inbox()
+                if cmd.paused:  # here, not when the run begins: a Resume right after must win
+                    self._inbox.pause()
                 inbox.stop()
             elif isinstance(cmd, Change):
                 inbox.put(dict(cmd.changes))
@@ -99,8 +101,6 @@ class Host:
         from ganviz.core.trainer import Engine
 
         self._run_id = start.run_id
-        if start.paused:
-            inbox.pause()
         try:
             config = Config.from_dict(start.config)
             self._engine, self._failed = None, "the run could not start"

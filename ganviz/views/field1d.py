@@ -172,6 +172,11 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self.dview.setGeometry(self.plot.vb.sceneBoundingRect())
         self.dview.linkedViewChanged(self.plot.vb, self.dview.XAxis)
 
+    def add_overlay(self, item) -> None:
+        """Host an interactive item (:mod:`ganviz.views.draw`) in D's view box, which lies on
+        top and gets the mouse first: x in data units, y from 0 to about 1."""
+        self.dview.addItem(item, ignoreBounds=True)
+
     def set_presentation(self, on: bool) -> None:
         """Large text, thick lines (a projector) when ``on``; exactly the normal look when off."""
         self.presenter.set(on)

@@ -289,6 +289,10 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._grid_range = None  # ((x0, x1), (y0, y1)) of the grid
         self._view_range = None  # what the view shows now (the grid, or grown)
 
+    def add_overlay(self, item) -> None:
+        """Host an interactive item over the data (:mod:`ganviz.views.draw`), outside auto-range."""
+        self.plot.addItem(item, ignoreBounds=True)
+
     def set_layer(self, name: str, on: bool) -> None:
         """Show or hide one layer (a key of LAYERS)."""
         self.visible[name] = bool(on)
