@@ -1,4 +1,4 @@
-"""points:PATH@gmm: a Gaussian mixture fitted to loaded points by EM, against known mixtures."""
+"""How a density is made of loaded points: @gmm (EM against known mixtures), @kde:H, drawn curves."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ganviz.cli import main
-from ganviz.core import mixture
+from ganviz.core import mixture, points
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.data import make_target
 from ganviz.core.datakey import describe_p_data
@@ -94,3 +94,30 @@ def test_headless_json_says_p_data_is_an_estimate(tmp_path, capsys):
     assert math.isfinite(out["js"])
     assert main(["--headless", "--preset", "ring8", *small]) == 0
     assert "p_data" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_given_kernel_width_is_that_density_exactly(tmp_path):
+    path = tmp_path / "p.csv"
+    x = np.random.default_rng(2).normal(size=(50, 2))
+    path.write_text("".join(f"{float(a)!r},{float(b)!r}\n" for a, b in x))
+    c = Config(data=f"points:{path}@kde:0.250")
+    assert c.data.endswith("@kde:0.25")
+    t = make_target(c.data)
+    q = np.array([[0.1, -0.2], [1.0, 1.0]])
+    sq = ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    truth = np.exp(-0.5 * sq / 0.25**2).mean(1) / (2 * math.pi * 0.25**2)
+    np.testing.assert_allclose(t.density(q), truth, rtol=1e-12)
+    assert describe_p_data(c.data)["bandwidth"] == [0.25, 0.25]
+    for bad, words in [("@kde:0", "must be a number > 0"), ("@kde:-1", "must be a number > 0"),
+                       ("@kde:1e-5", "cannot resolve it")]:
+        with pytest.raises(ConfigError, match=words):
+            Config(data=f"points:{path}{bad}")
+
+
+def test_points_from_a_drawn_histogram_follow_its_mass():
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    pts = points.points_from_histogram(edges, [1.0, 0.0, 3.0], n=8)
+    # A quarter of the mass in [0, 1), none in [1, 2), three quarters in [2, 3), evenly.
+    np.testing.assert_allclose(pts[:, 0], [0.25, 0.75, *(2 + (np.arange(6) + 0.5) / 6)])
+    with pytest.raises(ConfigError, match="zero everywhere"):
+        points.points_from_histogram(edges, [0, 0, 0])

@@ -96,8 +96,10 @@ def test_drawing_points_becomes_the_target_kept_across_reset_and_in_a_session(
     run = _latest(window).run_id
     window.controls.play.click()  # Play: the drawing becomes the target
     data = window.controller.config.data
-    assert data.startswith("points:drawn#")
-    np.testing.assert_array_equal(points.resolve_points(data).points, drawn)
+    assert data.startswith("points:drawn#") and data.endswith(f"@kde:{float(f'{r / 2:.3g}')!r}")
+    found = points.resolve_points(data)
+    np.testing.assert_array_equal(found.points, drawn)
+    assert np.all(found.bandwidth == float(f"{r / 2:.3g}"))  # a dab's own spread, not Scott's
     assert not tools.bar.isVisible() and not window.controller.paused
     qtbot.waitUntil(lambda: _latest(window).run_id > run and _latest(window).step > 3,
                     timeout=20_000)
@@ -138,8 +140,10 @@ def test_drawing_a_1d_curve_becomes_points_from_its_quantiles(qtbot, make_window
     assert centres[on].min() >= a - width and centres[on].max() <= b + width
     tools.apply_and_train()
     data = window.controller.config.data
-    pts = points.resolve_points(data).points
+    found = points.resolve_points(data)
+    pts = found.points
     assert len(pts) == points.HISTOGRAM_POINTS and pts.shape[1] == 1
+    assert found.bandwidth[0] == float(f"{width:.3g}")  # one bin wide (3 digits)
     # Evenly spaced quantiles of a uniform plateau: evenly spaced points across it.
     lo, hi = overlay.edges[:-1][on].min(), overlay.edges[1:][on].max()
     np.testing.assert_allclose(pts[:, 0], lo + (hi - lo) * (np.arange(len(pts)) + 0.5) / len(pts),

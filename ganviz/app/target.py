@@ -5,14 +5,16 @@ the run. Whatever the user makes becomes a ``data`` value by the command
 line's own path, applied as any edit of the controls is (validated first; a
 bad one gets one message and leaves the run as it was):
 
-- a 2-D drawing: its points, ``points:drawn#DIGEST``
+- a 2-D drawing: its points, ``points:drawn#DIGEST@kde:H``
   (:func:`ganviz.core.points.register_points`); p_data is their Gaussian
-  kernel estimate (Scott's rule);
+  kernel estimate with H half the finest brush radius used (the std of one
+  dab along an axis), so the shape drawn is the shape learned;
 - a 1-D drawing: the drawn bins become 4000 points at evenly spaced quantiles
   of the drawn curve (:func:`ganviz.core.points.points_from_histogram`), then
-  as in 2-D. Points, not a new kind of density: the drawing is kept bit for
-  bit in sessions and presets as any loaded target is, and p_data is a stated
-  estimate (the drawn histogram smoothed by the kernel);
+  as in 2-D with H one bin wide. Points, not a new kind of density: the
+  drawing is kept bit for bit in sessions and presets as any loaded target
+  is, and p_data is a stated estimate (the drawn histogram smoothed by a
+  kernel one bin wide);
 - an edited mixture: its canonical ``mixture:`` text (exact density);
 - a file (File > Open target, or dropped on the window): ``points:PATH``.
 
@@ -254,7 +256,18 @@ class TargetTools(QObject):
             pts = points.points_from_histogram(overlay.edges, overlay.heights)
         else:
             pts = overlay.points
-        return points.register_points(pts, "drawn").data
+        data = points.register_points(pts, "drawn").data
+        h = overlay.scale()
+        if h is None:
+            return data
+        # The kernel as wide as the drawing's own grain (Scott's rule, made for one bump,
+        # would blur a drawn shape into a blob); widened if the view grid cannot show it.
+        for _ in range(12):
+            try:
+                return datakey.check_data(f"{data}@kde:{float(f'{h:.3g}')!r}")
+            except ConfigError:
+                h *= 1.5
+        return data
 
     @Slot()
     def apply(self) -> bool:

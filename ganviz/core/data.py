@@ -324,13 +324,14 @@ def _kde(data: str) -> Target:
     """A ``points:`` target: the Gaussian kernel density estimate of the points.
 
     Bandwidth by Scott's rule per axis, h_j = s_j n^(-1/(d+4)) with s_j the
-    sample std (ddof 1) along axis j (:func:`ganviz.core.points.bandwidth`).
+    sample std (ddof 1) along axis j (:func:`ganviz.core.points.bandwidth`),
+    or the H of ``@kde:H`` on every axis.
     A product kernel, so sampling is a point plus independent Gaussian noise
     per axis and the grid density one matrix product. The view spans the
     points plus 4 h_j and 5 % of their range on each side.
     """
     found = points.resolve_points(data)  # checked: the view grid resolves the kernel
-    if found.fit != "kde":
+    if found.fit.startswith("gmm"):
         return _fitted(data, found)
     pts = found.points
     n, dim = pts.shape
@@ -341,7 +342,8 @@ def _kde(data: str) -> Target:
     where = "drawn" if found.source == "drawn" else (
         "a preset's" if found.source == "inline" else found.source)
     return Target(data, dim, found.extent, float(h.max()),
-                  f"kernel density estimate from {n:,} points ({where}), Scott's rule",
+                  f"kernel density estimate from {n:,} points ({where}), "
+                  + ("Scott's rule" if found.fixed_bandwidth is None else f"h = {h[0]:.3g}"),
                   estimated=True, n_points=n, bandwidth=tuple(float(v) for v in h),
                   _sample=_weighted_sampler(pts, scales, weights), _density=density, _grid=grid)
 

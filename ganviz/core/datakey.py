@@ -6,8 +6,9 @@ Three forms, the same in the config, presets, sessions, ``--set`` and
 - a name: ``ring8``, ``bimodal``, ... (:data:`ganviz.core.config.DATA_NAMES`);
 - ``mixture:SPEC``, a Gaussian mixture (:mod:`ganviz.core.mixture`);
 - ``points:PATH``, the kernel density estimate of a file's points
-  (:mod:`ganviz.core.points`); ``points:PATH@gmm`` or ``@gmm:K``, a Gaussian
-  mixture fitted to them by EM (components chosen by BIC, or K).
+  (:mod:`ganviz.core.points`; Scott's rule, or ``@kde:H`` a kernel of std H);
+  ``points:PATH@gmm`` or ``@gmm:K``, a Gaussian mixture fitted to them by EM
+  (components chosen by BIC, or K).
 
 :func:`check_data` is called when a Config is built: it validates the text
 (reading a points file once) and returns its canonical form, which the config
@@ -19,7 +20,7 @@ from __future__ import annotations
 from .config import DATA_1D, DATA_NAMES, ConfigError
 
 ACCEPTED = (f"{', '.join(DATA_NAMES)}, mixture:SPEC (e.g. mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3))"
-            " or points:PATH[@gmm[:K]] (a CSV or NPY file of 1 or 2 columns)")
+            " or points:PATH[@kde:H|@gmm[:K]] (a CSV or NPY file of 1 or 2 columns)")
 
 
 def kind(data: str) -> str:
@@ -50,7 +51,7 @@ def check_data(data) -> str:
         return mixture.canonical_mixture(data)
     if form == "points":
         found = points.resolve_points(data)
-        if found.fit != "kde":
+        if found.fit.startswith("gmm"):
             mixture.fit_point_set(found)  # a fit the view cannot show is refused here
         return found.data
     if data not in DATA_NAMES:
@@ -87,13 +88,15 @@ def describe_p_data(data: str) -> dict | None:
         return None
     found = points.resolve_points(data)
     n = len(found.points)
-    if found.fit == "kde":
+    if found.fit.startswith("kde"):
         h = [float(v) for v in found.bandwidth]
         hs = ", ".join(f"{v:.3g}" for v in h)
-        return {"estimate": "kernel density estimate", "n_points": n,
-                "rule": "Scott: h = std n^(-1/(d+4)) per axis", "bandwidth": h,
+        scott = found.fixed_bandwidth is None
+        rule = "Scott: h = std n^(-1/(d+4)) per axis" if scott else "given: h on every axis"
+        return {"estimate": "kernel density estimate", "n_points": n, "rule": rule,
+                "bandwidth": h,
                 "text": f"p_data is an estimate: a Gaussian KDE of {n:,} points, "
-                        f"Scott's rule, h = {hs}"}
+                        f"{'Scott' if scott else 'given'} bandwidth h = {hs}"}
     fit, _ = mixture.fit_point_set(found)
     k = len(fit.spec.weights)
     rule = ("EM, isotropic components, K by BIC" if fit.chosen else "EM, isotropic components")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import re
 import tempfile
@@ -46,7 +47,8 @@ ACCEPTED = "a CSV or whitespace-separated text file, or an NPY file, of 1 or 2 n
 _DIGEST = re.compile(r"#([0-9a-f]{16})$")
 #: How the density is made of the points, written after them: ``@kde`` (default), ``@gmm``, ``@gmm:K``.
 _FIT = re.compile(r"@([A-Za-z]+(?::\S*)?)$")
-FITS = "@kde (kernel estimate, the default), @gmm (Gaussian mixture, components by BIC) or @gmm:K"
+FITS = ("@kde (kernel estimate, Scott's rule: the default), @kde:H (kernel std H), @gmm "
+        "(Gaussian mixture, components by BIC) or @gmm:K")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class PointSet:
     digest : str
         16 hex digits identifying the points.
     fit : str
-        The density made of them: ``kde`` (the kernel estimate), ``gmm`` (a
+        The density made of them: ``kde`` (the kernel estimate, Scott's rule),
+        ``kde:H`` (a kernel of std H data units on every axis), ``gmm`` (a
         Gaussian mixture, components chosen by BIC) or ``gmm:K``.
     """
 
@@ -77,13 +80,19 @@ class PointSet:
 
     @property
     def bandwidth(self) -> np.ndarray:
-        """(dim,) float64 kernel std per axis, data units: Scott's rule, s_j n^(-1/(dim+4))."""
-        return bandwidth(self.points)
+        """(dim,) float64 kernel std per axis, data units: Scott's rule, s_j n^(-1/(dim+4)),
+        or the H of ``kde:H``."""
+        return bandwidth(self.points, self.fixed_bandwidth)
+
+    @property
+    def fixed_bandwidth(self) -> float | None:
+        """H of a ``kde:H`` fit, else None."""
+        return float(self.fit[4:]) if self.fit.startswith("kde:") else None
 
     @property
     def extent(self) -> tuple[tuple[float, float], ...]:
         """The view per axis: the points, plus 4 kernel widths and 5 % of their range each side."""
-        return view_extent(self.points)
+        return view_extent(self.points, self.fixed_bandwidth)
 
     @property
     def data(self) -> str:
@@ -93,8 +102,8 @@ class PointSet:
 
     @property
     def fit_k(self) -> int | None:
-        """The components of a ``gmm:K`` fit; None for ``gmm`` (chosen by BIC) or ``kde``."""
-        return int(self.fit.split(":", 1)[1]) if ":" in self.fit else None
+        """The components of a ``gmm:K`` fit; None for ``gmm`` (chosen by BIC) or a kernel."""
+        return int(self.fit[4:]) if self.fit.startswith("gmm:") else None
 
 
 _store: dict[str, np.ndarray] = {}  # digest -> points, this process
@@ -108,20 +117,24 @@ GRID_POINTS = {1: 512, 2: 100}
 MAX_CELL_PER_BANDWIDTH = 2.0
 
 
-def bandwidth(points: np.ndarray) -> np.ndarray:
+def bandwidth(points: np.ndarray, fixed: float | None = None) -> np.ndarray:
     """Scott's rule per axis: h_j = s_j n^(-1/(d+4)), s_j the sample std (ddof 1); (d,) float64.
 
     The normal-reference rule, one formula in 1-D and 2-D (scipy's
     ``gaussian_kde`` default factor); per axis, so the kernel is a product and
-    sampling adds independent noise per axis.
+    sampling adds independent noise per axis. ``fixed``: that std on every
+    axis instead (``@kde:H``; a drawing's own scale: Scott's rule, made for
+    one Gaussian bump, blurs a drawn shape into a blob).
     """
     n, d = points.shape
+    if fixed is not None:
+        return np.full(d, float(fixed))
     return points.std(axis=0, ddof=1) * n ** (-1.0 / (d + 4))
 
 
-def view_extent(points: np.ndarray) -> tuple[tuple[float, float], ...]:
+def view_extent(points: np.ndarray, fixed: float | None = None) -> tuple[tuple[float, float], ...]:
     """Per axis (lo, hi): the points, plus 4 kernel widths and 5 % of their range each side."""
-    h = bandwidth(points)
+    h = bandwidth(points, fixed)
     lo, hi = points.min(axis=0), points.max(axis=0)
     pad = 4 * h + 0.05 * (hi - lo)
     return tuple((float(a - p), float(b + p)) for a, b, p in zip(lo, hi, pad))
@@ -211,15 +224,22 @@ def _checked(points, where: str) -> np.ndarray:
     if flat:
         raise ConfigError(f"{where} do not vary along {flat[0]}: a kernel density estimate "
                           "needs a spread along every axis")
-    h = bandwidth(a)
+    check_resolution(a, where)
+    return a
+
+
+def check_resolution(a: np.ndarray, where: str, fixed: float | None = None) -> None:
+    """ConfigError when the view grid cannot resolve the kernel of these points."""
+    d = a.shape[1]
+    h = bandwidth(a, fixed)
     cells = GRID_POINTS[d] - 1
-    for j, (lo, hi) in enumerate(view_extent(a)):
+    for j, (lo, hi) in enumerate(view_extent(a, fixed)):
         if (hi - lo) / cells > MAX_CELL_PER_BANDWIDTH * h[j]:
             raise ConfigError(
                 f"{where}: the kernel along {'xy'[j]} is {h[j]:.3g} wide but the points spread "
                 f"over {hi - lo:.4g}: the view grid's {cells} cells cannot resolve it (at most "
-                f"{MAX_CELL_PER_BANDWIDTH * cells:g} kernel widths); remove far outliers")
-    return a
+                f"{MAX_CELL_PER_BANDWIDTH * cells:g} kernel widths); "
+                + ("give a wider kernel" if fixed is not None else "remove far outliers"))
 
 
 def _save_to_store(a: np.ndarray, digest: str) -> None:
@@ -253,7 +273,7 @@ def _from_store(digest: str) -> np.ndarray | None:
 
 
 def split_fit(data: str) -> tuple[str, str]:
-    """(the ``points:`` text without its fit, the fit: ``kde``, ``gmm`` or ``gmm:K``)."""
+    """(the ``points:`` text without its fit, the fit: ``kde``, ``kde:H``, ``gmm`` or ``gmm:K``)."""
     m = _FIT.search(data.strip())
     if m is None:
         return data.strip(), "kde"
@@ -261,6 +281,14 @@ def split_fit(data: str) -> tuple[str, str]:
     name, _, k = fit.partition(":")
     if name == "kde" and not k:
         pass
+    elif name == "kde":
+        try:
+            h = float(k)
+        except ValueError:
+            h = math.nan
+        if not (math.isfinite(h) and 0 < h <= 1e15):
+            raise ConfigError(f"@kde:{k}: the kernel std must be a number > 0; accepted: {FITS}")
+        fit = f"kde:{_short(h)}"
     elif name == "gmm" and (not k or (k.isdigit() and 1 <= int(k) <= 100)):
         fit = f"gmm:{int(k)}" if k else "gmm"
     else:
@@ -284,7 +312,20 @@ def resolve_points(data: str) -> PointSet:
     """
     fit = split_fit(data)[1]
     found = _resolve(data)
-    return found if fit == "kde" else PointSet(found.points, found.source, found.digest, fit)
+    if fit == "kde":
+        return found
+    found = PointSet(found.points, found.source, found.digest, fit)
+    if found.fixed_bandwidth is not None:
+        where = ("inline points" if found.source in INLINE_SOURCES
+                 else f"points file {found.source}")
+        check_resolution(found.points, where, found.fixed_bandwidth)
+    return found
+
+
+def _short(x: float) -> str:
+    """Shortest text that reads back as ``x``, without a trailing ``.0``."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _resolve(data: str) -> PointSet:

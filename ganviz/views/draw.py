@@ -101,6 +101,7 @@ class DrawOverlay(_MouseCatcher):
         self.points = np.empty((0, 2))
         self.edges: np.ndarray | None = None  # (BINS + 1,) of a 1-D drawing
         self.heights = np.zeros(BINS)
+        self.min_radius: float | None = None  # the finest brush painted with (2-D)
         self._last: QPointF | None = None
         colour = pg.mkColor(*DRAW_COLOUR)
         if dim == 2:
@@ -115,6 +116,13 @@ class DrawOverlay(_MouseCatcher):
         self.setAcceptHoverEvents(True)
 
     # --- what was drawn ---------------------------------------------------
+
+    def scale(self) -> float | None:
+        """The drawing's own scale, data units: in 2-D the std of one dab along an axis
+        (half the finest brush radius painted with), in 1-D a bin's width; None if unknown."""
+        if self.dim == 1:
+            return None if self.edges is None else float(self.edges[1] - self.edges[0])
+        return None if self.min_radius is None else 0.5 * self.min_radius
 
     @property
     def empty(self) -> bool:
@@ -141,6 +149,7 @@ class DrawOverlay(_MouseCatcher):
         self._show()
 
     def clear(self) -> None:
+        self.min_radius = None
         self.points = np.empty((0, 2))
         self.heights = np.zeros(BINS)
         self._show()
@@ -205,6 +214,7 @@ class DrawOverlay(_MouseCatcher):
             keep = ((self.points - c) ** 2).sum(axis=1) > r * r
             self.points = self.points[keep]
             return
+        self.min_radius = r if self.min_radius is None else min(self.min_radius, r)
         # Uniform in the disc: radius sqrt(u) r.
         a = self.rng.uniform(0, 2 * math.pi, self.density)
         rr = r * np.sqrt(self.rng.uniform(0, 1, self.density))
