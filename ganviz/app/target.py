@@ -90,7 +90,7 @@ class TargetTools(QObject):
         bar.setMovable(False)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.hint.setMinimumWidth(280)
+        self.hint.setMinimumWidth(440)
         bar.addWidget(self.hint)
         bar.addSeparator()
         self.brush = QSlider(Qt.Orientation.Horizontal)

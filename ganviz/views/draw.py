@@ -39,7 +39,7 @@ PICK_PX = 12
 RING_STDS = 2.0
 #: The wheel multiplies a weight by this per notch.
 WEIGHT_STEP = 1.25
-DRAW_COLOUR = (255, 235, 59)
+DRAW_COLOUR = (255, 105, 180)  # pink: apart from the arrows (yellow), data (green), G (orange)
 
 
 class _MouseCatcher(pg.GraphicsObject):
