@@ -138,7 +138,11 @@ def test_drawing_a_1d_curve_becomes_points_from_its_quantiles(qtbot, make_window
     assert on.any() and np.allclose(overlay.heights[on], 0.5, atol=0.02)
     width = overlay.edges[1] - overlay.edges[0]
     assert centres[on].min() >= a - width and centres[on].max() <= b + width
-    tools.apply_and_train()
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    space = [s for s in window.findChildren(QShortcut) if s.key() == QKeySequence(Qt.Key.Key_Space)]
+    space[0].activated.emit()  # Space plays, and the drawing becomes the target
+    assert not window.controller.paused and not tools.bar.isVisible()
     data = window.controller.config.data
     found = points.resolve_points(data)
     pts = found.points

@@ -208,10 +208,6 @@ class MainWindow(QMainWindow):
 
         self.exporter = Exporter(self)
         self.exporter.install(self.file_menu)
-        from ganviz.app.target import TargetTools
-
-        self.target_tools = TargetTools(self)  # draw, edit, open, drop, export a target
-        self.target_tools.install(self.file_menu)
 
         self.status = {}
         for key in ("step", "rate", "device", "fps", "run"):
@@ -246,6 +242,10 @@ class MainWindow(QMainWindow):
                            (Qt.Key.Key_D, c.step_d), (Qt.Key.Key_G, c.step_g),
                            (Qt.Key.Key_R, c.reset)):
             QShortcut(QKeySequence(keys), self, activated=slot)
+        from ganviz.app.target import TargetTools
+
+        self.target_tools = TargetTools(self)  # draw, edit, open, drop, export a target
+        self.target_tools.install(self.file_menu)
 
         self._drawn_version = -1
         self._frames = 0

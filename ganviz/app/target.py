@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QLabel, QMenu, QPushButton, QSlider, QSpinBox, QToolBar,
 )
@@ -78,6 +78,9 @@ class TargetTools(QObject):
         window.installEventFilter(self)
         for source in (window.controls, window.lecture):
             source.play_clicked.connect(self.on_play)  # beside the controller's toggle
+        for shortcut in window.findChildren(QShortcut):  # Space plays too
+            if shortcut.key() == QKeySequence(Qt.Key.Key_Space):
+                shortcut.activated.connect(self.on_play)
         self.controller.new_run.connect(self._on_new_run)
         self.controller.config_changed.connect(lambda _c: self.show_note())
         self.show_note()
