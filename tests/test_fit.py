@@ -121,3 +121,19 @@ def test_points_from_a_drawn_histogram_follow_its_mass():
     np.testing.assert_allclose(pts[:, 0], [0.25, 0.75, *(2 + (np.arange(6) + 0.5) / 6)])
     with pytest.raises(ConfigError, match="zero everywhere"):
         points.points_from_histogram(edges, [0, 0, 0])
+
+
+@pytest.mark.parametrize("fit", ["@kde:0.3", "@gmm:2"])
+def test_a_preset_keeps_the_points_and_how_their_density_is_made(tmp_path, fit):
+    from ganviz.core.presets import preset_doc, read_preset
+
+    x = sample(300, MU2)
+    path = tmp_path / "p.npy"
+    np.save(path, x)
+    c = Config(data=f"points:{path}{fit}")
+    doc = preset_doc(c, steps=100, title="Mine")
+    assert doc["config"]["data"] == f"points:inline{fit}"
+    (tmp_path / "mine.json").write_text(json.dumps(doc))
+    data = read_preset(tmp_path / "mine.json").config.data
+    assert data == f"points:inline#{points.digest_of(x)}{fit}"
+    np.testing.assert_array_equal(points.resolve_points(data).points, x)
