@@ -186,7 +186,7 @@ class TargetTools(QObject):
     def start_tool(self, mode: str) -> None:
         """Take out the drawing tool (``draw``) or the mixture editor (``edit``); pauses the run."""
         self.close_tool()
-        self.dim = self.window._dim
+        self.dim = 1 if self.window.stack.currentWidget() is self.window.view1d else 2
         view = self.window.view1d if self.dim == 1 else self.window.view2d
         self.mode = mode
         if not self.controller.paused:
