@@ -12,8 +12,8 @@ import pytest
 
 from ganviz.core.config import Config, ConfigError
 from ganviz.core.events import (
-    Died, Diverged, Errored, Finished, NotApplied, Paused, Ready, Snapshotted, Started,
-    StateReady,
+    Died, Diverged, Errored, Finished, NotApplied, Paused, Ready, Snapshotted, SpectrumReady,
+    Started, StateReady,
 )
 from ganviz.core.loop import Schedule
 from ganviz.runner.fixed import run_fixed
@@ -143,6 +143,27 @@ def test_state_round_trip_resumes_exactly(supervise):
     np.testing.assert_array_equal(again.history["loss_d"], on.history["loss_d"])
 
 
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_spectrum_request_brings_the_eigenvalues_of_the_paused_weights(supervise, mode):
+    from ganviz.core.spectrum import spectrum
+
+    config = Config(data="gaussian", z_dim=1, hidden=4, layers=1, batch_size=16)
+    sup = supervise(config, mode=mode)
+    sup.pause()
+    sup.restart()
+    _until(sup, Paused)
+    sup.step(3)
+    _until(sup, Snapshotted, lambda e: e.snapshot.step == 3)
+    sup.request_state("weights")
+    weights = _until(sup, StateReady).state
+    assert sup.request_spectrum("now")
+    answer = _until(sup, SpectrumReady)
+    assert answer.tag == "now" and answer.step == 3 and answer.reason == ""
+    assert answer.method == "exact" and len(answer.eigenvalues) == answer.n_params == 26
+    expected = spectrum(config, weights, 3)  # the same weights and minibatch, in this process
+    np.testing.assert_allclose(answer.eigenvalues, expected.eigenvalues, atol=1e-12)
+
+
 def test_a_run_that_failed_has_no_state_to_save(supervise, monkeypatch):
     import ganviz.core.loop as loop
 
@@ -158,6 +179,9 @@ def test_a_run_that_failed_has_no_state_to_save(supervise, monkeypatch):
     sup.request_state("x")
     answer = _until(sup, StateReady)
     assert answer.state is None and "error" in answer.reason
+    sup.request_spectrum("y")
+    spectrum = _until(sup, SpectrumReady)
+    assert spectrum.eigenvalues is None and "error" in spectrum.reason
 
 
 def test_divergence_pauses_the_supervisor(supervise):

@@ -145,5 +145,27 @@ class StateReady(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class SpectrumReady(Event):
+    """Eigenvalues of the Jacobian of the run's gradient field at ``step``, answering ``tag``.
+
+    ``eigenvalues`` (m,) complex128 (all, or the k of largest modulus: ``method``
+    is ``exact`` or ``arnoldi``), ``consensus`` those of J - gamma J^T J when
+    consensus is on (else None), ``n_params`` the size of J, ``batch`` the
+    minibatch, ``seconds`` the wall time; ``eigenvalues`` is None and ``reason``
+    says why when there is none (ganviz/core/spectrum.py).
+    """
+
+    tag: object
+    step: int
+    eigenvalues: object = None
+    consensus: object = None
+    method: str = ""
+    n_params: int = 0
+    batch: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+
 #: Events that carry a snapshot.
 SNAPSHOT_EVENTS = (Snapshotted, Started, NotApplied, Diverged, Paused, Finished, Stopped)

@@ -57,5 +57,18 @@ class RequestState:
 
 
 @dataclass(frozen=True)
+class RequestSpectrum:
+    """Compute the eigenvalues of the run's field Jacobian at its current weights, tagged ``tag``.
+
+    ``k``: eigenvalues wanted on a network too large for the exact method
+    (ganviz/core/spectrum.py); ``batch``: its minibatch (None: the run's).
+    """
+
+    tag: object
+    k: int = 16
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
 class Quit:
     """End the run and the host."""

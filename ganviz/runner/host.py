@@ -17,10 +17,10 @@ from typing import Callable
 import numpy as np
 
 from ganviz.core.config import Config
-from ganviz.core.events import Errored, Event, Ready, StateReady
+from ganviz.core.events import Errored, Event, Ready, SpectrumReady, StateReady
 from ganviz.core.loop import DivergencePolicy, Inbox, Schedule
 
-from .commands import Change, Pause, Quit, RequestState, Resume, Start, Step
+from .commands import Change, Pause, Quit, RequestSpectrum, RequestState, Resume, Start, Step
 
 
 class Host:
@@ -46,6 +46,7 @@ class Host:
         self._run_id = -1
         self._engine = None  # the last run's engine, for state requests after it ended
         self._failed = ""  # why the last run has no sane state ("" when it has one)
+        self._spectrum: threading.Thread | None = None  # the spectrum being computed, if any
 
     def command(self, cmd) -> None:
         """Obey one command; safe from any thread."""
@@ -68,6 +69,8 @@ class Host:
                 inbox.request_steps(int(cmd.n), cmd.kind)
             elif isinstance(cmd, RequestState):
                 inbox.call(self._state_sender(cmd.tag))
+            elif isinstance(cmd, RequestSpectrum):
+                inbox.call(self._spectrum_starter(cmd))
             elif isinstance(cmd, Quit):
                 self._quit = True
                 inbox.stop()
@@ -85,6 +88,8 @@ class Host:
                 start, self._pending = self._pending, None
                 inbox = self._inbox
             if self._quit:
+                if self._spectrum is not None:  # it ends by itself; let it say so first
+                    self._spectrum.join(30.0)
                 return
             if start is not None:
                 self._run(start, inbox)
@@ -133,3 +138,40 @@ class Host:
             self._emit(StateReady(self._run_id, tag, config, step, state, reason))
 
         return send
+
+    def _spectrum_starter(self, cmd: RequestSpectrum):
+        """A call for the loop: copy the weights between two steps, then compute the
+        spectrum in a thread of its own, so that training goes on meanwhile."""
+
+        def start(engine) -> None:
+            run_id = self._run_id
+            if self._spectrum is not None and self._spectrum.is_alive():
+                self._emit(SpectrumReady(run_id, cmd.tag, 0, reason="the last spectrum is "
+                                         "still being computed"))
+                return
+            reason = self._failed or ("" if engine is not None else "no run has started")
+            if reason:
+                self._emit(SpectrumReady(run_id, cmd.tag, 0, reason=reason))
+                return
+            config, state, step = engine.config, engine.state(), engine.step
+
+            def compute() -> None:
+                from ganviz.core.spectrum import spectrum
+
+                try:
+                    result = spectrum(config, state, step, k=cmd.k, batch=cmd.batch)
+                except Exception as exc:  # e.g. an option it does not model: say so
+                    self._emit(SpectrumReady(run_id, cmd.tag, step, reason=str(exc)))
+                    return
+                if not np.all(np.isfinite(result.eigenvalues)):
+                    self._emit(SpectrumReady(run_id, cmd.tag, step,
+                                             reason="the weights give a non-finite field"))
+                    return
+                self._emit(SpectrumReady(run_id, cmd.tag, step, result.eigenvalues,
+                                         result.consensus, result.method, result.n_params,
+                                         result.batch, result.seconds))
+
+            self._spectrum = threading.Thread(target=compute, name="ganviz-spectrum", daemon=True)
+            self._spectrum.start()
+
+        return start

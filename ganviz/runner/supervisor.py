@@ -26,7 +26,7 @@ from ganviz.core.events import (
 )
 from ganviz.core.loop import STEP_KINDS, Schedule
 
-from .commands import Change, Pause, RequestState, Resume, Start, Step
+from .commands import Change, Pause, RequestSpectrum, RequestState, Resume, Start, Step
 
 MODES = ("process", "thread")
 
@@ -185,6 +185,16 @@ class Supervisor:
         if self._transport is None:
             return False
         self._transport.send(RequestState(tag))
+        return True
+
+    def request_spectrum(self, tag, k: int = 16, batch: int | None = None) -> bool:
+        """Ask for the eigenvalues of the run's field Jacobian now; a
+        :class:`~ganviz.core.events.SpectrumReady` tagged ``tag`` brings them
+        (computed beside training, not in its way). False when no host is running.
+        """
+        if self._transport is None:
+            return False
+        self._transport.send(RequestSpectrum(tag, int(k), batch))
         return True
 
     def _send(self, cmd) -> None:
