@@ -338,3 +338,21 @@ def test_a_headless_mlp_run_with_a_toy_only_key_is_refused(capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("ganviz: error: update=optimistic is not implemented for the MLP GAN yet; "
                    "the dynamics lab (--dynamics) supports it")
+
+
+def test_rotation_index_of_known_spectra():
+    assert dyn.rotation_index(dyn.eigenvalues(Game())) == math.inf  # +-i/2: pure rotation
+    assert dyn.rotation_index(dyn.eigenvalues(Game(consensus=1.0))) == pytest.approx(2.0)
+    assert dyn.rotation_index(dyn.eigenvalues(Game(r1=1.0))) == 0.0  # a double real -1/2
+    assert math.isnan(dyn.rotation_index([]))
+
+
+def test_vary_changes_one_setting_and_keeps_k_for_alternating():
+    base = Game(k=3)
+    assert dyn.vary(base, "r1", 0.3) == Game(k=3, r1=0.3)
+    assert dyn.vary(base, "lr", 0.5) == Game(k=3, lr_d=0.5, lr_g=0.5)
+    assert dyn.vary(base, "update", "extragradient") == Game(update="extragradient", k=1)
+    with pytest.raises(ConfigError, match="cannot vary 'kind'"):
+        dyn.vary(base, "kind", "bilinear")
+    with pytest.raises(ConfigError, match="r1 must be"):
+        dyn.vary(base, "r1", -1.0)

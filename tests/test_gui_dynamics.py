@@ -100,3 +100,163 @@ def test_a_screenshot_of_the_lab_alone(tmp_path):
     assert result.returncode == 0, result.stderr
     image = iio.imread(out)
     assert image.shape[0] > 400 and image.shape[1] > 800 and image.std() > 10
+
+
+# --- following the run, small multiples, the live spectrum ----------------------------------
+
+
+class Source:
+    """A stand-in for the controller: its config, its two signals, the requests it got."""
+
+    def __init__(self, config):
+        from PySide6.QtCore import QObject, Signal
+
+        class Signals(QObject):
+            applied = Signal(object)
+            spectrum = Signal(object)
+
+        self._signals = Signals()
+        self.applied, self.spectrum = self._signals.applied, self._signals.spectrum
+        self.config = config
+        self.asked = []
+
+    def request_spectrum(self, tag, k=16):
+        self.asked.append((tag, k))
+        return True
+
+    def apply(self, **changes):
+        import dataclasses
+
+        self.config = dataclasses.replace(self.config, **changes)
+        self.applied.emit(self.config)
+
+
+@pytest.fixture
+def linked(qtbot, pg_style):
+    from ganviz.app.dynamics import DynamicsLab
+    from ganviz.core.config import Config
+
+    source = Source(Config(loss="minimax", optimizer="sgd", lr_d=0.2, lr_g=0.2))
+    window = DynamicsLab(source=source)
+    qtbot.addWidget(window)
+    window.show()
+    yield window, source
+    window.close()
+
+
+def test_the_lab_follows_the_runs_settings_as_they_change(linked):
+    lab, source = linked
+    assert lab.follow.isChecked() and lab.follow.isVisible()
+    source.apply(r1=0.3, update="simultaneous")
+    assert (lab.game.r1, lab.game.update, lab.game.loss) == (0.3, "simultaneous", "minimax")
+    ex, ey = lab.view.field_eigen.getData()
+    np.testing.assert_allclose(ex, -0.15, atol=1e-9)
+    np.testing.assert_allclose(sorted(ey), [-0.4769696, 0.4769696], atol=1e-6)
+    assert "0.974679" in lab.radius.text()
+    source.apply(loss="hinge", lr_d=0.05, lr_g=0.1, k=3, update="alternating", r1=0.0,
+                 consensus=0.5, instance_noise=0.2, r2=0.1)
+    expected = Game(loss="hinge", lr_d=0.05, lr_g=0.1, k=3, consensus=0.5, instance_noise=0.2,
+                    r2=0.1)
+    assert lab.game == expected
+    assert lab.view.radius == pytest.approx(dyn.spectral_radius(expected), abs=1e-15)
+    np.testing.assert_array_equal(np.stack(drawn(lab.view.path), axis=1),
+                                  dyn.trajectory(expected, 1.0, 1.0, 500))
+
+
+def test_what_the_toy_leaves_out_is_named(linked):
+    lab, source = linked
+    source.apply(loss="wgan-gp", optimizer="adam")
+    assert lab.game.loss == "wgan"
+    assert "wgan for wgan-gp" in lab.note.text() and "optimizer is adam" in lab.note.text()
+    source.apply(loss="minimax", update="extragradient", k=4)
+    assert lab.game.k == 1 and "k=1" in lab.note.text()
+
+
+def test_editing_a_followed_setting_in_the_lab_stops_following(linked):
+    lab, source = linked
+    lab.inputs["r2"].setValue(0.5)
+    assert not lab.follow.isChecked() and "r2 set here" in lab.note.text()
+    source.apply(loss="lsgan")
+    assert lab.game.loss == "minimax" and lab.game.r2 == 0.5
+    lab.follow.setChecked(True)  # following again takes the run's settings at once
+    assert lab.game.loss == "lsgan" and lab.game.r2 == 0.0
+
+
+def test_small_multiples_of_the_update_rules_on_linked_axes(lab):
+    lab.tabs.setCurrentIndex(1)
+    panels = lab.multiples.panels
+    assert len(panels) == 4
+    for panel, update, radius in zip(panels, dyn.UPDATES, lab.multiples.radii):
+        game = dyn.vary(lab.game, "update", update)
+        assert radius == pytest.approx(dyn.spectral_radius(game), abs=1e-15)
+        assert f"update={update}" in panel.titleLabel.text
+        assert f"{radius:.4f}" in panel.titleLabel.text
+    assert all(p.vb.linkedView(0) is panels[0].vb for p in panels[1:])
+    panels[0].setXRange(-0.5, 0.5, padding=0)  # from [-2, 2]: every panel zooms in
+    low, high = panels[3].vb.viewRange()[0]
+    assert -0.6 < low < -0.45 and 0.45 < high < 0.6  # the locked aspect may widen it a little
+
+
+def test_small_multiples_of_r1_and_bad_values(lab):
+    lab.tabs.setCurrentIndex(1)
+    lab.vary.setCurrentText("r1")
+    lab.values.setText("0, 0.3, 1")
+    lab.redraw_multiples()
+    expected = [dyn.spectral_radius(Game(update="simultaneous", r1=g)) for g in (0, 0.3, 1)]
+    np.testing.assert_allclose(lab.multiples.radii, expected, atol=1e-15)
+    lab.values.setText("0, x")
+    lab.redraw_multiples()
+    assert "r1 must be a number, got 'x'" in lab.multiples_message.text()
+    assert len(lab.multiples.panels) == 3  # the last good ones stay
+    lab.values.setText(", ".join(["0.1"] * 7))
+    lab.redraw_multiples()
+    assert "1 to 6 values" in lab.multiples_message.text()
+    lab.values.setText("-1")
+    lab.redraw_multiples()
+    assert "r1=-1" in lab.multiples_message.text() and ">= 0" in lab.multiples_message.text()
+
+
+def test_a_spectrum_answer_is_drawn_with_its_rotation_index(linked):
+    from ganviz.core.events import SpectrumReady
+
+    lab, source = linked
+    lab.tabs.setCurrentIndex(2)
+    lab.spectrum_button.click()
+    lab.spectrum_button.click()  # one at a time: the second waits for the first
+    assert len(source.asked) == 1
+    tag = source.asked[0][0]
+    values = np.array([-0.5 + 2j, -0.5 - 2j, 0.1 + 0j])
+    source.spectrum.emit(SpectrumReady(0, ("other", 1), 7, values * 9))  # not ours: ignored
+    assert lab._pending == tag
+    source.spectrum.emit(SpectrumReady(0, tag, 40, values, None, "exact", 3, 16, 0.012))
+    x, y = lab.live.plain.getData()
+    np.testing.assert_array_equal(x, values.real)
+    np.testing.assert_array_equal(y, values.imag)
+    assert lab.live.history == [(40, 4.0)]  # max |Im| 2 over max |Re| 0.5
+    assert "Largest Re λ 0.1 (a direction pushes away)" in lab.live_status.text()
+    lab.request_spectrum()
+    source.spectrum.emit(SpectrumReady(0, source.asked[1][0], 41, None, reason="boom"))
+    assert "No spectrum: boom." in lab.live_status.text()
+
+
+def test_the_lab_alone_cannot_ask_for_a_spectrum(lab):
+    assert not lab.follow.isVisible() and not lab.spectrum_button.isEnabled()
+    lab.request_spectrum()  # nothing to ask: nothing happens
+    assert lab._pending is None
+
+
+def test_the_main_windows_lab_takes_the_runs_spectrum(qtbot, make_window):
+    from ganviz.core.config import Config
+
+    window = make_window(Config(data="gaussian", z_dim=1, hidden=4, layers=1, batch_size=16))
+    lab = next(a for a in window.view_menu.actions() if a.text() == "&Dynamics lab")
+    lab.trigger()
+    lab = window._dynamics_lab
+    qtbot.addWidget(lab)
+    window.controller.set_params({"lr_d": 0.01, "k": 2})
+    assert lab.game.lr_d == 0.01 and lab.game.k == 2  # the real controls' path
+    with qtbot.waitSignal(window.controller.spectrum, timeout=60_000):
+        lab.spectrum_button.click()
+    assert lab._pending is None
+    x, _ = lab.live.plain.getData()
+    assert len(x) == 26 and "(exact)" in lab.live_status.text()

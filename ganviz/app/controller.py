@@ -20,8 +20,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from ganviz.core.config import SNAPSHOT_INTERVAL, Config, ConfigError
 from ganviz.core.events import (
-    SNAPSHOT_EVENTS, Died, Diverged, Errored, Finished, NotApplied, Notice, Paused, Started,
-    StateReady,
+    SNAPSHOT_EVENTS, Died, Diverged, Errored, Finished, NotApplied, Notice, Paused,
+    SpectrumReady, Started, StateReady,
 )
 from ganviz.core.history import History
 from ganviz.core.loop import Schedule
@@ -64,6 +64,11 @@ class Controller(QObject):
     finished = Signal(object)
     #: A session file was opened: (its preset name or "", frozen networks as "d"/"g" string).
     session_opened = Signal(str, str)
+    #: The config in force after any change that took (controls, preset, session): the
+    #: dynamics lab follows it.
+    applied = Signal(object)
+    #: A :class:`~ganviz.core.events.SpectrumReady` answering :meth:`request_spectrum`.
+    spectrum = Signal(object)
 
     def __init__(self, config: Config, mode: str | None = None, *, max_steps: int | None = None,
                  interval: float = SNAPSHOT_INTERVAL, parent=None) -> None:
@@ -173,6 +178,12 @@ class Controller(QObject):
             self.message.emit(INFO, event.text[0].upper() + event.text[1:])
         elif isinstance(event, StateReady):
             self._write_session(event)
+        elif isinstance(event, SpectrumReady):
+            self.spectrum.emit(event)
+
+    def request_spectrum(self, tag, k: int = 16) -> bool:
+        """Ask the run for its field's spectrum (``spectrum`` brings it); False with no run."""
+        return self.worker is not None and self.supervisor.request_spectrum(tag, k)
 
     def _keep(self, event) -> None:
         snap = event.snapshot
@@ -255,6 +266,7 @@ class Controller(QObject):
         self.preset = session.preset
         self.supervisor.frozen = set((session.state or {}).get("frozen", ()))
         self.config_changed.emit(self.config)
+        self.applied.emit(self.config)
         self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
         history = (session.history, session.measured) if session.history else None
         if self.worker is None:
@@ -287,6 +299,7 @@ class Controller(QObject):
         elif not cold:
             self._mark(", ".join(f"{_SHORT.get(k, k)} {getattr(self.config, k)}"
                                  for k in changes if hasattr(self.config, k)))
+        self.applied.emit(self.config)
         return True
 
     def _mark(self, label: str) -> None:
@@ -354,6 +367,7 @@ class Controller(QObject):
         self.supervisor.config = preset.config
         self.preset = name
         self.config_changed.emit(self.config)
+        self.applied.emit(self.config)
         self.reset()
         self.message.emit(INFO, f"Preset: {preset.title}")
         return preset

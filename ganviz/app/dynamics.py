@@ -5,24 +5,34 @@ Opened from the main window (View > Dynamics lab) or alone with
 Every control redraws at once: the toy's numbers take milliseconds. A setting
 the toy does not accept (k > 1 with a joint update rule, say) is named in the
 message line and the plots keep the last accepted game.
+
+Three tabs: the game (field, trajectory, distance, spectra), small multiples
+(one key varied over a few values, side by side), and the live spectrum of the
+real run (eigenvalues of its field Jacobian, computed by the training process on
+request: ganviz/core/spectrum.py). Opened from the main window, "follow the run"
+keeps the toy on the run's loss, k, rates, update rule and regularisers as they
+change (the controller's ``applied`` signal); what the toy cannot model (an
+optimizer's state, EMA, spectral norm) is named in the message line. Nothing
+here imports torch.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+import math
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QApplication, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox,
-    QVBoxLayout, QWidget,
+    QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+    QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from ganviz.core import dynamics as dyn
 from ganviz.core.config import ConfigError
 from ganviz.views import style
-from ganviz.views.dynamics import DynamicsView
+from ganviz.views.dynamics import DynamicsView, MultiplesView, SpectrumView
 
 #: The controls' tooltips: each option's formula on the Dirac-GAN.
 TIPS = {
@@ -44,19 +54,62 @@ TIPS = {
     "steps": "iterations drawn", "theta0": "start theta (or drag the marker)",
     "psi0": "start psi (or drag the marker)",
     "psi_clip": "clip psi to [-c, c] after every update (0: off; Gidel's notebook uses 1)",
+    "follow": "Keep the toy on the main window's loss, k, learning rates, update rule and "
+              "regulariser weights as they change (a preset too). Editing one of them here "
+              "stops following.",
+    "vary": "The setting that differs between the small multiples",
+    "values": "Its values, separated by commas (1 to 6); each panel is titled by its value",
+    "spectrum_now": "Eigenvalues of the Jacobian of the real run's gradient field at its "
+                    "current weights (float64, on one minibatch), computed beside training",
+    "every": "Take a spectrum every N seconds while the lab is open (0: only on request)",
+    "eigen_k": "Eigenvalues of largest modulus found by Arnoldi on a network too large for "
+               "the exact method (above 800 parameters)",
+}
+#: The run's keys the lab follows (``lr_d``, ``lr_g`` and the toy's own regularisers).
+FOLLOWED = ("loss", "update", "k", "lr_d", "lr_g", "r1", "r2", "instance_noise", "consensus")
+#: Keys of the run the toy does not model, with the value that changes nothing.
+UNMODELLED = {"ema": 0.0, "spectral_norm": False}
+#: Small multiples: the keys one may vary and the values they start with.
+MULTIPLES = {
+    "update": "alternating, simultaneous, extragradient, optimistic",
+    "loss": ", ".join(dyn.TOY_LOSSES),
+    "r1": "0, 0.1, 0.3, 1",
+    "r2": "0, 0.1, 0.3, 1",
+    "instance_noise": "0, 0.3, 0.7, 1.5",
+    "consensus": "0, 0.3, 1, 3",
+    "k": "1, 2, 5, 10",
+    "lr": "0.05, 0.2, 0.5, 1",
+    "lr_d": "0.05, 0.2, 0.5, 1",
+    "lr_g": "0.05, 0.2, 0.5, 1",
 }
 
 
 class DynamicsLab(QWidget):
-    """The lab: a form of the game's settings and the :class:`DynamicsView` that draws it."""
+    """The lab: a form of the game's settings beside three tabs of plots.
+
+    Parameters
+    ----------
+    game : Game, optional
+        The game to start from (default: the paper's Dirac-GAN).
+    start : (float, float)
+        (theta0, psi0).
+    steps : int
+        Iterations drawn.
+    source : Controller, optional
+        The main window's controller: the lab follows its config (``source.config``,
+        ``source.applied``) and asks it for spectra (``source.request_spectrum``,
+        ``source.spectrum``). Without it the lab stands alone.
+    """
 
     def __init__(self, game: dyn.Game | None = None, start=(1.0, 1.0), steps: int = 500,
-                 parent=None) -> None:
+                 parent=None, source=None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("ganviz: dynamics lab")
         self.resize(1500, 900)
         game = game or dyn.Game()
         self.view = DynamicsView()
+        self.multiples = MultiplesView()
+        self.live = SpectrumView()
         form = QFormLayout()
         self.inputs = {}
 
@@ -64,7 +117,7 @@ class DynamicsLab(QWidget):
             box = QComboBox()
             box.addItems(items)
             box.setCurrentText(value)
-            box.currentTextChanged.connect(self.redraw)
+            box.currentTextChanged.connect(lambda *_: self._edited(key))
             self._add(form, key, box)
 
         def number(key, value, low, high, step, decimals=3):
@@ -73,49 +126,71 @@ class DynamicsLab(QWidget):
             box.setDecimals(decimals)
             box.setSingleStep(step)
             box.setValue(value)
-            box.valueChanged.connect(self.redraw)
+            box.valueChanged.connect(lambda *_: self._edited(key))
             self._add(form, key, box)
 
         def integer(key, value, low, high):
             box = QSpinBox()
             box.setRange(low, high)
             box.setValue(value)
-            box.valueChanged.connect(self.redraw)
+            box.valueChanged.connect(lambda *_: self._edited(key))
             self._add(form, key, box)
 
         combo("kind", list(dyn.DYNAMICS), game.kind)
         combo("loss", list(dyn.TOY_LOSSES), game.loss)
         combo("update", list(dyn.UPDATES), game.update)
         integer("k", game.k, 1, 50)
-        number("lr_d", game.lr_d, 0.001, 5.0, 0.05)
-        number("lr_g", game.lr_g, 0.001, 5.0, 0.05)
+        number("lr_d", game.lr_d, 1e-6, 5.0, 0.05, decimals=6)
+        number("lr_g", game.lr_g, 1e-6, 5.0, 0.05, decimals=6)
         for key in ("r1", "r2", "instance_noise", "consensus"):
             number(key, getattr(game, key), 0.0, 10.0, 0.1)
         integer("steps", steps, 1, 100_000)
         number("theta0", start[0], -100.0, 100.0, 0.1)
         number("psi0", start[1], -100.0, 100.0, 0.1)
         number("psi_clip", game.psi_clip or 0.0, 0.0, 100.0, 0.5)
+        self.follow = QCheckBox("follow the run")
+        self.follow.setToolTip(TIPS["follow"])
+        self.follow.setVisible(source is not None)
+        self.follow.toggled.connect(self._on_follow)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {style.ACCENT}")
+        self.note = QLabel()  # what the toy does not model of the run it follows
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {style.MUTED}")
         self.radius = QLabel()
         self.radius.setStyleSheet("font-size: 13pt")
         self.radius.setToolTip("The largest modulus of the update operator's eigenvalues at "
                                "the equilibrium: below 1 the iterates converge near it")
         side = QVBoxLayout()
+        side.addWidget(self.follow)
         side.addLayout(form)
         side.addWidget(self.radius)
         side.addWidget(self.message)
+        side.addWidget(self.note)
         side.addStretch(1)
         panel = QWidget()
         panel.setLayout(side)
         panel.setFixedWidth(260)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.view, "Game")
+        self.tabs.addTab(self._multiples_tab(), "Small multiples")
+        self.tabs.addTab(self._live_tab(), "Real run spectrum")
+        self.tabs.currentChanged.connect(lambda *_: self.redraw())
         layout = QHBoxLayout(self)
         layout.addWidget(panel)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.tabs, 1)
         self.view.start_moved.connect(self.move_start)
         self.game = game
+        self.source = None
+        self._pending = None  # the tag of the spectrum asked for and not yet come
+        self._asked = 0
         self.redraw()
+        if source is not None:
+            self.link(source)
+
+    # --- the form ---------------------------------------------------------------------------
 
     def _add(self, form: QFormLayout, key: str, box) -> None:
         box.setToolTip(TIPS[key])
@@ -128,6 +203,16 @@ class DynamicsLab(QWidget):
         box = self.inputs[key]
         return box.currentText() if isinstance(box, QComboBox) else box.value()
 
+    def _set(self, key: str, value) -> None:
+        """Show ``value`` in a control without it counting as the user's edit."""
+        box = self.inputs[key]
+        box.blockSignals(True)
+        if isinstance(box, QComboBox):
+            box.setCurrentText(str(value))
+        else:
+            box.setValue(value)
+        box.blockSignals(False)
+
     def settings(self) -> dyn.Game:
         """The game the controls describe; ConfigError if the toy does not accept it."""
         kind = self.value("kind")
@@ -139,8 +224,17 @@ class DynamicsLab(QWidget):
             instance_noise=self.value("instance_noise"), consensus=self.value("consensus"),
             psi_clip=clip if clip > 0 else None)
 
+    def _edited(self, key: str) -> None:
+        """The user changed a control: a setting the run has stops following it."""
+        if key in FOLLOWED and self.follow.isChecked():
+            self.follow.blockSignals(True)
+            self.follow.setChecked(False)
+            self.follow.blockSignals(False)
+            self.note.setText(f"Not following the run: {key} set here.")
+        self.redraw()
+
     def redraw(self, *_):
-        """Draw the controls' game; a refused setting leaves the last one drawn."""
+        """Draw the controls' game in the tab shown; a refused setting leaves the last one."""
         self.inputs["loss"].setEnabled(self.value("kind") == "dirac")
         self.inputs["k"].setEnabled(self.value("update") == "alternating")
         try:
@@ -150,33 +244,251 @@ class DynamicsLab(QWidget):
             return
         self.message.setText("")
         self.game = game
-        self.view.show_game(game, (self.value("theta0"), self.value("psi0")), self.value("steps"))
+        self.view.show_game(game, self.start(), self.value("steps"))
         self.radius.setText(f"spectral radius\n{self.view.radius:.6f}")
+        if self.tabs.currentIndex() == 1:
+            self.redraw_multiples()
+
+    def start(self) -> tuple[float, float]:
+        return self.value("theta0"), self.value("psi0")
 
     def move_start(self, theta: float, psi: float) -> None:
         """Start the trajectory at (theta, psi) (the view's drag or click)."""
-        for key, value in (("theta0", theta), ("psi0", psi)):
-            box = self.inputs[key]
-            box.blockSignals(True)
-            box.setValue(value)
-            box.blockSignals(False)
+        self._set("theta0", theta)
+        self._set("psi0", psi)
         self.redraw()
+
+    # --- following the run ------------------------------------------------------------------
+
+    def link(self, source) -> None:
+        """Follow ``source`` (the main window's controller) and ask it for spectra."""
+        self.source = source
+        self.follow.setVisible(True)
+        source.applied.connect(self.follow_config)
+        source.spectrum.connect(self.on_spectrum)
+        if hasattr(source, "new_run"):
+            source.new_run.connect(lambda *_: self.live.forget())
+        self.spectrum_button.setEnabled(True)
+        self.every.setEnabled(True)
+        self.live_status.setText("Press Spectrum now to take the run's spectrum.")
+        self.follow.setChecked(True)
+
+    def _on_follow(self, on: bool) -> None:
+        if on and self.source is not None:
+            self.follow_config(self.source.config)
+        elif not on:
+            self.note.setText("Not following the run.")
+
+    def follow_config(self, config) -> None:
+        """Show the toy closest to a run's ``config`` (when following): its loss, k, rates,
+        update rule and regularisers; the message says what the toy leaves out."""
+        if not self.follow.isChecked():
+            return
+        values, notes = follow_values(config)
+        for key, value in values.items():
+            self._set(key, value)
+        self.note.setText("Following the run. " + " ".join(notes) if notes
+                          else "Following the run.")
+        self.redraw()
+
+    # --- small multiples --------------------------------------------------------------------
+
+    def _multiples_tab(self) -> QWidget:
+        self.vary = QComboBox()
+        self.vary.addItems(list(MULTIPLES))
+        self.vary.setToolTip(TIPS["vary"])
+        self.values = QLineEdit(MULTIPLES["update"])
+        self.values.setToolTip(TIPS["values"])
+        self.vary.currentTextChanged.connect(self._on_vary)
+        self.values.editingFinished.connect(self.redraw_multiples)
+        self.multiples_message = QLabel()
+        self.multiples_message.setStyleSheet(f"color: {style.ACCENT}")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("vary"))
+        row.addWidget(self.vary)
+        row.addWidget(QLabel("values"))
+        row.addWidget(self.values, 1)
+        box = QVBoxLayout()
+        box.setContentsMargins(0, 4, 0, 0)
+        box.addLayout(row)
+        box.addWidget(self.multiples_message)
+        box.addWidget(self.multiples, 1)
+        tab = QWidget()
+        tab.setLayout(box)
+        return tab
+
+    def _on_vary(self, key: str) -> None:
+        self.values.setText(MULTIPLES[key])
+        self.redraw_multiples()
+
+    def multiple_games(self) -> tuple[list, list[str]]:
+        """The games of the small multiples and their titles; ConfigError naming a bad value."""
+        key = self.vary.currentText()
+        texts = [t.strip() for t in self.values.text().split(",") if t.strip()]
+        if not 1 <= len(texts) <= MultiplesView.MOST:
+            raise ConfigError(f"give 1 to {MultiplesView.MOST} values separated by commas, "
+                              f"got {len(texts)}")
+        games, labels = [], []
+        for text in texts:
+            value = parse_value(key, text)
+            try:
+                games.append(dyn.vary(self.game, key, value))
+            except ConfigError as exc:
+                raise ConfigError(f"{key}={text}: {exc}") from None
+            labels.append(f"{key}={text}")
+        return games, labels
+
+    def redraw_multiples(self) -> None:
+        try:
+            games, labels = self.multiple_games()
+        except ConfigError as exc:
+            self.multiples_message.setText(str(exc))
+            return
+        self.multiples_message.setText("")
+        self.multiples.show_games(games, labels, self.start(), self.value("steps"))
+
+    # --- the real run's spectrum ------------------------------------------------------------
+
+    def _live_tab(self) -> QWidget:
+        self.spectrum_button = QPushButton("Spectrum now")
+        self.spectrum_button.setToolTip(TIPS["spectrum_now"])
+        self.spectrum_button.clicked.connect(self.request_spectrum)
+        self.every = QSpinBox()
+        self.every.setRange(0, 600)
+        self.every.setSuffix(" s")
+        self.every.setSpecialValueText("off")
+        self.every.setToolTip(TIPS["every"])
+        self.every.valueChanged.connect(self._on_every)
+        self.eigen_k = QSpinBox()
+        self.eigen_k.setRange(2, 64)
+        self.eigen_k.setValue(16)
+        self.eigen_k.setToolTip(TIPS["eigen_k"])
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.request_spectrum)
+        self.live_status = QLabel("Open the lab from the main window (View > Dynamics lab) "
+                                  "to take the spectrum of its run.")
+        self.live_status.setWordWrap(True)
+        self.spectrum_button.setEnabled(False)
+        self.every.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(self.spectrum_button)
+        row.addWidget(QLabel("every"))
+        row.addWidget(self.every)
+        row.addWidget(QLabel("eigenvalues (large nets)"))
+        row.addWidget(self.eigen_k)
+        row.addStretch(1)
+        box = QVBoxLayout()
+        box.setContentsMargins(0, 4, 0, 0)
+        box.addLayout(row)
+        box.addWidget(self.live_status)
+        box.addWidget(self.live, 1)
+        tab = QWidget()
+        tab.setLayout(box)
+        return tab
+
+    def _on_every(self, seconds: int) -> None:
+        if seconds > 0 and self.isVisible():
+            self.timer.start(seconds * 1000)
+        else:
+            self.timer.stop()
+
+    def request_spectrum(self) -> None:
+        """Ask the run for its spectrum (one at a time)."""
+        if self.source is None or self._pending is not None:
+            return
+        self._asked += 1
+        tag = ("lab", self._asked)
+        if self.source.request_spectrum(tag, self.eigen_k.value()):
+            self._pending = tag
+            self.live_status.setText("Computing the spectrum beside the run...")
+        else:
+            self.live_status.setText("No run is going: press Play or Reset in the main window.")
+
+    def on_spectrum(self, event) -> None:
+        """A spectrum came back (the controller's ``spectrum`` signal)."""
+        if event.tag != self._pending:
+            return
+        self._pending = None
+        if event.eigenvalues is None:
+            self.live_status.setText(f"No spectrum: {event.reason}.")
+            return
+        how = (f"all {event.n_params:,} (exact)" if event.method == "exact" else
+               f"{len(event.eigenvalues)} of largest modulus of {event.n_params:,} (Arnoldi)")
+        values = event.eigenvalues
+        self.live.show_spectrum(event.step, values, event.consensus,
+                                f"step {event.step:,}")
+        top = float(values.real.max())
+        self.live_status.setText(
+            f"Step {event.step:,}: eigenvalues {how}, minibatch {event.batch}, "
+            f"{event.seconds * 1000:,.0f} ms. Largest Re λ {top:.4g} "
+            f"({'a direction pushes away' if top > 1e-9 else 'no direction pushes away'}), "
+            f"largest |λ| {float(abs(values).max()):.4g}.")
+
+    # --- showing and hiding -----------------------------------------------------------------
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        self._on_every(self.every.value())
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt name
+        self.timer.stop()  # spectra are taken only while the lab is open
+        super().hideEvent(event)
+
+
+def parse_value(key: str, text: str):
+    """A small multiple's value from its text: a name, an integer (k) or a number."""
+    if key in ("update", "loss"):
+        return text
+    try:
+        return int(text) if key == "k" else float(text)
+    except ValueError:
+        kind = "an integer" if key == "k" else "a number"
+        raise ConfigError(f"{key} must be {kind}, got {text!r}") from None
+
+
+def follow_values(config) -> tuple[dict, list[str]]:
+    """The lab's control values for a run's ``config``, and notes on what the toy leaves out.
+
+    Keys are read by name, so a config without one (an older run) leaves that control as it is.
+    """
+    values = {key: getattr(config, key) for key in FOLLOWED if hasattr(config, key)}
+    notes = []
+    loss = values.get("loss")
+    if loss is not None and loss not in dyn.TOY_LOSSES:
+        values["loss"] = "wgan" if loss == "wgan-gp" else "minimax"
+        notes.append(f"The toy shows {values['loss']} for {loss} (wgan-gp's penalty "
+                     "(|psi| - 1)^2 has no Jacobian at the equilibrium)."
+                     if loss == "wgan-gp" else f"The toy has no {loss}.")
+    optimizer = getattr(config, "optimizer", "sgd")
+    notes.append(f"The run's optimizer is {optimizer}; the toy takes plain gradient steps at "
+                 "the run's rates (no momentum or Adam state).")
+    off = [key for key, neutral in UNMODELLED.items()
+           if hasattr(config, key) and getattr(config, key) not in (neutral, None)]
+    if off:
+        notes.append(f"Not modelled by the toy: {', '.join(off)}.")
+    if values.get("k", 1) > 1 and values.get("update", "alternating") != "alternating":
+        values["k"] = 1
+        notes.append("k counts alternating D steps; the joint rule moves both at once (k=1).")
+    return values, notes
 
 
 def lab_game(config) -> dyn.Game:
-    """The toy game closest to a run's config: its loss, k and regularisers, the paper's h."""
-    loss = config.loss if config.loss in dyn.TOY_LOSSES else "minimax"
-    update = config.update
-    return dyn.Game(loss=loss, update=update, k=config.k if update == "alternating" else 1,
-                    r1=config.r1, r2=config.r2, consensus=config.consensus,
-                    instance_noise=config.instance_noise)
+    """The toy game closest to a run's config (its loss, update, k, rates and regularisers)."""
+    values, _ = follow_values(config)
+    return dyn.Game(**values)
 
 
-def open_lab(parent, config=None) -> DynamicsLab:
-    """Show the lab beside ``parent`` (one per parent), starting from ``config``'s loss and k."""
+def open_lab(parent, source=None) -> DynamicsLab:
+    """Show the lab beside ``parent`` (one per parent), following ``source`` (a controller)."""
     lab = getattr(parent, "_dynamics_lab", None)
     if lab is None:
-        lab = DynamicsLab(lab_game(config) if config is not None else None, parent=parent)
+        game = None
+        if source is not None:
+            try:
+                game = lab_game(source.config)
+            except ConfigError:
+                game = None  # the lab says why when it follows
+        lab = DynamicsLab(game, parent=parent, source=source)
         parent._dynamics_lab = lab
     lab.show()
     lab.raise_()

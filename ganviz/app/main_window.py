@@ -299,7 +299,7 @@ class MainWindow(QMainWindow):
                          checkable=True, tip=f"Show the {title} panel in the time-series column")
             act.setChecked(key in self.series.chosen())
             self.series_actions[key] = act
-        action(self.view_menu, "&Dynamics lab", lambda: open_lab(self, self.controller.config),
+        action(self.view_menu, "&Dynamics lab", lambda: open_lab(self, self.controller),
                tip="Toy games you can solve (Dirac-GAN, bilinear game): the field, a trajectory "
                    "and the spectra of each update rule and regulariser")
         action(self.help_menu, "&Keyboard shortcuts", lambda: helptext.show_shortcuts(self))

@@ -341,6 +341,37 @@ def spectral_radius(game: Game) -> float:
     return float(np.abs(update_eigenvalues(game)).max())
 
 
+def rotation_index(values) -> float:
+    """max |Im| / max |Re| over eigenvalues: how much faster the fastest rotation is than the
+    fastest pull or push (inf for a pure rotation such as the unregularised Dirac-GAN's,
+    nan without eigenvalues or when all are 0)."""
+    values = np.asarray(values, dtype=complex).reshape(-1)
+    if values.size == 0:
+        return math.nan
+    im, re = float(np.abs(values.imag).max()), float(np.abs(values.real).max())
+    if re == 0:
+        return math.inf if im > 0 else math.nan
+    return im / re
+
+
+def vary(game: Game, key: str, value) -> Game:
+    """``game`` with one setting changed (a small multiple of the lab); ConfigError if refused.
+
+    ``lr`` sets both rates; a joint update rule (simultaneous, extragradient, optimistic)
+    takes k = 1, since k counts the D steps of ``alternating``.
+    """
+    from dataclasses import replace
+
+    if key == "lr":
+        return replace(game, lr_d=value, lr_g=value)
+    if key == "update" and value != "alternating":
+        return replace(game, update=value, k=1)
+    if key not in {f.name for f in fields(Game)} - {"kind"}:
+        raise ConfigError(f"cannot vary {key!r}; accepted: lr, "
+                          + ", ".join(f.name for f in fields(Game) if f.name != "kind"))
+    return replace(game, **{key: value})
+
+
 def _sorted(values: np.ndarray) -> np.ndarray:
     """Complex eigenvalues in a fixed order (by real part, then imaginary part)."""
     values = np.asarray(values, dtype=complex)

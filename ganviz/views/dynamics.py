@@ -42,6 +42,12 @@ TIPS = {
                 "Yellow: eigenvalues of one iteration of the update rule "
                 "(inside the unit circle: the iterates converge; on it: they cycle; "
                 "outside: they leave).",
+    "live": "Eigenvalues of the Jacobian of the real run's gradient field "
+            "v = (-grad_D loss_D, -grad_G loss_G) at its current weights, on one minibatch.<br>"
+            "Right of the dashed axis: directions that push away; far from the real axis: "
+            "rotation. A step of size h moves along an eigenvector by 1 + h λ.",
+    "rotation": "max |Im λ| / max |Re λ| of each spectrum taken: how much the fastest "
+                "directions rotate rather than pull (high: the cycling of the Dirac-GAN).",
 }
 
 
@@ -152,12 +158,10 @@ class DynamicsView(pg.GraphicsLayoutWidget):
         self.update_eigen.setData(upd.real, upd.imag)
         reach = max(1.25, float(np.abs(np.concatenate([jac, upd])).max()) * 1.1)
         self.spectrum_plot.setRange(xRange=(-reach, reach), yRange=(-reach, reach), padding=0)
-        verdict = "converges" if self.radius < 1 - 1e-9 else \
-            "cycles" if self.radius <= 1 + 1e-9 else "diverges"
         self.spectrum_plot.setTitle(
             f"<span style='color:{JACOBIAN}'>● Jacobian</span>  "
             f"<span style='color:{UPDATE}'>■ update</span>  "
-            f"spectral radius <b>{self.radius:.6f}</b> ({verdict})",
+            f"spectral radius <b>{self.radius:.6f}</b> ({verdict(self.radius)})",
             size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
         names = {"dirac": "Dirac-GAN", "bilinear": "bilinear game"}
         self.field_plot.setTitle(
@@ -168,23 +172,9 @@ class DynamicsView(pg.GraphicsLayoutWidget):
             size=f"{style.FONT_SIZE + 1}pt", color="#e8e8e8")
 
     def _draw_field(self, game: dyn.Game, extent: float) -> None:
-        """Arrows on a GRID x GRID lattice over [-extent, extent]^2, length ~ sqrt(speed)."""
-        axis = np.linspace(-extent, extent, GRID)
-        theta, psi = np.meshgrid(axis, axis)
-        w = dyn.field(game, theta, psi) * game.rates  # the time scales stretch the flow
-        speed = np.hypot(w[..., 0], w[..., 1])
-        unit = w / np.where(speed > 0, speed, 1.0)[..., None]
-        top = speed.max()
-        scale = np.sqrt(speed / top) if top > 0 else np.zeros_like(speed)
-        length = (0.85 * (axis[1] - axis[0]) * np.clip(scale, 0.2, 1.0))[..., None]
-        tail = np.stack([theta, psi], axis=-1) - 0.5 * length * unit
-        tip = tail + length * unit
-        back = -0.35 * length * unit
-        side = 0.2 * length * np.stack([-unit[..., 1], unit[..., 0]], axis=-1)
-        segments = np.stack([tail, tip, tip, tip + back + side, tip, tip + back - side], axis=-2)
-        segments = segments[speed > 0].reshape(-1, 2)  # no arrow where the field is zero
+        """Arrows over [-extent, extent]^2; the view's range follows the extent."""
+        segments, self.field_speed = arrow_segments(game, extent)
         self.arrows.setData(segments[:, 0], segments[:, 1])
-        self.field_speed = speed
         if extent != self._extent:
             self.field_plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent),
                                      padding=0.02)
@@ -202,6 +192,163 @@ class DynamicsView(pg.GraphicsLayoutWidget):
             return
         pos = vb.mapSceneToView(event.scenePos())
         self.start_moved.emit(float(pos.x()), float(pos.y()))
+
+
+class MultiplesView(pg.GraphicsLayoutWidget):
+    """Small multiples: one field-and-trajectory panel per game, on linked axes.
+
+    Each panel is titled by the setting that differs (``r1=0.3``) and its
+    spectral radius; the axes of all panels move together.
+    """
+
+    #: Most panels drawn at once.
+    MOST = 6
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.panels: list[pg.PlotItem] = []
+        self.radii: list[float] = []
+
+    def show_games(self, games, labels, start=(1.0, 1.0), steps: int = 500) -> None:
+        """Draw up to MOST ``games``, each titled by its ``labels`` entry, from one start."""
+        games, labels = list(games)[:self.MOST], list(labels)[:self.MOST]
+        self.clear()
+        self.panels, self.radii = [], []
+        theta0, psi0 = float(start[0]), float(start[1])
+        extent = max(2.0, 1.5 * max(abs(theta0), abs(psi0)))
+        cols = len(games) if len(games) <= 3 else 2 if len(games) == 4 else 3
+        size = f"{style.FONT_SIZE}pt"
+        for i, (game, label) in enumerate(zip(games, labels)):
+            plot = self.addPlot(row=i // cols, col=i % cols)
+            style.style_plot(plot, left="psi" if i % cols == 0 else None,
+                             bottom="theta" if i // cols == (len(games) - 1) // cols else None)
+            plot.setMenuEnabled(False)
+            plot.setAspectLocked(True)
+            segments, _ = arrow_segments(game, extent, grid=15)
+            plot.plot(segments[:, 0], segments[:, 1], connect="pairs",
+                      pen=style.pen(FIELD_COLOUR, 1.0))
+            points = dyn.trajectory(game, theta0, psi0, steps)
+            plot.plot(points[:, 0], points[:, 1], pen=style.pen(TRAJECTORY, 2.0),
+                      connect="finite")
+            finite = points[np.isfinite(points).all(axis=1)][-1:]
+            plot.addItem(pg.ScatterPlotItem(finite[:, 0], finite[:, 1], size=8,
+                                            brush=pg.mkBrush(TRAJECTORY), pen=None))
+            plot.addItem(pg.ScatterPlotItem([0.0], [0.0], symbol="x", size=12,
+                                            brush=pg.mkBrush(style.OPTIMAL), pen=None))
+            plot.addItem(pg.ScatterPlotItem([theta0], [psi0], symbol="o", size=9, pen=
+                                            style.pen(style.OPTIMAL, 1.5), brush=None))
+            radius = dyn.spectral_radius(game)
+            self.radii.append(radius)
+            colour = {"converges": style.DATA, "cycles": style.ACCENT}.get(verdict(radius),
+                                                                            style.GEN)
+            plot.setTitle(f"<b>{label}</b>  <span style='color:{colour}'>"
+                          f"ρ = {radius:.4f} ({verdict(radius)})</span>",
+                          size=size, color="#e8e8e8")
+            if self.panels:
+                plot.setXLink(self.panels[0])
+                plot.setYLink(self.panels[0])
+            else:
+                plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent), padding=0.02)
+            self.panels.append(plot)
+
+
+class SpectrumView(pg.GraphicsLayoutWidget):
+    """The real run's spectrum: eigenvalues of its field Jacobian, and the rotation over time.
+
+    Left: the complex plane (stable left of the dashed imaginary axis), the
+    eigenvalues of J (green) and, with consensus on, of J - gamma J^T J (yellow).
+    Right: the rotation index max |Im| / max |Re| at each spectrum taken (log scale).
+    """
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.ci.layout.setColumnStretchFactor(0, 3)
+        self.ci.layout.setColumnStretchFactor(1, 2)
+        p = self.plane = self.addPlot(row=0, col=0)
+        style.style_plot(p, left="Im λ", bottom="Re λ  (1 / unit step)")
+        p.setAspectLocked(True)
+        p.setToolTip(TIPS["live"])
+        p.addItem(pg.InfiniteLine(pos=0, angle=90, pen=style.pen(style.MUTED, 1.0, dash=True)))
+        p.addItem(pg.InfiniteLine(pos=0, angle=0, pen=style.pen(style.MUTED, 0.6)))
+        self.plain = pg.ScatterPlotItem(size=9, symbol="o", brush=pg.mkBrush(JACOBIAN), pen=None)
+        self.corrected = pg.ScatterPlotItem(size=9, symbol="s", brush=pg.mkBrush(UPDATE),
+                                            pen=None)
+        p.addItem(self.plain)
+        p.addItem(self.corrected)
+        r = self.rotation_plot = self.addPlot(row=0, col=1)
+        style.style_plot(r, left="max |Im| / max |Re|", bottom="iteration")
+        r.setLogMode(y=True)
+        r.setToolTip(TIPS["rotation"])
+        self.rotation = r.plot(pen=style.pen(TRAJECTORY, 2.0), symbol="o", symbolSize=6,
+                               symbolBrush=TRAJECTORY, symbolPen=None)
+        self.history: list[tuple[int, float]] = []
+        p.setTitle("no spectrum yet: press Spectrum now", size=f"{style.FONT_SIZE}pt",
+                   color="#e8e8e8")
+
+    def forget(self) -> None:
+        """A new run: the rotation history starts again."""
+        self.history = []
+        self.rotation.setData([], [])
+
+    def show_spectrum(self, step: int, eigenvalues, consensus=None, title: str = "") -> None:
+        """Draw one spectrum (complex arrays) taken at iteration ``step``."""
+        values = np.asarray(eigenvalues, dtype=complex)
+        self.plain.setData(values.real, values.imag)
+        both = values
+        if consensus is not None:
+            corrected = np.asarray(consensus, dtype=complex)
+            self.corrected.setData(corrected.real, corrected.imag)
+            both = np.concatenate([values, corrected])
+        else:
+            self.corrected.setData([], [])
+        reach = max(float(np.abs(both).max()) * 1.1, 1e-6) if both.size else 1.0
+        self.plane.setRange(xRange=(-reach, reach), yRange=(-reach, reach), padding=0.02)
+        legend = f"<span style='color:{JACOBIAN}'>● J</span>"
+        if consensus is not None:
+            legend += f"  <span style='color:{UPDATE}'>■ J - γ JᵀJ</span>"
+        self.plane.setTitle(f"{legend}  {title}", size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
+        index = dyn.rotation_index(values)
+        if self.history and step < self.history[-1][0]:
+            self.history = []  # an earlier step: another run
+        if math.isfinite(index) and index > 0:
+            self.history = [h for h in self.history if h[0] != step] + [(step, index)]
+        if self.history:
+            steps, indices = zip(*self.history)
+            self.rotation.setData(np.array(steps, float), np.array(indices))
+        shown = "∞ (pure rotation)" if math.isinf(index) else _number(index)
+        self.rotation_plot.setTitle(f"rotation index {shown}", size=f"{style.FONT_SIZE}pt",
+                                    color="#e8e8e8")
+
+
+def arrow_segments(game: dyn.Game, extent: float, grid: int = GRID):
+    """Arrows of ``game``'s field on a grid x grid lattice over [-extent, extent]^2.
+
+    Returns
+    -------
+    tuple
+        (segments (m, 2) float64, pairs of points for ``connect="pairs"``: a shaft and
+        two barbs per arrow, its length growing with sqrt(speed); speed (grid, grid)
+        |H w| at the lattice points, H the rates).
+    """
+    axis = np.linspace(-extent, extent, grid)
+    theta, psi = np.meshgrid(axis, axis)
+    w = dyn.field(game, theta, psi) * game.rates  # the time scales stretch the flow
+    speed = np.hypot(w[..., 0], w[..., 1])
+    unit = w / np.where(speed > 0, speed, 1.0)[..., None]
+    top = speed.max()
+    scale = np.sqrt(speed / top) if top > 0 else np.zeros_like(speed)
+    length = (0.85 * (axis[1] - axis[0]) * np.clip(scale, 0.2, 1.0))[..., None]
+    tail = np.stack([theta, psi], axis=-1) - 0.5 * length * unit
+    tip = tail + length * unit
+    back = -0.35 * length * unit
+    side = 0.2 * length * np.stack([-unit[..., 1], unit[..., 0]], axis=-1)
+    segments = np.stack([tail, tip, tip, tip + back + side, tip, tip + back - side], axis=-2)
+    return segments[speed > 0].reshape(-1, 2), speed  # no arrow where the field is zero
+
+
+def verdict(radius: float) -> str:
+    """What a spectral radius means for the iterates near the equilibrium."""
+    return "converges" if radius < 1 - 1e-9 else "cycles" if radius <= 1 + 1e-9 else "diverges"
 
 
 def _number(value: float) -> str:
