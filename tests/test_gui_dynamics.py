@@ -260,3 +260,12 @@ def test_the_main_windows_lab_takes_the_runs_spectrum(qtbot, make_window):
     assert lab._pending is None
     x, _ = lab.live.plain.getData()
     assert len(x) == 26 and "(exact)" in lab.live_status.text()
+
+
+def test_a_run_rate_too_small_to_see_a_turn_is_said(linked):
+    lab, source = linked
+    assert not lab.hint.isVisible()  # h = 0.2: 500 steps cover about eight turns
+    source.apply(lr_d=0.001, lr_g=0.001)
+    # minimax: one turn takes 2 pi / (1/2) = 12.57; 500 steps of 0.001 cover 0.5
+    assert "flow time of 0.5" in lab.hint.text() and "takes 12.6" in lab.hint.text()
+    assert lab.hint.isVisible()

@@ -18,10 +18,11 @@ here imports torch.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
-import math
+import numpy as np
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -162,10 +163,14 @@ class DynamicsLab(QWidget):
         self.radius.setStyleSheet("font-size: 13pt")
         self.radius.setToolTip("The largest modulus of the update operator's eigenvalues at "
                                "the equilibrium: below 1 the iterates converge near it")
+        self.hint = QLabel()  # when the steps drawn cover little of one turn of the flow
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet(f"color: {style.ACCENT}")
         side = QVBoxLayout()
         side.addWidget(self.follow)
         side.addLayout(form)
         side.addWidget(self.radius)
+        side.addWidget(self.hint)
         side.addWidget(self.message)
         side.addWidget(self.note)
         side.addStretch(1)
@@ -246,6 +251,8 @@ class DynamicsLab(QWidget):
         self.game = game
         self.view.show_game(game, self.start(), self.value("steps"))
         self.radius.setText(f"spectral radius\n{self.view.radius:.6f}")
+        self.hint.setText(flow_hint(game, self.value("steps")))
+        self.hint.setVisible(bool(self.hint.text()))
         if self.tabs.currentIndex() == 1:
             self.redraw_multiples()
 
@@ -303,6 +310,7 @@ class DynamicsLab(QWidget):
         self.values.editingFinished.connect(self.redraw_multiples)
         self.multiples_message = QLabel()
         self.multiples_message.setStyleSheet(f"color: {style.ACCENT}")
+        self.multiples_message.setVisible(False)
         row = QHBoxLayout()
         row.addWidget(QLabel("vary"))
         row.addWidget(self.vary)
@@ -343,8 +351,10 @@ class DynamicsLab(QWidget):
             games, labels = self.multiple_games()
         except ConfigError as exc:
             self.multiples_message.setText(str(exc))
+            self.multiples_message.setVisible(True)
             return
         self.multiples_message.setText("")
+        self.multiples_message.setVisible(False)
         self.multiples.show_games(games, labels, self.start(), self.value("steps"))
 
     # --- the real run's spectrum ------------------------------------------------------------
@@ -433,6 +443,20 @@ class DynamicsLab(QWidget):
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt name
         self.timer.stop()  # spectra are taken only while the lab is open
         super().hideEvent(event)
+
+
+def flow_hint(game: dyn.Game, steps: int) -> str:
+    """A line when ``steps`` iterations cover less than half a turn of the rotation at
+    the equilibrium (the run's small rates, say); "" otherwise."""
+    turn = float(np.abs(dyn.eigenvalues(game).imag).max())
+    if turn <= 0:
+        return ""
+    period = 2 * math.pi / turn  # flow time of one turn
+    covered = steps * game.lr_g
+    if covered >= period / 2:
+        return ""
+    return (f"{steps:,} steps of lr_g {game.lr_g:g} cover a flow time of {covered:.3g}; "
+            f"one turn around (0, 0) takes {period:.3g}: raise steps to see it.")
 
 
 def parse_value(key: str, text: str):

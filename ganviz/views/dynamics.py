@@ -90,6 +90,7 @@ class DynamicsView(pg.GraphicsLayoutWidget):
                                    pen=style.pen(style.OPTIMAL, 2))
         f.addItem(self.start)
         self.start.sigPositionChangeFinished.connect(self._on_dragged)
+        f.vb.sigRangeChanged.connect(self._on_range)
         f.scene().sigMouseClicked.connect(self._on_clicked)
 
         d = self.distance_plot = self.addPlot(row=0, col=1)
@@ -127,8 +128,7 @@ class DynamicsView(pg.GraphicsLayoutWidget):
         jac, upd = dyn.eigenvalues(game), dyn.update_eigenvalues(game)
         self.radius = float(np.abs(upd).max())
 
-        extent = max(2.0, 1.5 * max(abs(theta0), abs(psi0)))
-        self._draw_field(game, extent)
+        self._draw_field(game, reach(self.points, (theta0, psi0)))
         for line, sign in zip(self.clip_lines, (1, -1)):
             line.setVisible(game.psi_clip is not None)
             line.setPos(sign * (game.psi_clip or 0.0))
@@ -150,18 +150,22 @@ class DynamicsView(pg.GraphicsLayoutWidget):
             low = math.floor(math.log10(shown.min()))
             high = max(math.ceil(math.log10(shown.max())), low + 1)
             self.distance_plot.setYRange(low, high, padding=0.02)
+            # decades only (every other one past 8): minor labels crowd a short axis
+            every = 1 if high - low <= 8 else 2
+            self.distance_plot.getAxis("left").setTicks(
+                [[(k, _decade(k)) for k in range(low, high + 1, every)], []])
             self.distance_plot.setXRange(0, len(dist) - 1, padding=0.02)
         self.distance_plot.setTitle(f"distance after {steps}: {_number(dist[-1])}",
                                     size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
 
         self.field_eigen.setData(jac.real, jac.imag)
         self.update_eigen.setData(upd.real, upd.imag)
-        reach = max(1.25, float(np.abs(np.concatenate([jac, upd])).max()) * 1.1)
-        self.spectrum_plot.setRange(xRange=(-reach, reach), yRange=(-reach, reach), padding=0)
+        span = max(1.25, float(np.abs(np.concatenate([jac, upd])).max()) * 1.1)
+        self.spectrum_plot.setRange(xRange=(-span, span), yRange=(-span, span), padding=0)
         self.spectrum_plot.setTitle(
             f"<span style='color:{JACOBIAN}'>● Jacobian</span>  "
             f"<span style='color:{UPDATE}'>■ update</span>  "
-            f"spectral radius <b>{self.radius:.6f}</b> ({verdict(self.radius)})",
+            f"spectral radius <b>{self.radius:.6f}</b>: near (0, 0) it {verdict(self.radius)}",
             size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
         names = {"dirac": "Dirac-GAN", "bilinear": "bilinear game"}
         self.field_plot.setTitle(
@@ -172,13 +176,20 @@ class DynamicsView(pg.GraphicsLayoutWidget):
             size=f"{style.FONT_SIZE + 1}pt", color="#e8e8e8")
 
     def _draw_field(self, game: dyn.Game, extent: float) -> None:
-        """Arrows over [-extent, extent]^2; the view's range follows the extent."""
-        segments, self.field_speed = arrow_segments(game, extent)
-        self.arrows.setData(segments[:, 0], segments[:, 1])
+        """Show [-extent, extent]^2 (the start and the path) and the field's arrows over the view."""
         if extent != self._extent:
-            self.field_plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent),
-                                     padding=0.02)
             self._extent = extent
+            self.field_plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent),
+                                     padding=0.02)  # redraws the arrows (_on_range)
+        self._on_range()
+
+    def _on_range(self, *_) -> None:
+        """Arrows over the whole visible area, as the view is resized, panned or zoomed."""
+        if getattr(self, "game", None) is None:  # before the first game
+            return
+        (x0, x1), (y0, y1) = self.field_plot.vb.viewRange()
+        segments, self.field_speed = arrow_segments(self.game, (x0, x1), (y0, y1))
+        self.arrows.setData(segments[:, 0], segments[:, 1])
 
     # --- the start --------------------------------------------------------------------------
 
@@ -215,7 +226,8 @@ class MultiplesView(pg.GraphicsLayoutWidget):
         self.clear()
         self.panels, self.radii = [], []
         theta0, psi0 = float(start[0]), float(start[1])
-        extent = max(2.0, 1.5 * max(abs(theta0), abs(psi0)))
+        paths = [dyn.trajectory(game, theta0, psi0, steps) for game in games]
+        extent = max(reach(points, (theta0, psi0)) for points in paths)
         cols = len(games) if len(games) <= 3 else 2 if len(games) == 4 else 3
         size = f"{style.FONT_SIZE}pt"
         for i, (game, label) in enumerate(zip(games, labels)):
@@ -224,10 +236,10 @@ class MultiplesView(pg.GraphicsLayoutWidget):
                              bottom="theta" if i // cols == (len(games) - 1) // cols else None)
             plot.setMenuEnabled(False)
             plot.setAspectLocked(True)
-            segments, _ = arrow_segments(game, extent, grid=15)
-            plot.plot(segments[:, 0], segments[:, 1], connect="pairs",
-                      pen=style.pen(FIELD_COLOUR, 1.0))
-            points = dyn.trajectory(game, theta0, psi0, steps)
+            arrows = plot.plot(connect="pairs", pen=style.pen(FIELD_COLOUR, 1.0))
+            plot.vb.sigRangeChanged.connect(
+                lambda vb, *_, g=game, a=arrows: _arrows_over(vb, g, a, grid=15))
+            points = paths[i]
             plot.plot(points[:, 0], points[:, 1], pen=style.pen(TRAJECTORY, 2.0),
                       connect="finite")
             finite = points[np.isfinite(points).all(axis=1)][-1:]
@@ -244,12 +256,13 @@ class MultiplesView(pg.GraphicsLayoutWidget):
             plot.setTitle(f"<b>{label}</b>  <span style='color:{colour}'>"
                           f"ρ = {radius:.4f} ({verdict(radius)})</span>",
                           size=size, color="#e8e8e8")
+            plot.disableAutoRange()
             if self.panels:
                 plot.setXLink(self.panels[0])
                 plot.setYLink(self.panels[0])
-            else:
-                plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent), padding=0.02)
             self.panels.append(plot)
+        for plot in self.panels:  # after the links: every panel draws its arrows
+            plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent), padding=0.02)
 
 
 class SpectrumView(pg.GraphicsLayoutWidget):
@@ -278,6 +291,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         r = self.rotation_plot = self.addPlot(row=0, col=1)
         style.style_plot(r, left="max |Im| / max |Re|", bottom="iteration")
         r.setLogMode(y=True)
+        r.getAxis("left").setStyle(maxTextLevel=0)
         r.setToolTip(TIPS["rotation"])
         self.rotation = r.plot(pen=style.pen(TRAJECTORY, 2.0), symbol="o", symbolSize=6,
                                symbolBrush=TRAJECTORY, symbolPen=None)
@@ -320,24 +334,43 @@ class SpectrumView(pg.GraphicsLayoutWidget):
                                     color="#e8e8e8")
 
 
-def arrow_segments(game: dyn.Game, extent: float, grid: int = GRID):
-    """Arrows of ``game``'s field on a grid x grid lattice over [-extent, extent]^2.
+def reach(points, start) -> float:
+    """Half the side of the square to show: the start, the path (up to 10x the start's
+    reach, so that a diverging path does not shrink the picture to nothing), at least 2."""
+    near = max(2.0, 1.5 * max(abs(start[0]), abs(start[1])))
+    finite = np.asarray(points)[np.isfinite(points).all(axis=1)]
+    far = float(np.abs(finite).max()) * 1.08 if len(finite) else 0.0
+    return max(near, min(far, 10 * near))
+
+
+def _arrows_over(vb, game, item, grid: int = GRID) -> None:
+    (x0, x1), (y0, y1) = vb.viewRange()
+    segments, _ = arrow_segments(game, (x0, x1), (y0, y1), grid)
+    item.setData(segments[:, 0], segments[:, 1])
+
+
+def arrow_segments(game: dyn.Game, x_range, y_range, grid: int = GRID):
+    """Arrows of ``game``'s field on a square lattice over a rectangle, ``grid`` along its
+    longer side.
 
     Returns
     -------
     tuple
         (segments (m, 2) float64, pairs of points for ``connect="pairs"``: a shaft and
-        two barbs per arrow, its length growing with sqrt(speed); speed (grid, grid)
+        two barbs per arrow, its length growing with sqrt(speed); speed (ny, nx)
         |H w| at the lattice points, H the rates).
     """
-    axis = np.linspace(-extent, extent, grid)
-    theta, psi = np.meshgrid(axis, axis)
+    (x0, x1), (y0, y1) = x_range, y_range
+    gap = max(x1 - x0, y1 - y0) / grid
+    xs = np.linspace(x0 + gap / 2, x1 - gap / 2, max(2, round((x1 - x0) / gap)))
+    ys = np.linspace(y0 + gap / 2, y1 - gap / 2, max(2, round((y1 - y0) / gap)))
+    theta, psi = np.meshgrid(xs, ys)
     w = dyn.field(game, theta, psi) * game.rates  # the time scales stretch the flow
     speed = np.hypot(w[..., 0], w[..., 1])
     unit = w / np.where(speed > 0, speed, 1.0)[..., None]
     top = speed.max()
     scale = np.sqrt(speed / top) if top > 0 else np.zeros_like(speed)
-    length = (0.85 * (axis[1] - axis[0]) * np.clip(scale, 0.2, 1.0))[..., None]
+    length = (0.85 * gap * np.clip(scale, 0.2, 1.0))[..., None]
     tail = np.stack([theta, psi], axis=-1) - 0.5 * length * unit
     tip = tail + length * unit
     back = -0.35 * length * unit
@@ -348,7 +381,12 @@ def arrow_segments(game: dyn.Game, extent: float, grid: int = GRID):
 
 def verdict(radius: float) -> str:
     """What a spectral radius means for the iterates near the equilibrium."""
-    return "converges" if radius < 1 - 1e-9 else "cycles" if radius <= 1 + 1e-9 else "diverges"
+    return "converges" if radius < 1 - 1e-9 else "cycles" if radius <= 1 + 1e-9 else "moves away"
+
+
+def _decade(k: int) -> str:
+    """10^k as a tick label: 0.01, 1, 100, or 1e-05 beyond three digits."""
+    return f"{10.0 ** k:g}"
 
 
 def _number(value: float) -> str:
