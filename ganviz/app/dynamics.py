@@ -64,7 +64,7 @@ TIPS = {
                     "current weights (float64, on one minibatch), computed beside training",
     "every": "Take a spectrum every N seconds while the lab is open (0: only on request)",
     "eigen_k": "Eigenvalues of largest modulus found by Arnoldi on a network too large for "
-               "the exact method (above 800 parameters)",
+               "the exact method (docs/performance.md)",
 }
 #: The run's keys the lab follows (``lr_d``, ``lr_g`` and the toy's own regularisers).
 FOLLOWED = ("loss", "update", "k", "lr_d", "lr_g", "r1", "r2", "instance_noise", "consensus")

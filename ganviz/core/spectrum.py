@@ -52,7 +52,7 @@ from . import losses
 from .config import Config, ConfigError
 
 #: Up to this many parameters J is formed and every eigenvalue computed (n backward passes).
-EXACT_LIMIT = 800
+EXACT_LIMIT = 300
 #: Eigenvalues ARPACK looks for on a larger network.
 DEFAULT_K = 16
 #: Keys of the run that change the field; read by name, so a config without one reads 0.
@@ -326,3 +326,55 @@ def _by_modulus(values):
     order = np.lexsort((values.imag, values.real, -np.abs(values).round(12)))
     return values[order]
 
+
+
+def cost(config: Config, k: int = DEFAULT_K, repeats: int = 3, warmup: int = 200) -> dict:
+    """What one spectrum of ``config``'s run costs here, after ``warmup`` training iterations.
+
+    Returns
+    -------
+    dict
+        ``n_params``, ``method``, ``products`` (backward passes through the field's
+        graph), and the median over ``repeats`` of ``build_ms`` (the field and its
+        graph), ``eigen_ms`` (the products and the eigensolver), ``ms_per_product``
+        and ``cpu_ms`` (this process's CPU time for the whole spectrum: on a shared
+        machine the wall figures include the time other processes held the core).
+    """
+    from .trainer import Engine
+
+    engine = Engine(config)
+    for _ in range(warmup):
+        engine.train_step()
+    state = engine.state()
+    spectrum(config, state, engine.step, k=k)  # first-call setup (imports, allocations)
+    rows = []
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        field = field_of_run(config, state, engine.step)
+        built = time.perf_counter()
+        count, product = [0], field.rmatvec
+
+        def counted(u, product=product):
+            count[0] += 1
+            return product(u)
+
+        field.rmatvec = counted
+        method = eigen(field, float(getattr(config, "consensus", 0.0)), k)[2]
+        done = time.perf_counter()
+        rows.append(((built - start) * 1e3, (done - built) * 1e3, count[0],
+                     (time.process_time() - cpu) * 1e3))
+    build, solve, products, cpu_ms = (float(np.median([r[i] for r in rows])) for i in range(4))
+    return {"n_params": field.n, "method": method, "products": int(products),
+            "build_ms": round(build, 1), "eigen_ms": round(solve, 1),
+            "ms_per_product": round(solve / max(products, 1), 2), "cpu_ms": round(cpu_ms)}
+
+
+if __name__ == "__main__":  # python -m ganviz.core.spectrum: the figures in docs/performance.md
+    import json
+
+    from .trainer import set_threads
+
+    set_threads()
+    for keys in ({}, {"batch_size": 64}, {"hidden": 8}, {"hidden": 32, "layers": 1}):
+        figures = cost(Config(device="cpu", **keys))
+        print(json.dumps({"config": keys or "bench (ring8, 2-128-128, batch 256)", **figures}))

@@ -41,7 +41,8 @@ TIPS = {
                 "(left of the dashed axis: the continuous flow converges).<br>"
                 "Yellow: eigenvalues of one iteration of the update rule "
                 "(inside the unit circle: the iterates converge; on it: they cycle; "
-                "outside: they leave).",
+                "outside: they move away). The spectral radius ρ is the largest modulus "
+                "among the latter: what the iterates do near (0, 0).",
     "live": "Eigenvalues of the Jacobian of the real run's gradient field "
             "v = (-grad_D loss_D, -grad_G loss_G) at its current weights, on one minibatch.<br>"
             "Right of the dashed axis: directions that push away; far from the real axis: "
@@ -165,7 +166,7 @@ class DynamicsView(pg.GraphicsLayoutWidget):
         self.spectrum_plot.setTitle(
             f"<span style='color:{JACOBIAN}'>● Jacobian</span>  "
             f"<span style='color:{UPDATE}'>■ update</span>  "
-            f"spectral radius <b>{self.radius:.6f}</b>: near (0, 0) it {verdict(self.radius)}",
+            f"spectral radius ρ <b>{self.radius:.6f}</b> ({verdict(self.radius)})",
             size=f"{style.FONT_SIZE}pt", color="#e8e8e8")
         names = {"dirac": "Dirac-GAN", "bilinear": "bilinear game"}
         self.field_plot.setTitle(
