@@ -269,3 +269,15 @@ def test_a_run_rate_too_small_to_see_a_turn_is_said(linked):
     # minimax: one turn takes 2 pi / (1/2) = 12.57; 500 steps of 0.001 cover 0.5
     assert "flow time of 0.5" in lab.hint.text() and "takes 12.6" in lab.hint.text()
     assert lab.hint.isVisible()
+
+
+def test_spectra_every_n_seconds_only_while_the_lab_is_open(linked):
+    lab, _ = linked
+    lab.every.setValue(5)
+    assert lab.timer.isActive() and lab.timer.interval() == 5000
+    lab.hide()
+    assert not lab.timer.isActive()
+    lab.show()
+    assert lab.timer.isActive()
+    lab.every.setValue(0)
+    assert not lab.timer.isActive()

@@ -203,8 +203,11 @@ def _grad_sq(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _gp(d_logits, x_hat: torch.Tensor) -> torch.Tensor:
-    """E[(|grad D(x_hat)| - 1)^2], as losses.gradient_penalty, on a functional D."""
-    x_hat = x_hat.detach().requires_grad_(True) if not x_hat.requires_grad else x_hat
+    """E[(|grad D(x_hat)| - 1)^2], as losses.gradient_penalty, on a functional D.
+
+    ``x_hat`` depends on G's weights through the generated samples: the penalty's
+    value moves with G, which is J's block d(v_D)/d(theta_G).
+    """
     (grad,) = torch.autograd.grad(d_logits(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
 
