@@ -1,5 +1,7 @@
 """The dynamics lab window draws the toy game it is set to and follows its controls (offscreen)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -227,7 +229,7 @@ def test_a_spectrum_answer_is_drawn_with_its_rotation_index(linked):
     tag = source.asked[0][0]
     values = np.array([-0.5 + 2j, -0.5 - 2j, 0.1 + 0j])
     source.spectrum.emit(SpectrumReady(0, ("other", 1), 7, values * 9))  # not ours: ignored
-    assert lab._pending == tag
+    assert lab.waiting and tag in lab._asked
     source.spectrum.emit(SpectrumReady(0, tag, 40, values, None, "exact", 3, 16, 0.012))
     x, y = lab.live.plain.getData()
     np.testing.assert_array_equal(x, values.real)
@@ -236,13 +238,13 @@ def test_a_spectrum_answer_is_drawn_with_its_rotation_index(linked):
     assert "Largest Re λ 0.1 (a direction pushes away)" in lab.live_status.text()
     lab.request_spectrum()
     source.spectrum.emit(SpectrumReady(0, source.asked[1][0], 41, None, reason="boom"))
-    assert "No spectrum: boom." in lab.live_status.text()
+    assert "No spectrum: boom." in lab.live_status.text() and not lab.waiting
 
 
 def test_the_lab_alone_cannot_ask_for_a_spectrum(lab):
     assert not lab.follow.isVisible() and not lab.spectrum_button.isEnabled()
     lab.request_spectrum()  # nothing to ask: nothing happens
-    assert lab._pending is None
+    assert not lab.waiting and lab._asked == {}
 
 
 def test_the_main_windows_lab_takes_the_runs_spectrum(qtbot, make_window):
@@ -257,7 +259,7 @@ def test_the_main_windows_lab_takes_the_runs_spectrum(qtbot, make_window):
     assert lab.game.lr_d == 0.01 and lab.game.k == 2  # the real controls' path
     with qtbot.waitSignal(window.controller.spectrum, timeout=60_000):
         lab.spectrum_button.click()
-    assert lab._pending is None
+    assert not lab.waiting
     x, _ = lab.live.plain.getData()
     assert len(x) == 26 and "(exact)" in lab.live_status.text()
 
@@ -281,3 +283,21 @@ def test_spectra_every_n_seconds_only_while_the_lab_is_open(linked):
     assert lab.timer.isActive()
     lab.every.setValue(0)
     assert not lab.timer.isActive()
+
+
+def test_a_new_run_forgets_the_rotation_history_and_the_request_it_replaced(linked):
+    from ganviz.core.events import SpectrumReady
+
+    lab, source = linked
+    lab.request_spectrum()  # asked before the first run's start reached the window
+    lab._on_new_run(SimpleNamespace(run_id=0))
+    source.spectrum.emit(SpectrumReady(0, source.asked[0][0], 40, np.array([1 + 2j, 1 - 2j])))
+    assert lab.live.history == [(40, 2.0)]  # run 0's answer, drawn
+    lab.request_spectrum()
+    assert lab.waiting
+    lab._on_new_run(SimpleNamespace(run_id=1))  # run 0's answer may never come now
+    assert lab.live.history == [] and not lab.waiting
+    lab.request_spectrum()
+    assert len(source.asked) == 3
+    source.spectrum.emit(SpectrumReady(0, source.asked[1][0], 50, np.array([3j])))  # late
+    assert lab.live.history == [] and "replaced" in lab.live_status.text() and lab.waiting

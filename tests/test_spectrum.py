@@ -163,7 +163,7 @@ def test_r1_and_instance_noise_enter_the_run_field():
 
 
 def _with(config, key, value):
-    """``config`` with ``key`` set, bypassing the MLP's support check (the field reads keys by name)."""
+    """``config`` with ``key`` set (the field reads keys by name, whatever the MLP supports)."""
     import dataclasses
 
     return dataclasses.replace(config, **{key: value})

@@ -189,8 +189,12 @@ class DynamicsLab(QWidget):
         self.view.start_moved.connect(self.move_start)
         self.game = game
         self.source = None
-        self._pending = None  # the tag of the spectrum asked for and not yet come
-        self._asked = 0
+        # Spectra asked for and not yet come: tag -> the newest run seen when asking. One at
+        # a time per run; a request of a run since replaced may never come (the runner drops
+        # a replaced run's events), so it blocks nothing once a newer run has started.
+        self._asked: dict = {}
+        self._run_id = -1  # the newest run seen (the controller's new_run)
+        self._count = 0  # requests made (their tags)
         self.redraw()
         if source is not None:
             self.link(source)
@@ -274,7 +278,7 @@ class DynamicsLab(QWidget):
         source.applied.connect(self.follow_config)
         source.spectrum.connect(self.on_spectrum)
         if hasattr(source, "new_run"):
-            source.new_run.connect(lambda *_: self.live.forget())
+            source.new_run.connect(self._on_new_run)
         self.spectrum_button.setEnabled(True)
         self.every.setEnabled(True)
         self.live_status.setText("Press Spectrum now to take the run's spectrum.")
@@ -396,6 +400,16 @@ class DynamicsLab(QWidget):
         tab.setLayout(box)
         return tab
 
+    def _on_new_run(self, snap) -> None:
+        """A new run: its rotation history starts afresh."""
+        self.live.forget()
+        self._run_id = max(self._run_id, snap.run_id)
+
+    @property
+    def waiting(self) -> bool:
+        """A spectrum asked during the newest run seen has not come yet."""
+        return any(run >= self._run_id for run in self._asked.values())
+
     def _on_every(self, seconds: int) -> None:
         if seconds > 0 and self.isVisible():
             self.timer.start(seconds * 1000)
@@ -404,21 +418,24 @@ class DynamicsLab(QWidget):
 
     def request_spectrum(self) -> None:
         """Ask the run for its spectrum (one at a time)."""
-        if self.source is None or self._pending is not None:
+        if self.source is None or self.waiting:
             return
-        self._asked += 1
-        tag = ("lab", self._asked)
+        self._count += 1
+        tag = ("lab", self._count)
         if self.source.request_spectrum(tag, self.eigen_k.value()):
-            self._pending = tag
+            self._asked[tag] = self._run_id
             self.live_status.setText("Computing the spectrum beside the run...")
         else:
             self.live_status.setText("No run is going: press Play or Reset in the main window.")
 
     def on_spectrum(self, event) -> None:
         """A spectrum came back (the controller's ``spectrum`` signal)."""
-        if event.tag != self._pending:
+        if self._asked.pop(event.tag, None) is None:
+            return  # not asked by this lab
+        if event.run_id < self._run_id:
+            self.live_status.setText("The run was replaced while its spectrum was computed: "
+                                     "press Spectrum now again.")
             return
-        self._pending = None
         if event.eigenvalues is None:
             self.live_status.setText(f"No spectrum: {event.reason}.")
             return

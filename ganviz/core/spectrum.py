@@ -251,8 +251,8 @@ def field_of_run(config: Config, state: dict, step: int = 0, batch: int | None =
     sigma = float(getattr(config, "instance_noise", 0.0))
     noise = {}
     if sigma > 0:
-        noise = {"noise_real": sigma * torch.randn(m, target.dim, generator=gen, dtype=torch.float64),
-                 "noise_fake": sigma * torch.randn(m, target.dim, generator=gen, dtype=torch.float64)}
+        noise = {name: sigma * torch.randn(m, target.dim, generator=gen, dtype=torch.float64)
+                 for name in ("noise_real", "noise_fake")}
     return GameField(G, D, config.loss, real, z, gp_weight=config.gp_weight,
                      gp_eps=torch.rand(m, 1, generator=gen, dtype=torch.float64),
                      r1=float(getattr(config, "r1", 0.0)), r2=float(getattr(config, "r2", 0.0)),

@@ -177,7 +177,7 @@ class DynamicsView(pg.GraphicsLayoutWidget):
             size=f"{style.FONT_SIZE + 1}pt", color="#e8e8e8")
 
     def _draw_field(self, game: dyn.Game, extent: float) -> None:
-        """Show [-extent, extent]^2 (the start and the path) and the field's arrows over the view."""
+        """Show [-extent, extent]^2 (the start and the path), and arrows over the view."""
         if extent != self._extent:
             self._extent = extent
             self.field_plot.setRange(xRange=(-extent, extent), yRange=(-extent, extent),
