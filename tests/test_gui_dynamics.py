@@ -192,7 +192,7 @@ def test_small_multiples_of_the_update_rules_on_linked_axes(lab):
         game = dyn.vary(lab.game, "update", update)
         assert radius == pytest.approx(dyn.spectral_radius(game), abs=1e-15)
         assert f"update={update}" in panel.titleLabel.text
-        assert f"{radius:.4f}" in panel.titleLabel.text
+        assert f"ρ = {radius:.4f}" in panel.titleLabel.text
     assert all(p.vb.linkedView(0) is panels[0].vb for p in panels[1:])
     panels[0].setXRange(-0.5, 0.5, padding=0)  # from [-2, 2]: every panel zooms in
     low, high = panels[3].vb.viewRange()[0]
@@ -262,6 +262,9 @@ def test_the_main_windows_lab_takes_the_runs_spectrum(qtbot, make_window):
     assert not lab.waiting
     x, _ = lab.live.plain.getData()
     assert len(x) == 26 and "(exact)" in lab.live_status.text()
+    window.controller.load_preset("bimodal-k5")  # a preset: k = 5, its own rates
+    preset = window.controller.config
+    assert (lab.game.k, lab.game.lr_d, lab.game.loss) == (5, preset.lr_d, preset.loss)
 
 
 def test_a_run_rate_too_small_to_see_a_turn_is_said(linked):

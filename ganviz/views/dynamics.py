@@ -210,7 +210,8 @@ class MultiplesView(pg.GraphicsLayoutWidget):
     """Small multiples: one field-and-trajectory panel per game, on linked axes.
 
     Each panel is titled by the setting that differs (``r1=0.3``) and its
-    spectral radius; the axes of all panels move together.
+    spectral radius against 1 (green below: converges; yellow at 1: cycles;
+    orange above: moves away); the axes of all panels move together.
     """
 
     #: Most panels drawn at once.
@@ -228,7 +229,10 @@ class MultiplesView(pg.GraphicsLayoutWidget):
         self.panels, self.radii = [], []
         theta0, psi0 = float(start[0]), float(start[1])
         paths = [dyn.trajectory(game, theta0, psi0, steps) for game in games]
-        extent = max(reach(points, (theta0, psi0)) for points in paths)
+        # The widest picture within twice the narrowest: one diverging panel must not
+        # shrink the others' paths to dots (its title says it moves away).
+        reaches = sorted(reach(points, (theta0, psi0)) for points in paths)
+        extent = max(r for r in reaches if r <= 2 * reaches[0])
         cols = len(games) if len(games) <= 3 else 2 if len(games) == 4 else 3
         size = f"{style.FONT_SIZE}pt"
         for i, (game, label) in enumerate(zip(games, labels)):
@@ -254,9 +258,9 @@ class MultiplesView(pg.GraphicsLayoutWidget):
             self.radii.append(radius)
             colour = {"converges": style.DATA, "cycles": style.ACCENT}.get(verdict(radius),
                                                                             style.GEN)
+            sign = {"converges": "<", "cycles": "="}.get(verdict(radius), ">")
             plot.setTitle(f"<b>{label}</b>  <span style='color:{colour}'>"
-                          f"ρ = {radius:.4f} ({verdict(radius)})</span>",
-                          size=size, color="#e8e8e8")
+                          f"ρ = {radius:.4f} {sign} 1</span>", size=size, color="#e8e8e8")
             plot.disableAutoRange()
             if self.panels:
                 plot.setXLink(self.panels[0])
