@@ -108,6 +108,66 @@ def test_each_row_equals_the_single_headless_run_bit_for_bit(done):
     assert seeds["0"] != seeds["1"]  # the seeds are different runs
 
 
+def test_a_batch_with_k_and_rates_differing_across_members_gives_each_its_single_run(
+        monkeypatch):
+    from ganviz.runner import compare
+    from ganviz.runner.fixed import run_fixed
+    from ganviz.sweep import local
+
+    base = load_preset("gaussian-1d").config.replace(hidden=8)
+    sweep = expand(Sweep(base, (parse_grid("k=1,3"), parse_grid("lr_d=0.01,1e10")), seeds=2,
+                         steps=20, every=10))
+    trained = []
+    real = compare._train_batch
+    monkeypatch.setattr(compare, "_train_batch",
+                        lambda configs, *a: trained.append(len(configs)) or real(configs, *a))
+    records = local.run_rows(list(sweep.rows), 20, 10)
+    assert trained == [8]  # one batch of all eight members, not eight runs
+    for row, rec in zip(sweep.rows, records):
+        assert rec["k"] == row.config.k and rec["seed"] == row.seed
+        try:
+            single, error = run_fixed(row.config, 20, every=10), ""
+        except FloatingPointError as exc:  # lr_d 1e10 diverges at its first step
+            single, error = None, str(exc)
+        assert rec["error"] == error and rec["diverged"] == bool(error)
+        if single is None:
+            assert row.config.lr_d == 1e10 and math.isnan(rec["js"])
+            continue
+        for name in METRICS:
+            want = math.nan if single[name] is None else float(single[name])
+            got = float(rec[name])
+            assert got == want or (math.isnan(got) and math.isnan(want)), name
+        assert rec["g_mean"] == " ".join(repr(float(x)) for x in single["g_mean"])
+    assert sum(r["diverged"] for r in records) == 4
+
+
+def test_plan_batches_one_architecture_at_a_time_and_runs_other_options_alone():
+    from ganviz.core.trainer.batched import ARCH_KEYS
+    from ganviz.sweep import local
+
+    assert local.ARCH_KEYS == ARCH_KEYS  # the sweep's torch-free copy
+    base = load_preset("gaussian-1d").config.replace(hidden=8, device="cpu")
+    sweep = expand(Sweep(base, (parse_grid("hidden=8,16"), parse_grid("lr_d=0.01,0.02,0.03")),
+                         seeds=3))
+    rows = list(sweep.rows)  # 18: 9 of width 8, then 9 of width 16
+    batches = local.plan(rows, jobs=2)
+    assert [len(b) for b in batches] == [9, 9]
+    assert [{r.config.hidden for r in b} for b in batches] == [{8}, {16}]
+    assert [r for b in batches for r in b] == rows  # every row once, in the sweep's order
+    assert [len(b) for b in local.plan(rows, jobs=2, members=4)] == [3, 3, 3] * 2
+    assert [len(b) for b in local.plan(rows[:6], jobs=2)] == [3, 3]  # a batch per process
+    assert [len(b) for b in local.plan(rows, jobs=1, members=1)] == [1] * 18
+    assert [len(b) for b in local.plan(rows, jobs=8)] == [3] * 6
+    # on CUDA (device auto with a CUDA device here): big batches over two processes
+    auto = [r.__class__(r.point, r.seed, r.config.replace(device="auto")) for r in rows]
+    assert [len(b) for b in local.plan(auto, jobs=8, cuda=True)] == [9, 9]
+    assert [len(b) for b in local.plan(auto, jobs=8, cuda=False)] == [3] * 6
+    # an option the batched engine does not implement runs alone
+    odd = rows[0].__class__(rows[0].point, 0, rows[0].config.replace(r1=0.5))
+    assert not local.batchable(odd.config) and local.batchable(rows[0].config)
+    assert local.plan([odd] + rows[:4], jobs=1)[-1] == [odd]
+
+
 def test_the_folder_records_the_command_and_a_rerun_runs_nothing(done, capsys):
     command = (done / "command.txt").read_text()
     assert "ganviz sweep --preset gaussian-1d" in command and "# ganviz 0.1.0" in command
@@ -119,8 +179,9 @@ def test_the_folder_records_the_command_and_a_rerun_runs_nothing(done, capsys):
 
 def test_a_sweep_killed_mid_way_completes_on_rerun_without_losing_or_repeating_rows(tmp_path):
     out = tmp_path / "out"
-    argv = TINY[:-2] + ["--jobs", "1", "--grid", "lr_d=0.01,0.02,0.03", "--grid",
-                        "lr_g=0.001,0.002,0.003", "--seeds", "2", "--out", str(out)]
+    # batches of 3: a kill half way leaves whole batches written and one in flight
+    argv = TINY[:-2] + ["--jobs", "1", "--members", "3", "--grid", "lr_d=0.01,0.02,0.03",
+                        "--grid", "lr_g=0.001,0.002,0.003", "--seeds", "2", "--out", str(out)]
     env = {**os.environ, "GANVIZ_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ganviz.sweep", *argv], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -138,7 +199,8 @@ def test_a_sweep_killed_mid_way_completes_on_rerun_without_losing_or_repeating_r
         _kill_group(proc)
     written = (out / RESULTS_FILE).read_text()
     kept = written.splitlines()[1:]
-    assert 2 <= len(kept) < 18
+    assert 3 <= len(kept) < 18
+    assert len(kept) % 3 == 0  # whole batches: the one killed in flight wrote nothing
     assert cli.main(argv) == 0
     after = (out / RESULTS_FILE).read_text()
     assert after.startswith(written)  # nothing written before is changed
@@ -149,7 +211,8 @@ def test_a_sweep_killed_mid_way_completes_on_rerun_without_losing_or_repeating_r
 
 def test_sigterm_stops_the_sweep_and_its_processes_and_keeps_the_rows(tmp_path):
     out = tmp_path / "out"
-    argv = TINY[:-2] + ["--jobs", "2", "--steps", "300", "--grid", "lr_d=0.01,0.02,0.03",
+    argv = TINY[:-2] + ["--jobs", "2", "--members", "3", "--steps", "300", "--grid",
+                        "lr_d=0.01,0.02,0.03",
                         "--grid", "lr_g=0.001,0.002", "--seeds", "3", "--out", str(out)]
     env = {**os.environ, "GANVIZ_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ganviz.sweep", *argv], cwd=ROOT, env=env,

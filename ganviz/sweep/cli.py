@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: a process per core (default); ray: Ray Tune")
     p.add_argument("--jobs", type=int, help="local: processes (default: the cores)")
+    p.add_argument("--members", type=int, metavar="N",
+                   help="local: most runs trained as one batch of the batched engine (default "
+                   "32 on the CPU, 256 on CUDA; 1 runs each row alone)")
     p.add_argument("--address", help="ray: the cluster (default RAY_ADDRESS, else a local "
                    "instance)")
     return p
@@ -109,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         sweep = make_sweep(args)
         metric = pick_metric(args, sweep)
-        if args.jobs is not None and args.jobs < 1:
-            raise SweepError(f"--jobs must be a positive integer, got {args.jobs}")
+        for option in ("jobs", "members"):
+            value = getattr(args, option)
+            if value is not None and value < 1:
+                raise SweepError(f"--{option} must be a positive integer, got {value}")
         if args.backend == "ray":
             from .ray_backend import check_ray
 
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _batches(args, sweep: Sweep, todo):
     """Each finished batch's records, from the chosen backend."""
-    from .local import default_jobs, run_local
+    from .local import default_jobs, plan, run_local
 
     if not todo:  # all done before: no pool, no Ray instance
         return
@@ -168,7 +173,7 @@ def _batches(args, sweep: Sweep, todo):
         yield from run_ray(list(by_point.values()), sweep.steps, sweep.every,
                            address=args.address, jobs=jobs)
         return
-    yield from run_local([[row] for row in todo], sweep.steps, sweep.every, jobs)
+    yield from run_local(plan(todo, jobs, args.members), sweep.steps, sweep.every, jobs)
 
 
 def _finish(args, sweep, results, metric, before, ran, seconds) -> None:

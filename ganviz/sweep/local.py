@@ -1,46 +1,167 @@
-"""Running a sweep's rows on this machine: batches over a pool of processes, one per core.
+"""Running a sweep's rows on this machine: batches of members, a process per core.
 
 A batch runner is a function ``(rows, steps, every) -> records``: it runs a
 batch of rows and returns their results.csv records in the same order. The
-one here, :func:`run_rows`, runs each row as the single headless run
-(:func:`ganviz.runner.fixed.run_fixed`), so a row equals that run bit for
-bit. The pool's processes are spawned (not forked: torch and forks do not
-mix), each with its own pipe, and each uses one torch thread (the trainer's
-policy), so ``jobs`` processes keep ``jobs`` cores busy. A batch is one row here: with
-one torch thread per process there is nothing to share, and small batches
-keep the cores evenly loaded to the end.
+one here, :func:`run_rows`, trains a batch whose rows share an architecture
+as one :class:`~ganviz.core.trainer.batched.BatchedEngine` batch, through the
+comparison's own lockstep (:func:`ganviz.runner.compare._train_batch`: each
+member goes through THE loop on the single headless run's schedule), so a
+row equals the single headless run of its config and seed bit for bit on the
+CPU. A row the batched engine does not implement (:func:`batchable`), or a
+batch of one, runs as that single run itself
+(:func:`ganviz.runner.fixed.run_fixed`). :func:`plan` cuts the rows into
+such batches.
+
+The processes are spawned (not forked: torch and forks do not mix), each
+with its own pipe (not a ``multiprocessing.Pool``, whose ``terminate()``
+deadlocks when SIGTERM reaches a worker inside a run), and each uses one
+torch thread (the trainer's policy), so ``jobs`` processes keep ``jobs``
+cores busy.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
+
+from ganviz.core.config import DYNAMICS_KEYS, Config
 
 from .results import record
 from .spec import Row
 
+#: Keys the batched engine trains at any value; a row with another key away from its
+#: default (an option only the single engine implements) runs alone. ``DYNAMICS_KEYS``
+#: are the dynamics lab's: at a non-default value the MLP GAN refuses them either way.
+BATCHED_KEYS = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size",
+                          "z_dim", "hidden", "layers", "clip", "gp_weight", "seed", "device"})
+#: ganviz.core.trainer.batched.ARCH_KEYS, named here so that planning a sweep does not import
+#: torch (tests/test_sweep.py checks the two agree).
+ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
+#: Most members in one batch on the CPU. A batched step gains over its members' single
+#: steps as members are added (at gaussian-1d's width 32, 1.2x at 4 members, 2x at 32,
+#: docs/sweeps.md), while a batch killed half way loses all its members' rows.
+CPU_MEMBERS = 32
+#: On CUDA: one device, and a batch's kernels cost about the same for 1 or 256 members.
+CUDA_MEMBERS = 256
+#: Processes a CUDA sweep spreads over: two overlap one batch's host work with the other's
+#: kernels; more would only share the one device.
+CUDA_JOBS = 2
+
+_DEFAULTS = Config()
+
+
+def batchable(config: Config) -> bool:
+    """Whether the batched engine trains ``config`` as asked (else it runs alone)."""
+    return all(getattr(config, k) == getattr(_DEFAULTS, k)
+               for k in config.__dataclass_fields__ if k not in BATCHED_KEYS) \
+        and all(getattr(config, k) == v for k, v in DYNAMICS_KEYS.items())
+
+
+def _arch(config: Config) -> tuple:
+    return tuple(getattr(config, k) for k in ARCH_KEYS)
+
+
+def cuda_here() -> bool:
+    """Whether torch sees a CUDA device, without importing torch on a CPU-only build."""
+    from importlib import metadata
+
+    try:
+        if metadata.version("torch").endswith("+cpu"):
+            return False
+    except metadata.PackageNotFoundError:
+        pass
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def plan(rows: list[Row], jobs: int, members: int | None = None,
+         cuda: bool | None = None) -> list[list[Row]]:
+    """Cut ``rows`` into batches: rows of one architecture together, at most ``members`` each.
+
+    Batches are near-equal slices of each architecture's rows (in sweep
+    order), small enough that there are at least ``jobs`` of them when there
+    are that many rows, so every process has work to the end. Rows that run
+    alone (:func:`batchable`) are batches of one. ``members`` defaults to
+    :data:`CPU_MEMBERS`, or :data:`CUDA_MEMBERS` when the rows train on CUDA
+    (``device`` cuda, or auto with a CUDA device here; ``cuda`` overrides the look).
+    """
+    groups: dict[tuple, list[Row]] = {}
+    alone = []
+    for row in rows:
+        if batchable(row.config):
+            groups.setdefault(_arch(row.config), []).append(row)
+        else:
+            alone.append([row])
+    on_cuda = any(r.config.device == "cuda" for r in rows) or (
+        any(r.config.device == "auto" for r in rows) and (cuda_here() if cuda is None else cuda))
+    if members is None:
+        members = CUDA_MEMBERS if on_cuda else CPU_MEMBERS
+        spread = min(jobs, CUDA_JOBS) if on_cuda else jobs
+    else:
+        spread = jobs
+    members = max(1, members)
+    batched = sum(len(g) for g in groups.values())
+    size = max(1, min(members, math.ceil(batched / max(1, spread)))) if batched else 1
+    out = []
+    for group in groups.values():
+        n = math.ceil(len(group) / size)
+        bounds = [round(i * len(group) / n) for i in range(n + 1)]
+        out.extend(group[a:b] for a, b in zip(bounds, bounds[1:]))
+    return out + alone
+
 
 def run_rows(rows: list[Row], steps: int, every: int) -> list[dict]:
-    """Run each row as the headless run of its config and seed; its results.csv record.
+    """Run a batch of rows; their results.csv records in the same order.
 
-    A diverged run is a record too (``diverged`` true, the one-line message in
-    ``error``, metrics NaN); any other failure propagates.
+    Rows that share an architecture and are :func:`batchable` train as one
+    batched-engine batch (each member's ``seconds`` is the batch's wall time
+    over its members, its ``steps_per_s`` the steps over that share); any
+    other row runs as the single headless run. A diverged run is a record too
+    (``diverged`` true, the one-line message in ``error``, metrics NaN); any
+    other failure propagates.
     """
     import ganviz.core.trainer  # noqa: F401  (imported before the clock starts: torch's import is no run's time)
+
+    if len(rows) > 1 and all(batchable(r.config) for r in rows) \
+            and len({_arch(r.config) for r in rows}) == 1:
+        return _run_batch(rows, steps, every)
+    return [_run_single(row, steps, every) for row in rows]
+
+
+def _run_single(row: Row, steps: int, every: int) -> dict:
     from ganviz.runner.fixed import Interrupted, run_fixed
 
+    t0 = time.perf_counter()
+    try:
+        result, error = run_fixed(row.config, steps, every=every), ""
+    except FloatingPointError as exc:
+        result, error = None, str(exc)
+    except Interrupted:  # Ctrl+C or SIGTERM reached this process: the sweep stops
+        raise KeyboardInterrupt from None
+    return record(row, result, time.perf_counter() - t0, error)
+
+
+def _run_batch(rows: list[Row], steps: int, every: int) -> list[dict]:
+    # The comparison's lockstep, imported rather than repeated: one way to step members.
+    from ganviz.runner.compare import _train_batch
+
+    t0 = time.perf_counter()
+    found = _train_batch([r.config for r in rows], steps, every, False)
+    share = (time.perf_counter() - t0) / len(rows)
     out = []
-    for row in rows:
-        t0 = time.perf_counter()
-        try:
-            result, error = run_fixed(row.config, steps, every=every), ""
-        except FloatingPointError as exc:
-            result, error = None, str(exc)
-        except Interrupted:  # Ctrl+C or SIGTERM reached this process: the sweep stops
-            raise KeyboardInterrupt from None
-        out.append(record(row, result, time.perf_counter() - t0, error))
+    for row, r in zip(rows, found):
+        result, error = r["metrics"], ""
+        if result is None:  # the message of run_fixed's FloatingPointError, word for word
+            d = r["diverged"]
+            error = (f"training diverged at step {d['step']:,}: {d['quantity']} is not "
+                     f"finite; likely cause: {d['cause']}")
+        else:
+            result = {**result, "steps_per_s": round(steps / share, 1) if share > 0 else None}
+        out.append(record(row, result, share, error))
     return out
 
 
