@@ -372,6 +372,20 @@ class Controller(QObject):
         self.message.emit(INFO, f"Preset: {preset.title}")
         return preset
 
+    def open_config(self, config: Config, preset: str = "", note: str = "") -> None:
+        """Replace the run by a fresh run of ``config``, as a preset with ``--set`` changes.
+
+        ``preset`` names where it came from ("Modified from"), ``note`` is the
+        message shown (a sweep's cell: which config and seed).
+        """
+        self.supervisor.config = config
+        self.preset = preset
+        self.supervisor.frozen = set()
+        self.config_changed.emit(self.config)
+        self.session_opened.emit(preset, "")
+        self.reset()
+        self.message.emit(INFO, note or "Opened a config.")
+
     # --- speed -------------------------------------------------------------
 
     def _rate(self, step: int) -> None:

@@ -280,6 +280,9 @@ class MainWindow(QMainWindow):
                tip="Open a session file: its config, weights, optimizer state and history")
         action(self.file_menu, "&Save session...", self.save_session_dialog, "Ctrl+S",
                tip="Save the run as a session file to open later (python main.py file.json)")
+        action(self.file_menu, "Open s&weep...", self.open_sweep_dialog,
+               tip="Draw a sweep's phase diagram (ganviz sweep's folder or its results.csv); "
+                   "a click on a cell opens that config and seed here")
         self.file_menu.addSeparator()
         self._quit_separator = self.file_menu.addSeparator()
         action(self.file_menu, "&Quit", self.close, "Ctrl+Q")
@@ -442,6 +445,29 @@ class MainWindow(QMainWindow):
             self._remember_dir(path)
             self.show_view(self.controller.config.dim)
         return ok
+
+    @Slot()
+    def open_sweep_dialog(self) -> None:
+        """Ask for a sweep's results.csv (or sweep.json) and draw its phase diagram."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a ganviz sweep", self._last_dir(),
+                                              "sweep results (results.csv sweep.json);;"
+                                              "All files (*)")
+        if path:
+            self.open_sweep(path)
+
+    def open_sweep(self, path):
+        """The sweep at ``path`` (a folder or its results.csv) in a window; None if unreadable."""
+        from ganviz.app.sweep import open_sweep_window
+
+        window = open_sweep_window(self, path)
+        if window is not None:
+            self._remember_dir(window.folder / "x")
+        return window
+
+    def open_config(self, config, preset: str = "", note: str = "") -> None:
+        """Run ``config`` afresh here, as from ``preset`` with changes (a sweep's cell)."""
+        self.controller.open_config(config, preset, note)
+        self.show_view(config.dim)
 
     @Slot()
     def save_session_dialog(self) -> None:

@@ -42,6 +42,8 @@ class Cell:
     se: float  # NaN with fewer than two finished runs
     runs: int
     diverged: int
+    #: Each run of the cell: (row, the metric's value (NaN: diverged or undefined), diverged).
+    seeds: tuple = ()
 
 
 def cells(sweep: Sweep, done: dict, metric: str) -> list[Cell]:
@@ -57,19 +59,21 @@ def cells(sweep: Sweep, done: dict, metric: str) -> list[Cell]:
         fields = done.get(row.key())
         if fields is None:
             continue
-        values = groups.setdefault(row.point[:shown], [[], 0, 0])
+        values = groups.setdefault(row.point[:shown], [[], 0, 0, []])
         values[1] += 1
         if fields["diverged"] == "true":
             values[2] += 1
+            values[3].append((row, math.nan, True))
             continue
         x = float(fields[metric] or "nan")
+        values[3].append((row, x, False))
         if math.isfinite(x):
             values[0].append(x)
     out = []
-    for point, (xs, runs, div) in groups.items():
+    for point, (xs, runs, div, seeds) in groups.items():
         mean = float(np.mean(xs)) if xs else math.nan
         se = float(np.std(xs, ddof=1) / math.sqrt(len(xs))) if len(xs) > 1 else math.nan
-        out.append(Cell(point, mean, se, runs, div))
+        out.append(Cell(point, mean, se, runs, div, tuple(seeds)))
     return out
 
 

@@ -12,10 +12,12 @@ flight and a rerun of the same command skips the rows already there.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import os
+import shlex
 from pathlib import Path
 
 from ganviz.core.config import METRIC_NAMES, Config
@@ -75,10 +77,12 @@ class Results:
     ``sweep.json``, a results.csv without one, or a results.csv that cannot
     be read is a SweepError naming the file and what to do. A torn last line
     (a sweep killed mid-write, no newline at the end) is dropped: that row
-    was in flight and runs again.
+    was in flight and runs again. ``write=False`` reads the folder and changes
+    nothing (a torn line is only skipped: the sweep may be writing it now).
     """
 
-    def __init__(self, folder: Path, sweep: Sweep) -> None:
+    def __init__(self, folder: Path, sweep: Sweep, write: bool = True) -> None:
+        self.write = write
         self.folder = Path(folder)
         self.sweep = sweep
         self.columns = columns(sweep)
@@ -118,8 +122,9 @@ class Results:
         lines = raw.splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):
             torn = lines.pop()  # killed mid-write: that row was in flight and runs again
-            with open(self.path, "r+b") as f:
-                f.truncate(len(raw.encode("utf-8")) - len(torn.encode("utf-8")))
+            if self.write:
+                with open(self.path, "r+b") as f:
+                    f.truncate(len(raw.encode("utf-8")) - len(torn.encode("utf-8")))
         if not lines:
             return
         planned = {row.key(): row for row in self.sweep.rows}
@@ -185,6 +190,51 @@ class Results:
         handle = getattr(self, "_handle", None)
         if handle is not None:
             handle.close()
+
+
+def open_folder(path: Path) -> tuple[Sweep, Results, str]:
+    """Read a sweep's folder (or its results.csv) without changing it: (sweep, rows, preset).
+
+    The sweep is rebuilt from ``sweep.json`` and expanded (the same rows in
+    the same order as the command that made it); ``preset`` is the base
+    preset named in command.txt ("" when none). Raises SweepError, one line,
+    naming the file and what is accepted, when the folder is not a sweep's
+    or a file in it cannot be read.
+    """
+    from .spec import Axis, expand
+
+    path = Path(path)
+    folder = path.parent if path.is_file() else path
+    accepted = f"accepted: a sweep's folder (with {SPEC_FILE}) or its {RESULTS_FILE}"
+    if path.is_file() and path.name not in (RESULTS_FILE, SPEC_FILE):
+        raise SweepError(f"{path} is not a sweep; {accepted}")
+    spec_path = folder / SPEC_FILE
+    if not spec_path.is_file():
+        raise SweepError(f"{folder} has no {SPEC_FILE}: not a sweep's folder; {accepted}")
+    try:
+        held = json.loads(spec_path.read_text(encoding="utf-8"))
+        base = Config.from_dict({**Config().to_dict(), **held["base"]})
+        axes = tuple(Axis(a["key"], a["kind"], tuple(a.get("values") or ()), a.get("low"),
+                          a.get("high")) for a in held["axes"])
+        sweep = expand(Sweep(base=base, axes=axes, seeds=int(held["seeds"]),
+                             steps=int(held["steps"]), every=int(held["every"]),
+                             samples=int(held["samples"]), sample_seed=int(held["sample_seed"])))
+    except SweepError as exc:
+        raise SweepError(f"{spec_path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SweepError(f"{spec_path} is unreadable ({type(exc).__name__}); {accepted}") \
+            from None
+    if not (folder / RESULTS_FILE).is_file():
+        raise SweepError(f"{folder} has no {RESULTS_FILE} yet (the sweep has written no row)")
+    preset = ""
+    try:
+        words = shlex.split((folder / COMMAND_FILE).read_text(encoding="utf-8").splitlines()[0])
+        if "--preset" in words[:-1]:
+            preset = words[words.index("--preset") + 1]
+    except (OSError, UnicodeDecodeError, ValueError, IndexError):
+        pass  # the preset only names where the config came from
+    results = Results(folder, sweep, write=False)
+    return dataclasses.replace(sweep, preset=preset), results, preset
 
 
 def line_fields(line: str) -> list[str]:
