@@ -337,6 +337,7 @@ def test_cells_average_over_seeds_and_count_the_diverged():
     (["--random", "lr_d=loguniform:0:1", "--samples", "3"], "0 < A < B"),
     (["--grid", "lr_d=1e-3,1e-2", "--metric", "fid"], "unknown --metric 'fid'"),
     (["--grid", "lr_d=1e-3,1e-2", "--seeds", "0"], "--seeds must be a positive"),
+    (["--grid", "lr_d=1e-3,1e-2", "--members", "0"], "--members must be a positive"),
     (["--grid", "lr_d=1e-3,1e-2", "--set", "hidden=0"], "hidden must be between"),
     (["--preset", "nope", "--grid", "lr_d=1e-3,1e-2"], "unknown preset 'nope'"),
     ([], "nothing to sweep"),
