@@ -25,16 +25,16 @@ import math
 import multiprocessing
 import os
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
-from ganviz.core.config import DYNAMICS_KEYS, Config
+from ganviz.core.config import Config
 
 from .results import record
 from .spec import Row
 
 #: Keys the batched engine trains at any value; a row with another key away from its
-#: default (an option only the single engine implements) runs alone. ``DYNAMICS_KEYS``
-#: are the dynamics lab's: at a non-default value the MLP GAN refuses them either way.
+#: default (an option only the single engine implements, or one added to ganviz after
+#: this list) runs alone, as its single run.
 BATCHED_KEYS = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size",
                           "z_dim", "hidden", "layers", "clip", "gp_weight", "seed", "device"})
 #: ganviz.core.trainer.batched.ARCH_KEYS, named here so that planning a sweep does not import
@@ -44,7 +44,8 @@ ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
 #: steps as members are added (at gaussian-1d's width 32, 1.2x at 4 members, 2x at 32,
 #: docs/sweeps.md), while a batch killed half way loses all its members' rows.
 CPU_MEMBERS = 32
-#: On CUDA: one device, and a batch's kernels cost about the same for 1 or 256 members.
+#: On CUDA, where a step of these small networks is mostly kernel launches, which a batch
+#: shares among its members (not measured: no CUDA device was at hand).
 CUDA_MEMBERS = 256
 #: Processes a CUDA sweep spreads over: two overlap one batch's host work with the other's
 #: kernels; more would only share the one device.
@@ -56,8 +57,7 @@ _DEFAULTS = Config()
 def batchable(config: Config) -> bool:
     """Whether the batched engine trains ``config`` as asked (else it runs alone)."""
     return all(getattr(config, k) == getattr(_DEFAULTS, k)
-               for k in config.__dataclass_fields__ if k not in BATCHED_KEYS) \
-        and all(getattr(config, k) == v for k, v in DYNAMICS_KEYS.items())
+               for k in config.__dataclass_fields__ if k not in BATCHED_KEYS)
 
 
 def _arch(config: Config) -> tuple:
