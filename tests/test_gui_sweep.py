@@ -161,3 +161,33 @@ def test_a_file_that_is_not_a_sweep_is_named(window, tmp_path):
     other.write_text("hello")
     assert window.open_sweep(other) is None
     assert "notes.txt is not a sweep; accepted: a sweep's folder" in window.banner.text()
+
+
+def test_random_axes_are_points_that_hover_and_click_too(tmp_path, qtbot, pg_style):
+    from ganviz.app.sweep import SweepWindow
+    from ganviz.sweep.spec import parse_random
+
+    sweep = expand(Sweep(BASE, (parse_random("lr_d=loguniform:1e-4:1e-1"),), seeds=2,
+                         samples=5, steps=50, every=10))
+    results = Results(tmp_path / "r", sweep)
+    results.start("ganviz sweep --random lr_d=loguniform:1e-4:1e-1 --samples 5", "test")
+    for i, row in enumerate(sweep.rows):
+        results.append(record(row, {"js": 0.01 * i}, 0.5))
+    results.close()
+    opened = []
+    sw = SweepWindow(opener=lambda *a: opened.append(a))
+    qtbot.addWidget(sw)
+    sw.open(tmp_path / "r")
+    sw.show()
+    view = sw.view
+    assert not view.image.isVisible() and len(view.points.data) == 5
+    assert view.maps[0].log  # loguniform: a log axis, decades as ticks
+    assert [s for _, s in view.maps[0].ticks()] == ["0.0001", "0.001", "0.01", "0.1"]
+    cell = view.cells[2]
+    view.scene().sigMouseMoved.emit(scene_pos(view, cell))
+    lr = dict(cell.point)["lr_d"]
+    assert sw.info.text().startswith(f"lr_d = {lr!r}\njs: mean 0.045")
+    sw.cell_menu(cell).actions()[1].trigger()
+    config, preset, note = opened[0]
+    assert config == BASE.replace(lr_d=lr, seed=1) and preset == ""
+    assert f"lr_d={lr!r}, seed 1" in note
