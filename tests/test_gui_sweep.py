@@ -134,7 +134,7 @@ def test_a_click_on_a_cell_opens_that_config_and_seed_as_a_live_run(window, fold
     # the run restarted with it: a snapshot of the new config arrives
     qtbot.waitUntil(lambda: window.controller.latest is not None
                     and window.controller.latest.run_id == window.controller.supervisor.run_id,
-                    timeout=20000)
+                    timeout=30_000)
 
 
 @pytest.mark.parametrize("spoil, words", [
