@@ -292,7 +292,7 @@ def test_1d_view_says_flat_critic_cut_peaks_and_samples_off_the_plot(qtbot, pg_s
     flat = np.full_like(snap.xs, 0.3) + 1e-4 * np.sin(snap.xs)  # a critic that barely varies
     spike = snap.p_g * 0 + 0.01
     spike[100] = 10 * PEAK_CAP * float(np.max(snap.p_data))  # far above the cap
-    fake = np.full((64, 1), 9.0)  # all beyond the plot's right edge (x <= 5)
+    fake = np.full((64, 1), 40.0)  # beyond the farthest the plot grows (x <= 13)
     fake[:4] = 0.0
     view.draw(replace(snap, d=flat, p_g=spike, fake=fake))
     assert view.flat.isVisible() and "flat critic" in view.flat.toPlainText()
@@ -300,7 +300,7 @@ def test_1d_view_says_flat_critic_cut_peaks_and_samples_off_the_plot(qtbot, pg_s
     assert hi - lo > 5e-3  # the 2e-4 wiggle is not blown up to the full height
     assert view.peak.isVisible() and f"{spike[100]:.3g}" in view.peak.toPlainText()
     assert view.edge.isVisible()
-    assert "60 of 64 samples beyond x = 5" in view.edge.toPlainText()
+    assert "60 of 64 samples beyond x = 13" in view.edge.toPlainText()
     view.draw(make_snapshot(1, step=12))
     assert not view.flat.isVisible() and not view.peak.isVisible() and not view.edge.isVisible()
 
@@ -376,3 +376,57 @@ def test_colour_bar_ticks_always_have_short_numbers():
     assert all(len(t) <= 6 for _v, t in ticks)
     ticks, _ = nice_ticks(0.475, 0.525)  # contrast x 20
     assert len({t for _v, t in ticks}) == 5  # five distinct labels, none rounded together
+
+
+def test_2d_view_sends_what_it_shows_and_keeps_it_when_the_grid_follows(qtbot, pg_style):
+    from dataclasses import replace
+
+    from ganviz.views.field2d import FieldView2D
+
+    view = FieldView2D()
+    qtbot.addWidget(view)
+    view.resize(900, 450)  # wide: the aspect-locked plot shows more x than the grid
+    view.show()
+    snap = make_snapshot(2)  # grid -3..3
+    with qtbot.waitSignal(view.view_changed, timeout=5000) as sent:
+        view.draw(snap)
+    (x0, x1), (y0, y1) = sent.args[0]
+    assert x0 < -4 and x1 > 4 and y0 <= -3 and y1 >= 3  # the whole visible panel
+    assert sent.args[0] == view.visible_rect()
+    # The run answers with fields over that rectangle: drawn there, the view stays put.
+    xs, ys = np.linspace(x0, x1, 90), np.linspace(y0, y1, 40)
+    shape = (len(ys), len(xs))
+    bigger = replace(snap, step=11, xs=xs, ys=ys, p_data=np.zeros(shape), p_g=np.zeros(shape),
+                     d=np.full(shape, 0.5), d_star=np.full(shape, 0.5))
+    view.draw(bigger)
+    assert view.visible_rect() == sent.args[0]
+    r = view.d_img.mapRectToView(view.d_img.boundingRect())
+    assert r.left() <= x0 and r.right() >= x1 and r.top() <= y0 and r.bottom() >= y1
+    again = []
+    view.view_changed.connect(again.append)
+    view._send_view()
+    assert again == []  # nothing moved: nothing sent
+    view.forget()
+    view._send_view()
+    assert again == []  # no run drawn: nothing to send
+
+
+def test_1d_view_grows_to_take_the_samples_in_and_sends_its_range(qtbot, pg_style):
+    from dataclasses import replace
+
+    from ganviz.views.field1d import DensityView1D
+
+    view = DensityView1D()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    snap = make_snapshot(1)  # grid -3..5
+    fake = np.random.default_rng(0).normal(9.0, 0.3, (64, 1))  # right of the grid
+    with qtbot.waitSignal(view.view_changed, timeout=5000) as sent:
+        view.draw(replace(snap, fake=fake))
+    ((x0, x1),) = sent.args[0]
+    assert x0 <= -3 and x1 >= fake.max()
+    assert not view.edge.isVisible()  # in view: nothing to mark
+    view.forget()
+    view.draw(make_snapshot(1, step=12))  # a new run: back to the target's extent
+    assert view.visible_rect()[0] == pytest.approx((-3.0, 5.0))

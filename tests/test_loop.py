@@ -214,3 +214,18 @@ def test_schedules_refuse_nonsense():
         Schedule(seconds=0.1, steps=10)
     with pytest.raises(ValueError):
         Schedule.every_steps(0)
+
+
+def test_a_view_sent_to_a_paused_run_is_drawn_at_once():
+    inbox = Inbox()
+    inbox.pause()
+    run = train(FAST, inbox, schedule=Schedule.every_steps(10))
+    base = next(run).snapshot
+    assert isinstance(next(run), Paused)
+    inbox.put({"view": ((-9.0, 9.0),)})
+    snap = next(run).snapshot
+    assert isinstance(snap, type(base)) and snap.step == base.step
+    assert (snap.xs[0], snap.xs[-1]) == (-9.0, 9.0) and len(snap.xs) == len(base.xs)
+    assert snap.metrics["js"] == base.metrics["js"]  # only the drawing follows the view
+    inbox.stop()
+    list(run)

@@ -481,6 +481,19 @@ def gauss_stick():
 
 
 class TestMeasure1D:
+    def test_d_star_does_not_zigzag_where_the_width_changes(self):
+        # bimodal against itself shifted by 0.4: the true D* is smooth. A width chosen
+        # rung by rung jumped by up to 0.19 between neighbours and zigzagged (total
+        # variation 3.5 against the truth's 2.9); the drawn one changes smoothly.
+        t = make_target("bimodal")
+        r = M.measure("bimodal", target_samples("bimodal", 10_000, 4) + 0.4)
+        xs, ds = r["xs"], r["d_star"]
+        true = r["p_data"] / (r["p_data"] + t.density(xs - 0.4))
+        drawn = np.isfinite(ds)
+        assert drawn.all()
+        assert np.abs(np.diff(ds)).max() < 0.05
+        assert np.abs(np.diff(ds)).sum() < np.abs(np.diff(true)).sum() + 0.1
+
     @pytest.mark.parametrize("d", [0, 1, 2, 3, 4, 5, 8])
     def test_shifted_unit_gaussians_js_and_kl(self, gauss_stick, d):
         # p_g = p_data shifted by d sd: JS from REFERENCES, KL(p_data || p_g) = d^2 / 2.
@@ -622,16 +635,16 @@ class TestMeasure2D:
 # docs/measurements.md's perfect-sampler table: max over seeds 101-105 of JS,
 # KL, |D* - 1/2| where drawn, and the range of w1 (10^4 samples each).
 PERFECT_TABLE = {
-    "gaussian": (0.0002, 0.001, 0.020, (0.004, 0.013)),
-    "bimodal": (0.0004, 0.010, 0.025, (0.010, 0.084)),
+    "gaussian": (0.0002, 0.001, 0.025, (0.004, 0.013)),
+    "bimodal": (0.0004, 0.010, 0.026, (0.010, 0.084)),
     "trimodal": (0.0005, 0.000, 0.022, (0.016, 0.033)),
-    "uniform": (0.0018, 0.000, 0.025, (0.007, 0.022)),
-    "ring8": (0.0033, 0.004, 0.030, (0.138, 0.382)),
-    "grid25": (0.0057, 0.006, 0.037, (0.444, 0.608)),
-    "gaussian2d": (0.0019, 0.000, 0.027, (0.099, 0.129)),
-    "spiral": (0.0060, 0.055, 0.039, (0.222, 0.260)),
-    "moons": (0.0045, 0.052, 0.032, (0.257, 0.337)),
-    "circle": (0.0049, 0.056, 0.032, (0.302, 0.393)),
+    "uniform": (0.0018, 0.000, 0.034, (0.007, 0.022)),
+    "ring8": (0.0033, 0.004, 0.036, (0.138, 0.382)),
+    "grid25": (0.0057, 0.006, 0.040, (0.444, 0.608)),
+    "gaussian2d": (0.0019, 0.000, 0.029, (0.099, 0.129)),
+    "spiral": (0.0060, 0.055, 0.042, (0.222, 0.260)),
+    "moons": (0.0045, 0.052, 0.034, (0.257, 0.337)),
+    "circle": (0.0049, 0.056, 0.035, (0.302, 0.393)),
 }
 
 

@@ -117,9 +117,59 @@ def test_a_live_refresh_skips_kl_and_a_forced_measurement_has_it():
     probe = Probe(Engine(Config(data="gaussian", z_dim=1, hidden=16)))
     asked = []
     real = probe.yardstick.measure
-    probe.yardstick.measure = lambda samples, kl=True: asked.append(kl) or real(samples, kl=kl)
+    probe.yardstick.measure = lambda samples, kl=True, **kw: asked.append(kl) or real(samples, kl=kl, **kw)
     probe.measure()  # the first measurement is whole
     probe._spent = -1.0  # the budget allows a refresh now
     live = probe.measure()["metrics"]
     probe.measure(force=True)
     assert asked == [True, False, True] and live["kl"] is None
+
+
+def test_the_drawn_grid_follows_a_requested_view_and_the_metrics_do_not():
+    """D, p_g and D* are drawn over the window's rectangle; JS, KL, W1 never move."""
+    cfg = Config(data="ring8", z_dim=3)
+    e = Engine(cfg)
+    probe, _ = probe_with(cfg, RingSampler(e.target.centres))
+    before = probe.measure(force=True)
+    assert before["xs"][0] == -3.0 and before["xs"][-1] == 3.0  # the target's extent
+    view = ((-12.0, 12.0), (-6.0, 6.0))
+    probe.set_view(view)
+    after = probe.measure(force=True)
+    xs, ys = after["xs"], after["ys"]
+    assert (xs[0], xs[-1], ys[0], ys[-1]) == (-12.0, 12.0, -6.0, 6.0)
+    n = len(before["xs"])
+    assert abs(len(xs) * len(ys) - n * n) < 0.03 * n * n  # as many cells: it costs the same
+    assert (xs[1] - xs[0]) == pytest.approx(ys[1] - ys[0], rel=0.03)  # square cells
+    for name in ("p_data", "p_g", "d", "d_star"):
+        assert after[name].shape == (len(ys), len(xs))
+    # The exact p_data on the new grid, and the drawn p_g holds the generator's mass.
+    gx, gy = np.meshgrid(xs, ys)
+    np.testing.assert_allclose(after["p_data"], e.target.density(
+        np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape), rtol=1e-9, atol=1e-12)
+    cell = (xs[1] - xs[0]) * (ys[1] - ys[0])
+    assert after["p_g"].sum() * cell == pytest.approx(1.0, abs=0.02)
+    # A perfect generator: D* 1/2 wherever drawn, and blank far from any mass.
+    drawn = np.isfinite(after["d_star"])
+    assert drawn.any() and np.abs(after["d_star"][drawn] - 0.5).max() < 0.05
+    assert not drawn[np.abs(gx) > 11].any() and drawn.mean() < 0.9
+    # D itself evaluated on the new grid points.
+    with torch.no_grad():
+        d00 = torch.sigmoid(e.D(torch.tensor([[xs[7], ys[5]]], dtype=torch.float32))).item()
+    assert after["d"][5, 7] == pytest.approx(d00, abs=1e-6)
+    for key in ("js", "kl", "w1", "value", "modes_captured", "high_quality"):
+        assert after["metrics"][key] == before["metrics"][key], key
+    probe.set_view(None)  # back to the measuring grid, bit for bit
+    back = probe.measure(force=True)
+    assert back["xs"] is before["xs"]
+    np.testing.assert_array_equal(back["d_star"], before["d_star"])
+
+
+def test_a_bad_view_falls_back_to_the_measuring_grid():
+    probe = Probe(Engine(Config(data="gaussian", z_dim=1, hidden=16)))
+    base = probe.measure(force=True)["xs"]
+    for bad in (((1.0, 1.0),), ((0.0, float("nan")),), "wide", ((2.0, -2.0),)):
+        probe.set_view(bad)
+        assert probe.measure()["xs"] is base
+    probe.set_view(((-10.0, 10.0),))
+    xs = probe.measure()["xs"]  # a view change is drawn at the next snapshot, budget or not
+    assert (xs[0], xs[-1], len(xs)) == (-10.0, 10.0, len(base))

@@ -307,6 +307,11 @@ class Controller(QObject):
         if label and self.latest is not None and self.latest.run_id == self.history.run_id:
             self.history.mark(self.latest.step, label)
 
+    @Slot(object)
+    def set_view(self, view) -> None:
+        """The data view's visible rectangle: the run draws D, p_g and D* over it."""
+        self.supervisor.set_view(view)
+
     @Slot(float)
     def set_speed(self, speed: float) -> None:
         """Iterations per second at most (0: full speed); slow motion for a lecture."""

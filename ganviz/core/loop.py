@@ -342,6 +342,9 @@ def train(
         changes = inbox.take()
         if changes:
             speed = float(changes.pop("speed", speed))
+            view = changes.pop("view", False)  # the window's visible rectangle (Probe.set_view)
+            if view is not False and probe is not None:
+                probe.set_view(view)
             freeze = {k[-1]: bool(changes.pop(k)) for k in ("freeze_d", "freeze_g") if k in changes}
             if freeze:
                 engine.freeze(**freeze)
@@ -356,7 +359,7 @@ def train(
                     refused = str(exc)
             if refused:
                 yield NotApplied(run_id, run.snapshot(), refused)
-            elif freeze and inbox.paused:
+            elif (freeze or view is not False) and inbox.paused:
                 yield Snapshotted(run_id, run.snapshot())  # show the new state
 
         if inbox.paused:

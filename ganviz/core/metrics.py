@@ -676,6 +676,9 @@ DSTAR_MAX_SE = 0.01
 #: the two densities together (below it, a lone sample far in p_data's tail
 #: would read as certain D* = 0).
 DSTAR_MIN_COUNT = 50.0
+#: The drawn D*'s kernel width changes by at most this share of itself per width
+#: moved (|d ln h / dx| <= DSTAR_WIDTH_SLOPE / h): no jumps between neighbours.
+DSTAR_WIDTH_SLOPE = 1.0
 
 _SQRT_4PI = math.sqrt(4.0 * math.pi)
 
@@ -896,33 +899,122 @@ def _dstar_adaptive(p_view: np.ndarray, view_axes, x: np.ndarray,
     crop = tuple(slice(0, n) for n in shape)
 
     def at(h):
-        # A sampled Gaussian's spectrum: exp(-2 pi^2 (h f / step)^2) per axis.
-        kern = 1.0
+        # A sampled Gaussian's spectrum: exp(-2 pi^2 (h f / step)^2) per axis. Linear
+        # binning blurs the samples by a one-cell triangle (variance step^2 / 6) that the
+        # point values of p_data do not have: their kernel is widened to match, so the
+        # blur still cancels on a grid as coarse as the modes.
+        kp = kq = 1.0
         for k, (f, s) in enumerate(zip(freqs, steps)):
-            g = np.exp(-2.0 * (math.pi * h * f / s) ** 2)
             view = [1] * d
             view[k] = len(f)
-            kern = kern * g.reshape(view)
-        sp = np.fft.irfftn(fp * kern, s=Ls, axes=range(d))[crop].clip(min=0.0)  # mass per cell
-        sq = np.fft.irfftn(fq * kern, s=Ls, axes=range(d))[crop].clip(min=0.0)
+            kq = kq * np.exp(-2.0 * (math.pi * h * f / s) ** 2).reshape(view)
+            kp = kp * np.exp(-2.0 * math.pi**2 * (h * h + s * s / 6.0) * (f / s) ** 2).reshape(view)
+        sp = np.fft.irfftn(fp * kp, s=Ls, axes=range(d))[crop].clip(min=0.0)  # mass per cell
+        sq = np.fft.irfftn(fq * kq, s=Ls, axes=range(d))[crop].clip(min=0.0)
         vol = (_SQRT_4PI * h) ** d / cell  # effective kernel volume, in cells
         a, b = N * sp * vol, N * sq * vol
         tot = a + b
         with np.errstate(divide="ignore", invalid="ignore"):
             se = a * np.sqrt(b + 1.0) / tot**2
             ds = a / tot
-        return ds, (se <= max_se) & (tot >= DSTAR_MIN_COUNT)
+            # How far from qualifying: <= 1 where both conditions hold.
+            bad = np.maximum(se / max_se, DSTAR_MIN_COUNT / tot)
+        return ds, np.nan_to_num(bad, nan=np.inf)
 
-    # Drawn where the widest kernel qualifies; there, at the narrowest that does.
-    _, need = at(ladder[-1])
-    for h in ladder:
-        ds, ok = at(h)
-        ok &= need & np.isnan(best)
-        best[ok] = ds[ok]
-        h_at[ok] = h
-        if not np.isnan(best[need]).any():
+    # Drawn where the widest kernel qualifies; there, the narrowest width that does,
+    # found between two rungs by interpolating ln(badness) in ln(width) ...
+    need = at(ladder[-1])[1] <= 1.0
+    first = np.full(shape, np.nan)  # ladder index (float) of that width
+    rungs = []
+    prev = None
+    for j, h in enumerate(ladder):
+        ds, bad = at(h)
+        rungs.append(ds)
+        ok = need & np.isnan(first) & (bad <= 1.0)
+        if prev is None:
+            first[ok] = 0.0
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lp, lb = np.log(prev[ok]), np.log(np.maximum(bad[ok], 1e-300))
+                frac = np.where(np.isfinite(lp), lp / (lp - lb), 1.0)
+            first[ok] = j - 1 + np.clip(np.nan_to_num(frac, nan=1.0), 0.0, 1.0)
+        prev = bad
+        if not np.isnan(first[need]).any():
             break
+    if not need.any():
+        return best, h_at
+    # ... widened into the smallest envelope whose log-width changes by at most
+    # DSTAR_WIDTH_SLOPE per kernel width (|d ln h / dx| <= slope / h; per axis): where the
+    # chosen width jumps, D* of a spiky p_g jumps with it. A wider kernel only lowers
+    # the standard error, so the rule still holds. Between rungs, D* is interpolated
+    # in log width.
+    lh = np.log(ladder[0]) + first * np.log(ladder[1] / ladder[0])
+    if DSTAR_WIDTH_SLOPE:
+        lh = _log_width_envelope(np.where(need, lh, -np.inf), steps, DSTAR_WIDTH_SLOPE)
+    t = np.clip((lh - np.log(ladder[0])) / np.log(ladder[1] / ladder[0]), 0, n_h - 1)
+    top = int(np.ceil(t[need].max()))
+    for h in ladder[len(rungs): top + 1]:
+        rungs.append(at(h)[0])
+    j = np.minimum(np.floor(t), len(rungs) - 2).astype(np.int64) if len(rungs) > 1 else np.zeros(shape, np.int64)
+    f = np.clip(t - j, 0.0, 1.0)
+    stack = np.stack(rungs)
+    lo_ = np.take_along_axis(stack, j[None], 0)[0]
+    hi_ = np.take_along_axis(stack, np.minimum(j + 1, len(rungs) - 1)[None], 0)[0]
+    best[need] = ((1 - f) * lo_ + f * hi_)[need]
+    h_at[need] = np.exp(lh[need])
     return best, h_at
+
+
+def _log_width_envelope(lh: np.ndarray, steps, slope: float) -> np.ndarray:
+    """The smallest field >= ``lh`` (log widths, -inf: free) that changes, along each
+    axis, by at most ``slope`` per width: ln h(x + dx) >= ln h(x) - slope |dx| / h(x).
+
+    Two sweeps per axis (forward and back), each carrying a width outward and letting it
+    shrink by at most a factor exp(-slope * step / h) per cell: a width h reaches about
+    h / slope beyond the point that needed it.
+    """
+    out = lh.copy()
+    for k, step in enumerate(steps):
+        a = np.moveaxis(out, k, 0)  # a view: sweeps write through
+        for order in (range(1, a.shape[0]), range(a.shape[0] - 2, -1, -1)):
+            for i in order:
+                prev = a[i - 1] if order.step == 1 else a[i + 1]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    carried = prev - slope * step / np.exp(prev)
+                a[i] = np.maximum(a[i], np.where(np.isfinite(prev), carried, -np.inf))
+    return out
+
+
+def drawn_fields(x, xs, ys, p_data, d_star: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """p_g and D* on a drawing grid, from generator samples and the exact p_data there.
+
+    Parameters
+    ----------
+    x : ndarray
+        (N, dim) finite generator samples (x, y order), data units.
+    xs, ys : ndarray
+        The grid: (w,) and (h,) uniform ascending axes (``ys`` None in 1-D).
+    p_data : ndarray
+        (w,) or (h, w) exact density on the grid, 1/unit^dim.
+    d_star : bool
+        False leaves D* out (None).
+
+    Returns
+    -------
+    (p_g, d_star)
+        (w,) or (h, w) float64: p_g (1/unit^dim), binned on the grid itself
+        so a peak narrower than a cell keeps its mass; D* = p_data /
+        (p_data + p_g) by :func:`_dstar_adaptive`, NaN where not reliable.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if ys is None:
+        p_g = density_1d(x[:, 0], xs)
+        axes, cols = [xs], [0]
+    else:
+        p_g = density_2d(x, xs, ys)
+        axes, cols = [ys, xs], [1, 0]  # array order: rows are y
+    ds = _dstar_adaptive(np.asarray(p_data, dtype=np.float64), axes, x[:, cols])[0] if d_star else None
+    return p_g, ds
 
 
 def wasserstein_assignment(a, b, n: int = 300, seed: int = 0) -> float:
@@ -1010,11 +1102,13 @@ class Yardstick:
         # target's density afresh costs ~1 s per grid.
         return _resample(self.p_data, self.axes, axes)
 
-    def measure(self, samples, kl: bool = True) -> dict:
+    def measure(self, samples, kl: bool = True, d_star: bool = True) -> dict:
         """See :func:`measure`; ``samples`` is (n, dim), any array or tensor.
 
         ``kl=False`` leaves KL out (None, with the reason): its local fit is
         most of a measurement's cost, and the window's live refreshes skip it.
+        ``d_star=False`` leaves D* out (None): the window draws it on the
+        grid of its view instead (:func:`drawn_fields`).
         """
         t = self.target
         x = np.asarray(_as_tensor(samples).detach().cpu(), dtype=np.float64)
@@ -1051,11 +1145,8 @@ class Yardstick:
                 xs_ = x if len(x) <= 10_000 else x[rng.choice(len(x), 10_000, replace=False)]
                 rs_ = self.real if len(self.real) <= 10_000 else self.real[rng.choice(len(self.real), 10_000, replace=False)]
                 out["w1_sliced"] = sliced_wasserstein(xs_, rs_, n_projections=16)
-            out["d_star"], _ = _dstar_adaptive(self.p_data, self.axes, x[:, cols])
-            # Drawn p_g: binned on the view grid itself, so a peak narrower
-            # than a cell keeps its mass instead of falling between points.
-            out["p_g"] = (density_1d(x[:, 0], self.xs) if t.dim == 1
-                          else density_2d(x, self.xs, self.ys))
+            out["p_g"], out["d_star"] = drawn_fields(x, self.xs, self.ys, self.p_data,
+                                                     d_star=d_star)
         out["kl_reliable"] = out["kl"] is not None
         # p_data of a points: target is a kernel estimate from n_points points.
         out["p_data_estimated"], out["n_points"] = t.estimated, t.n_points

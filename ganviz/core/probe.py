@@ -105,12 +105,16 @@ class Probe:
         self.grid_points = torch.as_tensor(pts, dtype=torch.float32, device=dev)
         self.p_data = _frozen(self.yardstick.p_data.reshape(self.shape))
         self.xs, self.ys = _frozen(self.xs), None if self.ys is None else _frozen(self.ys)
+        self.n_grid = n
+        self.view = None  # the drawing grid, when a window asked for one (set_view)
+        self._redraw = False
         self.z_np = _frozen(self.z_show.cpu().numpy())
         t = target
         # What the panel says of p_data: exact, or an estimate from n points.
         self.target_info = dict(
             description=t.description, estimated=t.estimated, n_points=t.n_points,
             bandwidth=t.bandwidth, mode_stds=None if t.mode_std is None else _frozen(t.mode_std),
+            extent=tuple(tuple(float(v) for v in r) for r in t.extent),
             weights=None if t.weights is None else _frozen(t.weights))
         self._fields: dict = {}
         self._metrics: dict = {}
@@ -118,24 +122,71 @@ class Probe:
         self._spent = 0.0
         self._born = time.perf_counter()
 
+    def set_view(self, view) -> None:
+        """Draw the fields (D, p_g, D*) over ``view`` from the next heavy measurement on.
+
+        ``view`` is ((x0, x1),) in 1-D, ((x0, x1), (y0, y1)) in 2-D, data
+        units: the rectangle a window shows. The grid over it holds as many
+        points as the measuring grid (in 2-D split between the axes by the
+        rectangle's aspect, square cells), so drawing costs the same. None,
+        or a rectangle that is not finite and positive, goes back to the
+        measuring grid. The metrics never depend on it: they are measured on
+        the target's own grid (:class:`~ganviz.core.metrics.Yardstick`).
+        """
+        self.view = self._view_grid(view)
+        self._redraw = True  # the next snapshot measures (and draws) afresh
+
+    def _view_grid(self, view):
+        t = self.engine.target
+        try:
+            rect = [(float(lo), float(hi)) for lo, hi in view][: t.dim]
+        except (TypeError, ValueError):
+            return None
+        if len(rect) != t.dim or not all(np.isfinite(r).all() and r[1] > r[0] for r in map(np.array, rect)):
+            return None
+        if t.dim == 1:
+            xs, ys = np.linspace(*rect[0], self.n_grid), None
+            axes = [xs]
+        else:
+            (x0, x1), (y0, y1) = rect
+            aspect = (x1 - x0) / (y1 - y0)
+            nx = int(np.clip(round(self.n_grid * aspect**0.5), 8, 16 * self.n_grid))
+            ny = int(np.clip(round(self.n_grid / aspect**0.5), 8, 16 * self.n_grid))
+            xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+            axes = [xs, ys]
+        if t.is_mixture:  # exact and cheap
+            p = t.density_grid(*axes)
+        else:  # a curve's exact density costs up to a second: interpolate the measuring grid
+            p = self.yardstick._p_on([xs] if ys is None else [ys, xs])
+        if ys is None:
+            pts, shape = xs[:, None], (len(xs),)
+        else:
+            gx, gy = np.meshgrid(xs, ys)
+            pts, shape = np.stack([gx.ravel(), gy.ravel()], axis=1), (len(ys), len(xs))
+        return dict(xs=_frozen(xs), ys=None if ys is None else _frozen(ys),
+                    p_data=_frozen(np.asarray(p, dtype=np.float64).reshape(shape)), shape=shape,
+                    points=torch.as_tensor(pts, dtype=torch.float32, device=self.engine.device))
+
     @torch.no_grad()
     def _heavy(self, kl: bool = True) -> None:
         """Grids, divergences and mode coverage from the fixed evaluation batch (KL if ``kl``)."""
         e = self.engine
         loss = losses.get(e.config.loss)
         fake = e.G(self.z_eval)
-        r = self.yardstick.measure(fake, kl=kl)
+        view = self.view
+        r = self.yardstick.measure(fake, kl=kl, d_star=view is None)
         p_g = r["p_g"]
-        d = loss.drawn(e.D(self.grid_points)).reshape(self.shape)
-        d = d.double().cpu().numpy()
+        probability = loss.draws == losses.PROBABILITY
+        d = None
+        if view is None or probability:  # drawn, or needed for V(G, D) on the measuring grid
+            d = loss.drawn(e.D(self.grid_points)).reshape(self.shape).double().cpu().numpy()
         m = {
             "js": r["js"],
             "kl": r["kl"],  # None where p_g's estimate does not cover p_data
             "w1": r["w1"],
             "value_opt": metrics.optimal_value(r["js"]),
             # V(G, D) reads D as a probability; a raw output has no such value.
-            "value": metrics.value_function(self.p_data, p_g, d, self.cell)
-            if loss.draws == losses.PROBABILITY else None,
+            "value": metrics.value_function(self.p_data, p_g, d, self.cell) if probability else None,
             "modes_captured": None,
             "modes_total": None,
             "high_quality": None,
@@ -149,10 +200,21 @@ class Probe:
             )
             counts = _frozen(r["mode_counts"])
         self._metrics = m
+        grid = dict(xs=self.xs, ys=self.ys, p_data=self.p_data)
+        if view is not None:  # drawn over the window's view; the metrics above are not
+            x = fake.double().cpu().numpy()
+            x = x[np.isfinite(x).all(axis=1)]
+            grid = {k: view[k] for k in ("xs", "ys", "p_data")}
+            d = loss.drawn(e.D(view["points"])).reshape(view["shape"]).double().cpu().numpy()
+            p_g, ratio = metrics.drawn_fields(x, view["xs"], view["ys"], view["p_data"],
+                                              d_star=loss.d_star is not None)
+        else:
+            ratio = r["d_star"]
         self._fields = dict(
-            p_g=_frozen(p_g.reshape(self.shape)),
+            **grid,
+            p_g=_frozen(p_g.reshape(grid["p_data"].shape)),
             d=_frozen(d),
-            d_star=None if loss.d_star is None else _frozen(self._loss_d_star(loss, r["d_star"])),
+            d_star=None if loss.d_star is None else _frozen(self._loss_d_star(loss, ratio)),
             mode_counts=counts,
         )
         self._fields_step = e.step
@@ -191,7 +253,9 @@ class Probe:
     def measure(self, force: bool = False) -> dict:
         """Fields and metrics for a snapshot; heavy ones only within the time budget."""
         now = time.perf_counter()
-        if force or self._fields_step < 0 or self._spent <= MEASURE_BUDGET * (now - self._born):
+        if (force or self._fields_step < 0 or self._redraw
+                or self._spent <= MEASURE_BUDGET * (now - self._born)):
+            self._redraw = False
             # A forced measurement is a result (a schedule's row, a pause, the last step):
             # complete. A refresh within the budget skips KL, most of its cost, so the
             # window's curves get several points a second.
@@ -201,9 +265,6 @@ class Probe:
         return dict(
             metrics=dict(self._metrics),
             fields_step=self._fields_step,
-            xs=self.xs,
-            ys=self.ys,
-            p_data=self.p_data,
             real=self.real_show,
             z=self.z_np,
             mode_centres=None if e.target.centres is None else _frozen(e.target.centres),

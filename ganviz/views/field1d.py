@@ -12,8 +12,10 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
 
 from . import style
+from .field2d import EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, moved, target_extent
 
 LAYERS = {
     "p_data": "p_data (exact)",
@@ -79,6 +81,10 @@ def _phi(z: np.ndarray) -> np.ndarray:
 
 class DensityView1D(pg.GraphicsLayoutWidget):
     """p_data, p_g, D(x) and D*(x) on one x axis; the z -> x map and a rug below."""
+
+    #: The visible x range ((x0, x1),), data units, once it settled after a change: the
+    #: run then draws p_g, D and D* over it (Probe.set_view).
+    view_changed = Signal(object)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -167,6 +173,48 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._drawn: dict = {}
         self._ymax = None
         self._last = None
+        self._extent = None  # (x0, x1) of the target: where the view starts
+        self._xrange = None  # (x0, x1) shown: the extent, grown to take in the samples
+        self._sent_view = None
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(VIEW_SETTLE_MS)
+        self._settle.timeout.connect(self._send_view)
+        self.plot.vb.sigXRangeChanged.connect(lambda *_: self._settle.start())
+
+    def visible_rect(self):
+        """((x0, x1),) the plot shows now, data units."""
+        x0, x1 = self.plot.vb.viewRange()[0]
+        return ((float(x0), float(x1)),)
+
+    def _send_view(self) -> None:
+        if self._extent is None:  # no run drawn yet
+            return
+        rect = self.visible_rect()
+        if moved(self._sent_view, rect):
+            self._sent_view = rect
+            self.view_changed.emit(rect)
+
+    def _set_xrange(self, x0: float, x1: float) -> None:
+        self._xrange = (x0, x1)
+        self.plot.setXRange(x0, x1, padding=0.0)
+        self.plot.disableAutoRange(axis="x")
+
+    def _follow_samples(self, x: np.ndarray) -> None:
+        """Grow the x range to take in the generated samples, within EXTEND_MAX times the
+        target's extent; shrink back once it is SHRINK_AT times wider than they need."""
+        if self._extent is None or not len(x):
+            return
+        e0, e1 = self._extent
+        span, mid = e1 - e0, 0.5 * (e0 + e1)
+        reach = 0.5 * span * EXTEND_MAX
+        lo, hi = np.percentile(x, [1, 99])
+        pad = 0.05 * span
+        want = (max(min(e0, lo - pad), mid - reach), min(max(e1, hi + pad), mid + reach))
+        v0, v1 = self._xrange or self._extent
+        inside = v0 <= want[0] and want[1] <= v1
+        if not inside or (v1 - v0) > SHRINK_AT * (want[1] - want[0]):
+            self._set_xrange(*want)
 
     def _sync_views(self) -> None:
         self.dview.setGeometry(self.plot.vb.sceneBoundingRect())
@@ -192,6 +240,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._drawn.clear()
         self._ymax = None
         self._last = None
+        self._extent = self._xrange = self._sent_view = None
         for item in (self.peak, self.edge, self.flat):
             item.setVisible(False)
 
@@ -200,9 +249,11 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._last = snap
         xs = snap.xs
         if xs is not None:
-            if self._changed("xs", xs):
-                self.plot.setXRange(float(xs[0]), float(xs[-1]), padding=0.0)
-                self.plot.disableAutoRange(axis="x")
+            if self._extent is None:  # a new run: the view starts at the target's extent
+                ext = target_extent(snap)
+                self._extent = tuple(ext[0]) if ext else (float(xs[0]), float(xs[-1]))
+                self._set_xrange(*self._extent)
+            # Later grids follow the view (the run draws over what is shown): the view stays.
             if snap.p_data is not None and self._changed("p_data", snap.p_data):
                 self.p_data.setData(xs, snap.p_data)
             if snap.p_g is not None and self._changed("p_g", snap.p_g):
@@ -217,6 +268,8 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             if snap.d_star is not None and self._changed("d_star", snap.d_star):
                 self.d_star.setData(xs, np.asarray(snap.d_star, dtype=np.float64))
         if snap.fake is not None:
+            x = np.asarray(snap.fake, dtype=np.float64)[:, 0]
+            self._follow_samples(x[np.isfinite(x)])
             self._draw_samples(snap)
             self._mark_off_plot(snap)
 
@@ -247,11 +300,11 @@ class DensityView1D(pg.GraphicsLayoutWidget):
 
     def _mark_off_plot(self, snap) -> None:
         """Say how many generated samples lie beyond the plot's x range, and where."""
-        if snap.xs is None:
+        if self._xrange is None:
             return
         x = np.asarray(snap.fake, dtype=np.float64)[:, 0]
         x = x[np.isfinite(x)]
-        x0, x1 = float(snap.xs[0]), float(snap.xs[-1])
+        x0, x1 = self._xrange
         left, right = x[x < x0], x[x > x1]
         if not len(left) and not len(right):
             self.edge.setVisible(False)
@@ -334,8 +387,8 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             ry = np.tile([1.05, 1.3], len(x))
             self.rug.setData(rx, ry)
         z = snap.z
-        if self.visible["mapping"] and z is not None and z.shape[1] == 1 and snap.xs is not None:
-            x0, x1 = float(snap.xs[0]), float(snap.xs[-1])
+        if self.visible["mapping"] and z is not None and z.shape[1] == 1 and self._xrange:
+            x0, x1 = self._xrange
             order = np.argsort(z[:, 0])
             pick = order[np.linspace(0, len(order) - 1, min(N_LINES, len(order))).astype(int)]
             zpos = x0 + _phi(z[pick, 0]) * (x1 - x0)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, QTimer, Signal
 
 from . import style
 
@@ -84,6 +84,28 @@ SHRINK_AT = 1.4
 #: A critic whose values vary by less than this (relative to their size) over the plane
 #: is called flat: its colour scale would only blow up noise.
 FLAT_CRITIC = 1e-2
+#: The visible rectangle is sent to the run (view_changed) this long after it last moved...
+VIEW_SETTLE_MS = 200
+#: ... when an edge moved by more than this share of the span since it was last sent.
+VIEW_MOVED = 0.01
+
+
+def target_extent(snap):
+    """The target's own extent ((x0, x1), ...) from a snapshot, or None if it does not say."""
+    info = (getattr(snap, "extras", None) or {}).get("target") or {}
+    return info.get("extent")
+
+
+def moved(old, new, share: float = VIEW_MOVED) -> bool:
+    """Whether rectangle ``new`` differs from ``old`` (None: always) by more than ``share``
+    of its span at any edge."""
+    if old is None:
+        return True
+    for (a0, a1), (b0, b1) in zip(old, new):
+        tol = share * max(b1 - b0, 1e-12)
+        if abs(a0 - b0) > tol or abs(a1 - b1) > tol:
+            return True
+    return False
 
 
 def _direction_arrow(dx: float, dy: float) -> str:
@@ -209,6 +231,10 @@ def contour_path(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float)
 class FieldView2D(pg.GraphicsLayoutWidget):
     """D(x) as a heatmap under p_g, real and fake samples and the generator's arrows."""
 
+    #: The visible rectangle ((x0, x1), (y0, y1)), data units, once it settled after a
+    #: change: the run then draws D, p_g and D* over it (Probe.set_view).
+    view_changed = Signal(object)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot = self.addPlot()
@@ -286,8 +312,28 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._rect = QRectF(0, 0, 1, 1)
         self._cbar_label = "D(x) = P(real)"
         self._cbar_shown = self._cbar_label
-        self._grid_range = None  # ((x0, x1), (y0, y1)) of the grid
+        self._grid_range = None  # ((x0, x1), (y0, y1)) of the target's extent
         self._view_range = None  # what the view shows now (the grid, or grown)
+        self._sent_view = None  # the visible rectangle last sent to the run
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(VIEW_SETTLE_MS)
+        self._settle.timeout.connect(self._send_view)
+        self.plot.vb.sigRangeChanged.connect(lambda *_: self._settle.start())
+
+    def visible_rect(self):
+        """((x0, x1), (y0, y1)) the plot shows now, data units (wider than asked: the
+        aspect is locked)."""
+        (x0, x1), (y0, y1) = self.plot.vb.viewRange()
+        return ((float(x0), float(x1)), (float(y0), float(y1)))
+
+    def _send_view(self) -> None:
+        if self._grid_range is None:  # no run drawn yet
+            return
+        rect = self.visible_rect()
+        if moved(self._sent_view, rect):
+            self._sent_view = rect
+            self.view_changed.emit(rect)
 
     def add_overlay(self, item) -> None:
         """Host an interactive item over the data (:mod:`ganviz.views.draw`), outside auto-range."""
@@ -327,6 +373,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._last = None
         self._grid_range = None
         self._view_range = None
+        self._sent_view = None
         self.edge.setVisible(False)
         self.flat.setVisible(False)
 
@@ -337,12 +384,16 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._draw_points(snap)
             return
         xs, ys = snap.xs, snap.ys
-        if self._changed("xs", xs):
+        if self._changed("xs", xs) | self._changed("ys", ys):
             dx, dy = xs[1] - xs[0], ys[1] - ys[0]
             rect = QRectF(xs[0] - dx / 2, ys[0] - dy / 2, len(xs) * dx, len(ys) * dy)
             self._rect = rect  # applied after each setImage: setRect scales by the image's size
-            self._grid_range = ((float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1])))
-            self._set_view(self._grid_range)
+            if self._grid_range is None:  # a new run: the view starts at the target's extent
+                ext = target_extent(snap)
+                self._grid_range = (tuple(ext[0]), tuple(ext[1])) if ext else (
+                    (float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1])))
+                self._set_view(self._grid_range)
+            # Later grids follow the view (the run draws over what is shown): the view stays.
         if self._changed("p_data", snap.p_data) and snap.p_data is not None:
             top = float(np.max(snap.p_data))
             self._pg_levels = (0.0, top if top > 0 else 1.0)
