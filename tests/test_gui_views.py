@@ -430,3 +430,56 @@ def test_1d_view_grows_to_take_the_samples_in_and_sends_its_range(qtbot, pg_styl
     view.forget()
     view.draw(make_snapshot(1, step=12))  # a new run: back to the target's extent
     assert view.visible_rect()[0] == pytest.approx((-3.0, 5.0))
+
+
+def test_p_g_mass_levels_match_the_gaussian_closed_form():
+    from ganviz.views.field2d import mass_levels
+
+    # For an isotropic 2-D Gaussian the region above a share s of the peak holds 1 - s of
+    # the mass: the 50% line is at half the peak, the 90% line at a tenth.
+    g = np.linspace(-8, 8, 401)
+    gx, gy = np.meshgrid(g, g)
+    p = np.exp(-0.5 * (gx**2 + gy**2)) / (2 * math.pi)
+    peak = p.max()
+    half, ninety = mass_levels(p)
+    assert half == pytest.approx(0.5 * peak, rel=0.02)
+    assert ninety == pytest.approx(0.1 * peak, rel=0.02)
+    assert mass_levels(np.zeros((5, 5))) == []
+
+
+def test_2d_heatmap_shows_d_d_star_or_their_gap_and_p_g_lines_on_request(qtbot, pg_style):
+    from ganviz.views.field2d import FieldView2D, upsample
+
+    view = FieldView2D()
+    qtbot.addWidget(view)
+    view.resize(600, 600)
+    view.show()
+    snap = make_snapshot(2)
+    d_star = np.array(snap.d_star, dtype=np.float64)
+    d_star[:5] = np.nan  # blank where p_g's estimate is too thin
+    from dataclasses import replace
+    snap = replace(snap, d_star=d_star)
+    view.draw(snap)
+    np.testing.assert_allclose(view.d_img.image, upsample(snap.d))
+    view.set_heatmap("d_star")
+    np.testing.assert_allclose(view.d_img.image, upsample(d_star))
+    assert "D*(x)" in view.cbar.getAxis("left").labelText
+    view.set_heatmap("gap")
+    np.testing.assert_allclose(view.d_img.image, upsample(snap.d - d_star))
+    assert tuple(view.cbar.levels()) == (-1.0, 1.0)  # a difference of probabilities
+    assert np.isnan(view.d_img.image[0]).all()  # blank stays blank
+    with pytest.raises(ValueError, match="accepted: d, d_star, gap"):
+        view.set_heatmap("dd")
+    critic = make_snapshot(2, critic=True, step=11)
+    view.draw(critic)  # no D* for a critic: D itself, and the bar says why
+    np.testing.assert_allclose(view.d_img.image, upsample(critic.d))
+    assert "critic" in view.cbar.getAxis("left").labelText
+    # p_g's contour lines: off until asked for, then two closed lines and a legend entry.
+    assert not view.pg_lines[0].isVisible() and view.pg_lines[0].xData is None
+    view.set_layer("p_g_lines", True)
+    assert view.pg_lines[0].isVisible() and len(view.pg_lines[0].xData) > 10
+    assert len(view.pg_lines[1].xData) > len(view.pg_lines[0].xData) // 2
+    names = [label.text for _s, label in view.legend.items]
+    assert any("90%" in n for n in names)
+    view.set_layer("p_g_lines", False)
+    assert not any("90%" in label.text for _s, label in view.legend.items)

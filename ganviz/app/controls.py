@@ -176,6 +176,7 @@ class ControlPanel(QWidget):
     layer_toggled = Signal(int, str, bool)  # dim, layer key, visible
     arrow_gain_changed = Signal(float)
     contrast_changed = Signal(float)
+    heatmap_changed = Signal(str)  # what the 2-D heatmap shows (field2d.HEATMAPS)
     freeze_changed = Signal(str, bool)  # "d" or "g", frozen
 
     def __init__(self, config: Config, preset: str | None = None, parent=None) -> None:
@@ -335,7 +336,7 @@ class ControlPanel(QWidget):
             lay.setSpacing(2)
             for key, label in module.LAYERS.items():
                 check = QCheckBox(label)
-                check.setChecked(True)
+                check.setChecked(key not in getattr(module, "OFF_BY_DEFAULT", ()))
                 check.setToolTip(module.LAYER_TIPS[key])
                 check.toggled.connect(
                     lambda on, d=dim, k=key: self.layer_toggled.emit(d, k, on))
@@ -353,7 +354,13 @@ class ControlPanel(QWidget):
                                           factor)
                 self.contrast.activated.connect(
                     lambda _i: self.contrast_changed.emit(float(self.contrast.currentData())))
+                self.heatmap = QComboBox()
+                for key, label in field2d.HEATMAPS.items():
+                    self.heatmap.addItem(label, key)
+                self.heatmap.activated.connect(
+                    lambda _i: self.heatmap_changed.emit(str(self.heatmap.currentData())))
                 row = QFormLayout()
+                _row(row, "Heatmap", self.heatmap, field2d.TIPS["heatmap"])
                 _row(row, "Arrow length", self.arrow_gain, TIPS["arrow_gain"])
                 _row(row, "D contrast", self.contrast, TIPS["contrast"])
                 lay.addLayout(row)

@@ -19,7 +19,18 @@ LAYERS = {
     "fake": "fake samples G(z)",
     "arrows": "generator gradient arrows",
     "modes": "mode centres",
+    "p_g_lines": "p_g contour lines (50%, 90% of its mass)",
 }
+#: Layers that start hidden (drawn on request).
+OFF_BY_DEFAULT = ("p_g_lines",)
+#: What the heatmap shows: key -> label (the controls' choice).
+HEATMAPS = {
+    "d": "D(x)",
+    "d_star": "optimal D*(x)",
+    "gap": "D(x) - D*(x)",
+}
+#: p_g's contour lines enclose these shares of its mass (the densest regions).
+PG_MASS_LEVELS = (0.5, 0.9)
 #: Hover texts (rich text): the plot, the colour bar, each legend entry and layer toggle.
 TIPS = {
     "plot": "<b>Data space</b><br>"
@@ -57,9 +68,33 @@ TIPS = {
     "modes": "Mode centres of the target. A sample is high quality if it lies within 3 "
              "standard deviations of its nearest mode; a mode is captured (white circle) if "
              "at least one sample is, missed (red dashed circle) if none",
+    "p_g_lines": "Contour lines of p<sub>g</sub>: the solid line encloses the densest region "
+                 "holding half of the generated samples, the dashed one 90%. Unlike the haze "
+                 "they stay readable over the heatmap",
+    "heatmap": "What the background shows: D(x); the optimal D*(x) = p<sub>data</sub> / "
+               "(p<sub>data</sub> + p<sub>g</sub>) for the current G (blank where p<sub>g</sub>'s "
+               "estimate is too thin to trust it, see docs/measurements.md); or D - D*, dark "
+               "where D is optimal, teal where D says 'real' more than it should, plum where "
+               "less. A critic (WGAN) has no D*: the heatmap then shows D",
 }
 #: Hover text of each layer's toggle in the controls.
 LAYER_TIPS = {key: TIPS[key] for key in LAYERS}
+
+
+def mass_levels(density: np.ndarray, shares=PG_MASS_LEVELS) -> list[float]:
+    """Density thresholds whose super-level sets hold ``shares`` of the grid's mass
+    (highest-density regions); a share the grid cannot reach is left out."""
+    v = np.sort(np.nan_to_num(np.asarray(density, dtype=np.float64)).ravel())[::-1]
+    total = v.sum()
+    if not total > 0:
+        return []
+    cum = np.cumsum(v) / total
+    out = []
+    for share in shares:
+        i = int(np.searchsorted(cum, share))
+        if i < len(v) and v[i] > 0:
+            out.append(float(v[i]))
+    return out
 #: Length of a full arrow as a share of the view's span (gain 1).
 ARROW_UNIT = 0.08
 #: Arrows drawn: about this many, one per cell of a square grid over z's quantiles.
@@ -266,9 +301,11 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                                        brush=pg.mkBrush(style.GEN))
         self.arrows = pg.PlotDataItem(pen=style.pen(style.ACCENT, 1.3), connect="pairs")
         self.modes = pg.ScatterPlotItem(size=22, symbol="o", brush=None)
+        self.pg_lines = [pg.PlotDataItem(pen=style.pen(style.GEN, 2.0, dash=dash), connect="finite")
+                         for dash in (False, True)]
         # Real samples above the fakes and arrows: the target stays readable under a crowd.
-        for item, z in ((self.outline, 0), (self.arrows, 1), (self.fake, 2), (self.real, 3),
-                        (self.modes, 4)):
+        for item, z in ((self.outline, 0), (self.pg_lines[0], 0.5), (self.pg_lines[1], 0.5),
+                        (self.arrows, 1), (self.fake, 2), (self.real, 3), (self.modes, 4)):
             item.setZValue(z)
             self.plot.addItem(item)
         self.legend.addItem(self.real, "real x ~ p_data")
@@ -278,8 +315,13 @@ class FieldView2D(pg.GraphicsLayoutWidget):
 
         self.items = {"d": (self.d_img, self.cbar), "p_g": (self.pg_img,),
                       "p_data": (self.outline,), "real": (self.real,), "fake": (self.fake,),
-                      "arrows": (self.arrows,), "modes": (self.modes,)}
-        self.visible = {name: True for name in LAYERS}
+                      "arrows": (self.arrows,), "modes": (self.modes,),
+                      "p_g_lines": tuple(self.pg_lines)}
+        self.visible = {name: name not in OFF_BY_DEFAULT for name in LAYERS}
+        for name in OFF_BY_DEFAULT:
+            for item in self.items[name]:
+                item.setVisible(False)
+        self.heat = "d"  # what the heatmap shows (HEATMAPS)
         self.plot.setToolTip(TIPS["plot"])
         self.cbar.setToolTip(TIPS["cbar"])
         for (_sample, label), key in zip(self.legend.items, ("real", "fake", "arrows", "p_data")):
@@ -289,7 +331,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         for key in ("left", "right", "top", "bottom"):
             self.presenter.axis(self.cbar.getAxis(key))
         self.presenter.legend(self.legend)
-        for item in (self.outline, self.arrows):
+        for item in (self.outline, self.arrows, *self.pg_lines):
             self.presenter.curve(item)
         for item in (self.real, self.fake, self.modes):
             self.presenter.scatter(item)
@@ -344,8 +386,28 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.visible[name] = bool(on)
         for item in self.items[name]:
             item.setVisible(bool(on))
+        if name == "p_g_lines":
+            in_legend = any(sample.item is self.pg_lines[0] for sample, _ in self.legend.items)
+            if on and not in_legend:
+                self.legend.addItem(self.pg_lines[0], "p_g: 50% (90% dashed) of its mass")
+                self.legend.items[-1][1].setToolTip(TIPS["p_g_lines"])
+                if self.presenter.on:
+                    label = self.legend.items[-1][1]
+                    label.setText(label.text, size=self.legend.opts["labelTextSize"])
+            elif not on and in_legend:
+                self.legend.removeItem(self.pg_lines[0])
         if on and self._last is not None:
             self._drawn.clear()
+            self.draw(self._last)
+
+    def set_heatmap(self, kind: str) -> None:
+        """What the heatmap shows: a key of HEATMAPS (D, D*, or D - D*)."""
+        if kind not in HEATMAPS:
+            raise ValueError(f"unknown heatmap {kind!r}; accepted: {', '.join(HEATMAPS)}")
+        self.heat = kind
+        self._d_scale = None  # its colour scale and label follow
+        if self._last is not None:
+            self._drawn.pop("d", None)
             self.draw(self._last)
 
     def set_presentation(self, on: bool) -> None:
@@ -400,15 +462,22 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             if self.visible["p_data"]:
                 self.outline.setData(*contour_path(snap.p_data, xs, ys, 0.05 * top))
         # D's colour scale as the loss registry says: fixed levels, or fitted to a critic's.
+        heat = self.heat if snap.d_star is not None else "d"  # a critic has no D*
         levels = None if snap.d_range is None else tuple(float(v) for v in snap.d_range)
-        if levels is not None and self.contrast > 1:
+        if levels is not None:
             mid = 0.5 if snap.d_kind == "probability" else 0.0
             half = 0.5 * (levels[1] - levels[0]) / self.contrast
+            if heat == "gap":  # a difference: symmetric about 0, as wide as D's range
+                mid, half = 0.0, 2 * half
             levels = (mid - half, mid + half)
-        if (snap.d_kind, levels) != self._d_scale:
-            self._d_scale = (snap.d_kind, levels)
-            label = ("critic D(x)" if levels is None else "D(x) = P(real)"
-                     if snap.d_kind == "probability" else "D(x), raw output")
+        if (snap.d_kind, levels, heat) != self._d_scale:
+            self._d_scale = (snap.d_kind, levels, heat)
+            name = {"d": "D(x)", "d_star": "D*(x)", "gap": "D(x) - D*(x)"}[heat]
+            label = ("critic D(x)" if levels is None else
+                     f"{name} = P(real)" if snap.d_kind == "probability" and heat != "gap" else
+                     f"{name}, raw output" if heat != "gap" else name)
+            if self.heat != heat:
+                label += " (a critic has no D*)"
             if self.contrast > 1 and levels is not None:
                 label += f", contrast x{self.contrast:g}"
             self._cbar_label = label
@@ -416,8 +485,11 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             if levels is not None:
                 self._set_levels(levels)
             self._drawn.pop("d", None)
-        if snap.d is not None and self.visible["d"] and self._changed("d", snap.d):
-            d = np.asarray(snap.d)
+        source = {"d": (snap.d,), "d_star": (snap.d_star,), "gap": (snap.d, snap.d_star)}[heat]
+        if (all(a is not None for a in source) and self.visible["d"]
+                and self._changed("d", source)):
+            d = (np.asarray(source[0], dtype=np.float64) if len(source) == 1 else
+                 np.asarray(source[0], dtype=np.float64) - np.asarray(source[1], dtype=np.float64))
             if levels is None:
                 finite = d[np.isfinite(d)]
                 lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
@@ -437,6 +509,12 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         if snap.p_g is not None and self.visible["p_g"] and self._changed("p_g", snap.p_g):
             self.pg_img.setImage(upsample(snap.p_g), autoLevels=False, levels=self._pg_levels)
             self.pg_img.setRect(self._rect)
+        if (snap.p_g is not None and self.visible["p_g_lines"]
+                and self._changed("p_g_lines", snap.p_g)):
+            levels = mass_levels(snap.p_g)
+            for k, line in enumerate(self.pg_lines):
+                line.setData(*(contour_path(snap.p_g, xs, ys, levels[k]) if k < len(levels)
+                               else (np.empty(0), np.empty(0))))
         if self.visible["real"] and self._changed("real", snap.real) and snap.real is not None:
             self.real.setData(pos=snap.real)
         if self.visible["modes"] and (self._changed("mode_counts", snap.mode_counts)
@@ -555,7 +633,11 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.modes.setData(pos=centres, pen=pens, brush=None)
 
     def _changed(self, key: str, value) -> bool:
-        if self._drawn.get(key, ()) is value:
+        """Whether ``value`` (an array, or a tuple of them) is not the one last drawn."""
+        old = self._drawn.get(key, ())
+        same = (old is value or isinstance(value, tuple) and isinstance(old, tuple)
+                and len(old) == len(value) and all(a is b for a, b in zip(old, value)))
+        if same:
             return False
         self._drawn[key] = value
         return True
