@@ -483,3 +483,29 @@ def test_2d_heatmap_shows_d_d_star_or_their_gap_and_p_g_lines_on_request(qtbot, 
     assert any("90%" in n for n in names)
     view.set_layer("p_g_lines", False)
     assert not any("90%" in label.text for _s, label in view.legend.items)
+
+
+def test_d_panel_restarts_its_scale_after_a_switch_to_a_critic(qtbot, pg_style):
+    from ganviz.views.timeseries import TimeSeriesView
+
+    view = TimeSeriesView()
+    qtbot.addWidget(view)
+    view.resize(500, 900)
+    view.show()
+    history = History()
+    for step in (10, 20):  # probabilities first
+        snap = make_snapshot(2, step=step)
+        history.add(snap)
+        view.draw(history, snap)
+    assert min(view.d_real.xData) == 6 and not view._dout_switch.isVisible()
+    critic = make_snapshot(2, step=30, critic=True)  # its rows: iterations 26-30
+    history.add(critic)
+    view.draw(history, critic)
+    # Only the critic's rows share the axis now; a line and the title say where it switched.
+    assert min(view.d_real.xData) == 26 and min(view.d_fake_raw.xData) == 26
+    assert view._dout_switch.isVisible() and view._dout_switch.value() == 26
+    title = view.plots["dout"].titleLabel.text
+    assert "critic(real)" in title and "since it. 26" in title
+    assert not view.half.isVisible()  # no 1/2 for a critic
+    view.forget()
+    assert not view._dout_switch.isVisible() and view._dout_from is None

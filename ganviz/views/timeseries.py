@@ -240,6 +240,11 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self._mode_step = None
         self._critic = None
         self._mixture = None
+        self._dout_from = None  # first iteration drawn in the D panel (after a scale switch)
+        # Where the D panel's scale switched (probabilities <-> critic scores).
+        self._dout_switch = pg.InfiniteLine(angle=90, pen=pg.mkPen(style.ACCENT, width=1.5))
+        self._dout_switch.setVisible(False)
+        p["dout"].addItem(self._dout_switch, ignoreBounds=True)
         self._show_panels()
 
     @staticmethod
@@ -341,9 +346,12 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self._clear_markers()
         self._critic = None
         self._mixture = None
+        self._dout_from = None
+        self._dout_switch.setVisible(False)
 
     def draw(self, history, snap=None) -> None:
         """Draw every curve from ``history`` (a :class:`ganviz.core.history.History`)."""
+        self._follow_scale(snap)
         s = history.steps
         if s.n:
             x = s.x
@@ -356,10 +364,16 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                     (self.d_real, self.d_real_raw, "d_real", None),
                     (self.d_fake, self.d_fake_raw, "d_fake", None)):
                 y = s.y(name)
+                xx = x
                 if floor is not None:
                     y = np.maximum(y, floor)
-                raw.setData(x, y)
-                line.setData(x, smooth(y, width) if width > 1 else y)
+                if name in ("d_real", "d_fake") and self._dout_from is not None:
+                    # Another scale since a loss switch: probabilities and critic scores
+                    # never share the axis; the panel restarts at the switch.
+                    keep = x >= self._dout_from
+                    xx, y = x[keep], y[keep]
+                raw.setData(xx, y)
+                line.setData(xx, smooth(y, width) if width > 1 and len(y) > width else y)
         m = history.measured
         if m.n:
             total = m.y("modes_total")
@@ -381,16 +395,28 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         if snap is not None:
             self._keep_mode_counts(snap)
         self._draw_events(getattr(history, "events", ()))
+    def _follow_scale(self, snap) -> None:
+        """The D panel's names, reference lines and range follow the loss's scale of D."""
         scale = None if snap is None else (bool(snap.critic), snap.d_kind,
                                            None if snap.d_range is None else tuple(snap.d_range))
         if scale is not None and scale != self._critic:
+            if self._critic is not None:  # a switch: the panel restarts with this snapshot's rows
+                steps = (snap.history or {}).get("step")
+                self._dout_from = float(steps[0]) if steps is not None and len(steps) else float(snap.step)
+                self._dout_switch.setValue(self._dout_from)
+                self._dout_switch.setVisible(True)
             self._critic = scale
             critic, kind, d_range = scale
             self.equilibrium.setVisible(kind == "probability")
             self.half.setVisible(kind == "probability")
             dout = self.plots["dout"]
-            names = ("critic(real)", "critic(fake)") if critic else ("D(real)", "D(fake)")
-            style.coloured_title(dout, [(names[0], style.DATA), (names[1], style.GEN)])
+            names = (("critic(real)", "critic(fake)") if critic else
+                     ("D(real)", "D(fake)") if kind == "probability" else
+                     ("D(real) raw", "D(fake) raw"))
+            title = [(names[0], style.DATA), (names[1], style.GEN)]
+            if self._dout_from is not None:  # the legend says where the scale changed
+                title.append((f"since it. {self._dout_from:,.0f}: scale changed", style.MUTED))
+            style.coloured_title(dout, title)
             if d_range is None:
                 dout.enableAutoRange(axis="y")
             else:
