@@ -295,14 +295,16 @@ def test_1d_view_says_flat_critic_cut_peaks_and_samples_off_the_plot(qtbot, pg_s
     fake = np.full((64, 1), 40.0)  # beyond the farthest the plot grows (x <= 13)
     fake[:4] = 0.0
     view.draw(replace(snap, d=flat, p_g=spike, fake=fake))
-    assert view.flat.isVisible() and "flat critic" in view.flat.toPlainText()
+    legend = lambda: [label.text for _s, label in view.legend.items]  # noqa: E731
+    assert any("flat critic" in t for t in legend())  # in D's entry: nothing on the legend
     lo, hi = view.dview.viewRange()[1]
     assert hi - lo > 5e-3  # the 2e-4 wiggle is not blown up to the full height
     assert view.peak.isVisible() and f"{spike[100]:.3g}" in view.peak.toPlainText()
     assert view.edge.isVisible()
     assert "60 of 64 samples beyond x = 13" in view.edge.toPlainText()
     view.draw(make_snapshot(1, step=12))
-    assert not view.flat.isVisible() and not view.peak.isVisible() and not view.edge.isVisible()
+    assert "D(x)" in legend() and not any("flat" in t for t in legend())
+    assert not view.peak.isVisible() and not view.edge.isVisible()
 
 
 def test_2d_view_follows_the_samples_or_marks_them_at_the_edge(qtbot, pg_style):

@@ -233,3 +233,21 @@ def test_not_applied_comes_back_as_an_event(supervise):
     sup._transport.send(Change({"hidden": 8}))  # past the supervisor's own checks
     refused = _until(sup, NotApplied)
     assert "restart" in refused.reason
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_view_is_drawn_by_a_running_and_by_a_finished_run(supervise, mode):
+    sup = supervise(mode=mode, max_steps=30, schedule=Schedule.every_steps(10))
+    sup.restart()
+    start = _until(sup, Started).snapshot
+    sup.set_view(((-9.0, 9.0),))
+    follows = lambda e: e.snapshot.xs is not None and e.snapshot.xs[0] == -9.0  # noqa: E731
+    assert _until(sup, Snapshotted, follows) is not None
+    final = _until(sup, Finished)
+    assert final.snapshot.xs[0] == -9.0
+    # Finished, then the window changes its view: the host draws the last state there.
+    sup.set_view(((-4.0, 12.0),))
+    redrawn = _until(sup, Snapshotted, lambda e: e.snapshot.xs[0] == -4.0).snapshot
+    assert redrawn.step == 30 and redrawn.xs[-1] == 12.0 and len(redrawn.xs) == len(start.xs)
+    assert redrawn.metrics["js"] == final.snapshot.metrics["js"]  # the same state, measured alike
+    assert sup.status == "finished"

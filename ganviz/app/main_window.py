@@ -633,7 +633,17 @@ class MainWindow(QMainWindow):
         self._drawn_version = self.controller.version
         self._status(snap)
         self.hide_message()
-        QTimer.singleShot(200, self.save_screenshot)
+        self._shot_deadline = time.monotonic() + 10.0
+        QTimer.singleShot(200, self._save_when_drawn)
+
+    def _save_when_drawn(self) -> None:
+        """Save once the data view's fields cover what it shows (a view that grew at the
+        last step has them drawn again over its new rectangle), or after 10 s."""
+        view = self.view1d if self._dim == 1 else self.view2d
+        if not view.settled() and time.monotonic() < self._shot_deadline:
+            QTimer.singleShot(100, self._save_when_drawn)
+            return
+        self.save_screenshot()
 
     @Slot()
     def save_screenshot(self) -> None:

@@ -47,6 +47,7 @@ class Host:
         self._engine = None  # the last run's engine, for state requests after it ended
         self._failed = ""  # why the last run has no sane state ("" when it has one)
         self._spectrum: threading.Thread | None = None  # the spectrum being computed, if any
+        self._idle_probe = None  # measures the ended run for a window that changed its view
 
     def command(self, cmd) -> None:
         """Obey one command; safe from any thread."""
@@ -100,6 +101,9 @@ class Host:
                 self._wake.clear()
                 for fn in inbox.take_calls():
                     fn(self._engine)
+                view = inbox.take().get("view")
+                if view is not None:  # a finished run is still drawn over what the window shows
+                    self._redraw(view)
 
     def _run(self, start: Start, inbox: Inbox) -> None:
         from ganviz.core.loop import train
@@ -122,6 +126,20 @@ class Host:
             lines = [s for s in traceback.format_exception_only(exc)[-1].strip().splitlines() if s]
             self._emit(Errored(start.run_id, lines[-1] if lines else type(exc).__name__,
                                traceback.format_exc()))
+
+    def _redraw(self, view) -> None:
+        """A snapshot of the ended run's engine with its fields over ``view`` (Probe.set_view)."""
+        from ganviz.core.events import Snapshotted
+        from ganviz.core.probe import Probe, build_snapshot
+
+        engine = self._engine
+        if engine is None or self._failed:
+            return
+        if getattr(self._idle_probe, "engine", None) is not engine:
+            self._idle_probe = Probe(engine)  # the run's fixed batches: the same points
+        self._idle_probe.set_view(view)
+        self._emit(Snapshotted(self._run_id, build_snapshot(
+            engine, self._idle_probe, self._run_id, 0.0, engine.drain(), force=True)))
 
     def _state_sender(self, tag):
         """A call for the loop: hand out its engine's exact state, or say why there is none."""

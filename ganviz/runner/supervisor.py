@@ -173,7 +173,9 @@ class Supervisor:
     def set_view(self, view) -> None:
         """The rectangle the window shows, ((x0, x1),) or ((x0, x1), (y0, y1)), data units:
         the run draws its fields over it from the next snapshot (the metrics never follow)."""
-        self._send(Change({"view": tuple(tuple(float(v) for v in r) for r in view)}))
+        if self._transport is not None and self.status in ("running", "finished"):
+            # A finished run is drawn again over the new view by its host.
+            self._transport.send(Change({"view": tuple(tuple(float(v) for v in r) for r in view)}))
 
     def freeze(self, which: str, on: bool) -> None:
         """Freeze (``on``) or thaw D (``which`` = "d") or G ("g"): evaluated, never updated."""

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 
 from . import style
-from .field2d import EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, moved, target_extent
+from .field2d import EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, moved, target_extent, view_settled
 
 LAYERS = {
     "p_data": "p_data (exact)",
@@ -133,7 +133,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         for plot in (self.plot, self.strip):  # equal axis widths keep the x axes aligned
             plot.getAxis("left").setWidth(56)
             plot.showAxis("right")
-            plot.getAxis("right").setWidth(62)
+            plot.getAxis("right").setWidth(74)  # a critic's "-0.015" beside the axis label
         self.strip.getAxis("right").setTicks([[]])
         self.strip.getAxis("right").setStyle(showValues=False)
         self.ci.layout.setRowStretchFactor(0, 3)
@@ -160,11 +160,10 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self.presenter.curve(item)
         for line in (self.half, self.z_line, self.x_line):
             self.presenter.line(line)
-        # Marks: a cut p_g peak, samples beyond the plot, a flat critic.
+        # Marks: a cut p_g peak, samples beyond the plot.
         self.peak = pg.TextItem("", color=style.GEN, anchor=(0, 0), fill=pg.mkBrush(20, 20, 24, 210))
         self.edge = pg.TextItem("", color=style.GEN, anchor=(1, 0), fill=pg.mkBrush(20, 20, 24, 210))
-        self.flat = pg.TextItem("", color=style.ACCENT, anchor=(1, 0), fill=pg.mkBrush(20, 20, 24, 210))
-        for item in (self.peak, self.edge, self.flat):
+        for item in (self.peak, self.edge):
             item.setZValue(10)
             item.setVisible(False)
             self.plot.addItem(item, ignoreBounds=True)
@@ -186,6 +185,10 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         """((x0, x1),) the plot shows now, data units."""
         x0, x1 = self.plot.vb.viewRange()[0]
         return ((float(x0), float(x1)),)
+
+    def settled(self) -> bool:
+        """Whether the fields drawn cover what the view shows: no view change on its way."""
+        return view_settled(self, self._last)
 
     def _send_view(self) -> None:
         if self._extent is None:  # no run drawn yet
@@ -241,7 +244,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._ymax = None
         self._last = None
         self._extent = self._xrange = self._sent_view = None
-        for item in (self.peak, self.edge, self.flat):
+        for item in (self.peak, self.edge):
             item.setVisible(False)
 
     def draw(self, snap) -> None:
@@ -291,6 +294,13 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             else:
                 self.legend.removeItem(self.d_star)
 
+    def _d_label(self, text: str) -> None:
+        """D's legend entry (a flat critic says so there)."""
+        for sample, label in self.legend.items:
+            if sample.item is self.d and label.text != text:
+                label.setText(text, size=self.legend.opts["labelTextSize"])
+                self.legend.updateSize()
+
     def _p_g_label(self, text: str) -> None:
         """The legend's p_g entry (it says so when the peak is cut: the legend is never hidden)."""
         for sample, label in self.legend.items:
@@ -323,7 +333,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         if snap.d_range is None:  # a critic's scores have no range: fit them to the axis
             self._critic_axis(d)
             return
-        self.flat.setVisible(False)
+        self._d_label("D(x)")
         key = (snap.d_kind, tuple(snap.d_range))
         if self._drawn.get("d_axis") == key:
             return
@@ -346,13 +356,12 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         lo, hi = float(finite.min()), float(finite.max())
         least = FLAT_CRITIC * max(1.0, float(np.abs(finite).max()))
         flat = hi - lo < least
+        # Said in D's legend entry: a text of its own sat on the legend.
+        self._d_label(f"D(x): flat critic, varies by {hi - lo:.2g} over the plot" if flat
+                      else "D(x)")
         if flat:  # keep a readable span: a 0.001 wiggle is not drawn full height
             mid = 0.5 * (lo + hi)
-            self.flat.setText(f"flat critic: D varies by {hi - lo:.2g} over the plot")
             lo, hi = mid - least / 2, mid + least / 2
-        self.flat.setVisible(flat)
-        if flat and self._last is not None and self._last.xs is not None:
-            self.flat.setPos(float(self._last.xs[-1]), (self._ymax or 1.0) * 0.99)
         pad = 0.05 * (hi - lo or 1.0)
         self.dview.setYRange(lo - pad, hi + (HEADROOM - 1) * (hi - lo or 1.0) + pad, padding=0)
         if self._drawn.get("d_axis") != "critic":

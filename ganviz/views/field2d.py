@@ -131,6 +131,19 @@ def target_extent(snap):
     return info.get("extent")
 
 
+def view_settled(view, snap) -> bool:
+    """Whether ``view`` (a 1-D or 2-D field view) draws fields over the rectangle it last
+    sent: its settle timer is idle and ``snap``'s grid spans that rectangle."""
+    if view._settle.isActive():
+        return False
+    if snap is None or snap.xs is None or view._sent_view is None:
+        return True
+    grid = [(float(snap.xs[0]), float(snap.xs[-1]))]
+    if snap.ys is not None:
+        grid.append((float(snap.ys[0]), float(snap.ys[-1])))
+    return not moved(grid, view._sent_view, 2 * VIEW_MOVED)
+
+
 def moved(old, new, share: float = VIEW_MOVED) -> bool:
     """Whether rectangle ``new`` differs from ``old`` (None: always) by more than ``share``
     of its span at any edge."""
@@ -368,6 +381,10 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         aspect is locked)."""
         (x0, x1), (y0, y1) = self.plot.vb.viewRange()
         return ((float(x0), float(x1)), (float(y0), float(y1)))
+
+    def settled(self) -> bool:
+        """Whether the fields drawn cover what the view shows: no view change on its way."""
+        return view_settled(self, self._last)
 
     def _send_view(self) -> None:
         if self._grid_range is None:  # no run drawn yet

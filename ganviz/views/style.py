@@ -136,6 +136,17 @@ def _free_title_width(plot: pg.PlotItem) -> None:
 
     label.updateMin = update_min
     label._width_free = True
+    resize = label.resizeEvent
+
+    def fit(ev=None) -> None:
+        # A title wider than its plot is drawn smaller, never cut at the edges.
+        item = label.item
+        natural = item.boundingRect().width()
+        room = label.rect().width()
+        item.setScale(min(1.0, room / natural) if natural > 0 and room > 0 else 1.0)
+        resize(ev)
+
+    label.resizeEvent = fit
 
 
 def cache(item) -> None:

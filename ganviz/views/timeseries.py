@@ -86,8 +86,8 @@ def _curve(plot: pg.PlotItem, colour: str, name: str, width: float = 1.0,
 def _ref_line(plot: pg.PlotItem, y: float, label: str, below: bool = False) -> pg.InfiniteLine:
     anchor = (1, 0) if below else (1, 1)
     line = pg.InfiniteLine(pos=y, angle=0, pen=style.pen(style.MUTED, 1.2, dash=True),
-                           label=label, labelOpts=dict(position=0.98, color="#bdbdbd",
-                                                       anchors=[anchor, anchor]))
+                           label=label or None, labelOpts=dict(position=0.98, color="#bdbdbd",
+                                                               anchors=[anchor, anchor]))
     plot.addItem(line)
     return line
 
@@ -144,6 +144,11 @@ MARKERS_BELOW = 400
 PANEL_MIN_PX = (90, 140)
 
 
+#: The losses' title: the curves, and the dashed line of D's loss at equilibrium.
+LOSS_TITLE = [("loss D", style.DISC), ("loss G", style.GEN),
+              ("\u2013 \u2013 2 ln 2: equilibrium", style.MUTED)]
+
+
 class TimeSeriesView(pg.GraphicsLayoutWidget):
     """Stacked plots sharing the step axis, drawn from a :class:`History`."""
 
@@ -192,7 +197,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
             plot.setMenuEnabled(False)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            plot.getAxis("left").setWidth(62)
+            plot.getAxis("left").setWidth(78)  # room for "-0.0095" beside the axis label
             plot.getAxis("left").enableAutoSIPrefix(False)
             if i and key != "bars":
                 plot.setXLink(self.plots["loss"])
@@ -200,8 +205,9 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         p = self.plots
         self.loss_d, self.loss_d_raw = self._per_step(p["loss"], style.DISC, "loss D")
         self.loss_g, self.loss_g_raw = self._per_step(p["loss"], style.GEN, "loss G")
-        # Below the line: at the top of an autoranged plot a label above it is cut off.
-        self.equilibrium = _ref_line(p["loss"], 2 * LN2, "D at equilibrium: 2 ln 2", below=True)
+        # Named in the title: a label on the line sat on the curves and was cut at the edge.
+        self.equilibrium = _ref_line(p["loss"], 2 * LN2, "")
+        style.coloured_title(p["loss"], LOSS_TITLE)
         self.js, self.js_dots = self._measured(p["js"], style.ACCENT, "JS")
         _ref_line(p["js"], LN2, "ln 2: no overlap", below=True)
         p["js"].setYRange(0.0, 0.76, padding=0)
@@ -408,6 +414,8 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
             self._critic = scale
             critic, kind, d_range = scale
             self.equilibrium.setVisible(kind == "probability")
+            style.coloured_title(self.plots["loss"], LOSS_TITLE if kind == "probability"
+                                 else LOSS_TITLE[:2])
             self.half.setVisible(kind == "probability")
             dout = self.plots["dout"]
             names = (("critic(real)", "critic(fake)") if critic else
