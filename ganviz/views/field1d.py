@@ -294,6 +294,20 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             else:
                 self.legend.removeItem(self.d_star)
 
+    def _clear_of_legend(self, text: pg.TextItem) -> None:
+        """Move ``text`` to the other side of its point if it falls under the legend, and
+        hide it if it still does (the legend's p_g entry says the peak is cut too)."""
+        text.setAnchor((0, 0))
+        if not text.isVisible() or self.plot.scene() is None:
+            return
+        legend = self.legend.sceneBoundingRect()
+        for anchor in ((0, 0), (1, 0)):
+            text.setAnchor(anchor)
+            text.updateTextPos() if hasattr(text, "updateTextPos") else None
+            if not text.sceneBoundingRect().intersects(legend):
+                return
+        text.setVisible(False)
+
     def _d_label(self, text: str) -> None:
         """D's legend entry (a flat critic says so there)."""
         for sample, label in self.legend.items:
@@ -384,6 +398,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self.peak.setText(f"\u2191 p_g peak {peak:.3g}, cut at {cap:.2g}")
             self.peak.setPos(at, cap)
             self.peak.setVisible(self.visible["p_g"])
+            self._clear_of_legend(self.peak)
         else:
             self.peak.setVisible(False)
         self._p_g_label(f"p_g (from 10^4 samples; peak {peak:.3g} cut)" if peak > cap * 1.02
