@@ -119,6 +119,8 @@ SHRINK_AT = 1.4
 #: A critic whose values vary by less than this (relative to their size) over the plane
 #: is called flat: its colour scale would only blow up noise.
 FLAT_CRITIC = 1e-2
+#: Room between the legend and the data below it, px.
+LEGEND_GAP_PX = 8
 #: The visible rectangle is sent to the run (view_changed) this long after it last moved...
 VIEW_SETTLE_MS = 200
 #: ... when an edge moved by more than this share of the span since it was last sent.
@@ -375,6 +377,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._settle.setInterval(VIEW_SETTLE_MS)
         self._settle.timeout.connect(self._send_view)
         self.plot.vb.sigRangeChanged.connect(lambda *_: self._settle.start())
+        self._refitting = False
+        self.plot.vb.sigResized.connect(self._refit)
 
     def visible_rect(self):
         """((x0, x1), (y0, y1)) the plot shows now, data units (wider than asked: the
@@ -431,6 +435,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         """Large text, thick lines, big markers (a projector) when ``on``; the normal look off."""
         if self.presenter.set(on) and self._last is not None:
             self._draw_modes(self._last)  # per-circle pens carry their width
+        self._refit()  # the legend's size changed
 
     def set_arrow_gain(self, gain: float) -> None:
         """Arrows ``gain`` times their automatic length (the printed scale follows)."""
@@ -564,10 +569,26 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._draw_arrows(snap)
 
     def _set_view(self, rng) -> None:
+        """Show ``rng`` ((x0, x1), (y0, y1)) with a band on top for the legend: over the
+        data the legend hid modes (the top of ring8 at 1280x720)."""
         (x0, x1), (y0, y1) = rng
         self._view_range = rng
-        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        vb_h = self.plot.vb.height()
+        share = 0.0
+        if vb_h > 0 and self.legend.isVisible():
+            share = min(0.4, (self.legend.height() + 2 * LEGEND_GAP_PX) / vb_h)
+        top = y1 + (y1 - y0) * (1.02 * share / (1.0 - share))
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, top), padding=0.02)
         self.plot.disableAutoRange()
+
+    def _refit(self, *_args) -> None:
+        """The legend's band follows the plot's height and the legend's size."""
+        if self._view_range is not None and not self._refitting:
+            self._refitting = True
+            try:
+                self._set_view(self._view_range)
+            finally:
+                self._refitting = False
 
     def _keep_in_view(self, fake: np.ndarray) -> None:
         """Grow the view to take in the generated samples, within EXTEND_MAX times the
