@@ -511,3 +511,27 @@ def test_d_panel_restarts_its_scale_after_a_switch_to_a_critic(qtbot, pg_style):
     assert not view.half.isVisible()  # no 1/2 for a critic
     view.forget()
     assert not view._dout_switch.isVisible() and view._dout_from is None
+
+
+def test_event_labels_stay_inside_and_do_not_cover_each_other(qtbot, pg_style):
+    from ganviz.views.timeseries import TimeSeriesView
+
+    view = TimeSeriesView()
+    qtbot.addWidget(view)
+    view.resize(420, 800)
+    view.show()
+    history = History()
+    for step in range(10, 400, 10):
+        snap = make_snapshot(2, step=step)
+        history.add(snap)
+        if step in (200, 390):
+            history.mark(step, "loss: wgan" if step == 200 else "session opened")
+    view.draw(history, snap)
+    loss = view.plots["loss"].vb
+    qtbot.waitUntil(lambda: loss.viewRange()[0][1] > 300, timeout=5000)  # the axis ranged itself
+    view._place_labels()
+    labels = [line.label for _p, line in view._markers if getattr(line, "label", None)]
+    assert [lab.format for lab in labels] == ["loss: wgan", "session opened"]
+    # The one in the right third reads to the left of its line, lower down: no overlap.
+    assert labels[0].anchors[0] == (0, 0) and labels[1].anchors[0] == (1, 0)
+    assert labels[0].orthoPos == 0.97 and labels[1].orthoPos < 0.97

@@ -247,6 +247,15 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self._critic = None
         self._mixture = None
         self._dout_from = None  # first iteration drawn in the D panel (after a scale switch)
+        # Event labels are placed again once the step axis has moved (after a draw, the
+        # axis ranges itself later); on a timer owned by the view, never during teardown.
+        from PySide6.QtCore import QTimer
+
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(0)
+        self._label_timer.timeout.connect(self._place_labels)
+        p["loss"].sigXRangeChanged.connect(self._label_timer.start)
         # Where the D panel's scale switched (probabilities <-> critic scores).
         self._dout_switch = pg.InfiniteLine(angle=90, pen=pg.mkPen(style.ACCENT, width=1.5))
         self._dout_switch.setVisible(False)
@@ -335,6 +344,15 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self.presenter.set(on)
         self._show_panels()
 
+    def close(self) -> bool:
+        """Stop placing event labels first: closing clears the scene under them."""
+        self._label_timer.stop()
+        try:
+            self.plots["loss"].sigXRangeChanged.disconnect(self._label_timer.start)
+        except (RuntimeError, TypeError):  # closed before
+            pass
+        return super().close()
+
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
         """Empty every curve (a new run)."""
         for item in (self.loss_d, self.loss_g, self.js, self.grad_g, self.grad_d, self.d_real,
@@ -401,6 +419,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         if snap is not None:
             self._keep_mode_counts(snap)
         self._draw_events(getattr(history, "events", ()))
+        self._place_labels()
     def _follow_scale(self, snap) -> None:
         """The D panel's names, reference lines and range follow the loss's scale of D."""
         scale = None if snap is None else (bool(snap.critic), snap.d_kind,
@@ -495,8 +514,10 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         for step, label in events:
             for i, key in enumerate(shown):
                 plot = self.plots[key]
-                opts = dict(position=0.92, color=style.ACCENT, rotateAxis=(1, 0),
-                            anchors=[(0, 1), (0, 1)]) if i == 0 else None
+                # Across, just under the top and beside the line: a label along the line
+                # ran up out of the panel.
+                opts = dict(position=0.97, color=style.ACCENT, fill=pg.mkBrush(20, 20, 24, 200),
+                            anchors=[(0, 0), (0, 0)]) if i == 0 else None
                 line = pg.InfiniteLine(pos=float(step), angle=90,
                                        pen=pg.mkPen(255, 213, 79, 140, width=1,
                                                     style=pg.QtCore.Qt.PenStyle.DashLine),
@@ -505,6 +526,32 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                 line.setZValue(5)
                 plot.addItem(line)
                 self._markers.append((plot, line))
+
+    def _place_labels(self) -> None:
+        """Event labels to the right of their line, or to its left in the right third of
+        the step axis (where they would run out of the panel)."""
+        if not self._markers:
+            return
+        vb = self.plots["loss"].vb
+        x0, x1 = vb.viewRange()[0]
+        px_per_step = vb.width() / (x1 - x0) if x1 > x0 else 0.0
+        tiers: list[list[tuple[float, float]]] = [[], [], []]  # pixel spans taken per height
+        for _plot, line in self._markers:
+            label = getattr(line, "label", None)
+            if label is None:
+                continue
+            right_third = line.value() > x0 + 0.66 * (x1 - x0)
+            side = (1, 0) if right_third else (0, 0)
+            if label.anchors[0] != side:
+                label.anchors = [side, side]
+            # A label that would cover one placed before it goes lower down the line.
+            at = (line.value() - x0) * px_per_step
+            width = label.textItem.boundingRect().width()
+            span = (at - width, at) if right_third else (at, at + width)
+            tier = next((k for k, taken in enumerate(tiers)
+                         if not any(a < span[1] and span[0] < b for a, b in taken)), 0)
+            tiers[tier].append(span)
+            label.setPosition((0.97, 0.62, 0.27)[tier])
 
     def marker_labels(self) -> list[tuple[float, str]]:
         """(step, label) of every event marker drawn, in the order drawn (top panel)."""
