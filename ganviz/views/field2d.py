@@ -615,7 +615,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                  or (vy1 - vy0) > SHRINK_AT * (want[1][1] - want[1][0]))
         if not inside or roomy:
             self._set_view(want)
-        (vx0, vx1), (vy0, vy1) = self._view_range
+        # Off the plot is off what is shown: the aspect-locked plot shows more than asked.
+        (vx0, vx1), (vy0, vy1) = self.visible_rect()
         out = ((finite[:, 0] < vx0) | (finite[:, 0] > vx1)
                | (finite[:, 1] < vy0) | (finite[:, 1] > vy1))
         if out.sum() < max(2, EDGE_SHARE * len(finite)):  # a stray sample is not news
