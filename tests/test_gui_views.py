@@ -535,3 +535,4 @@ def test_event_labels_stay_inside_and_do_not_cover_each_other(qtbot, pg_style):
     # The one in the right third reads to the left of its line, lower down: no overlap.
     assert labels[0].anchors[0] == (0, 0) and labels[1].anchors[0] == (1, 0)
     assert labels[0].orthoPos == 0.97 and labels[1].orthoPos < 0.97
+

@@ -339,8 +339,12 @@ class DensityView1D(pg.GraphicsLayoutWidget):
                           f"near x = {float(np.median(side)):.3g}")
         self.edge.setAnchor((1, 0) if side is right else (0, 0))
         top = self._ymax or 1.0
-        self.edge.setPos(at, 0.72 * top)
         self.edge.setVisible(True)
+        legend = self.legend.sceneBoundingRect()
+        for height in (0.72, 0.5, 0.3):  # lower down while the legend would cover it
+            self.edge.setPos(at, height * top)
+            if self.plot.scene() is None or not self.edge.sceneBoundingRect().intersects(legend):
+                break
 
     def _d_axis(self, snap, d: np.ndarray) -> None:
         """D's axis as the loss registry says: a probability, a fixed raw range, or fitted."""
