@@ -979,8 +979,8 @@ def _log_width_envelope(lh: np.ndarray, steps, slope: float) -> np.ndarray:
         for order in (range(1, a.shape[0]), range(a.shape[0] - 2, -1, -1)):
             for i in order:
                 prev = a[i - 1] if order.step == 1 else a[i + 1]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    carried = prev - slope * step / np.exp(prev)
+                with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                    carried = prev - slope * step / np.exp(prev)  # -inf far below any width
                 a[i] = np.maximum(a[i], np.where(np.isfinite(prev), carried, -np.inf))
     return out
 
