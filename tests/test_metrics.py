@@ -677,3 +677,14 @@ def _ring_cloud_js():
 
 
 RING_CLOUD_JS = _ring_cloud_js()
+
+
+def test_kl_of_a_collapsed_real_generator_is_withheld_beyond_the_checked_range():
+    # ring8 at step 400 has collapsed onto one mode; its MLP's tails, extrapolated
+    # across the ring, read 908 nats, a number no sample supports.
+    from ganviz.core.presets import load_preset
+    from ganviz.runner.fixed import run_fixed
+
+    out = run_fixed(load_preset("ring8").config, 400, every=400)
+    assert out["modes_captured"] == 1
+    assert out["kl"] is None and "checked" in out["kl_reason"]

@@ -533,6 +533,8 @@ def final_metrics(engine, probe, snap: Snapshot) -> dict:
         fake = probe.generated()
         out["g_mean"] = fake.mean(0).tolist()
         out["g_std"] = fake.std(0, ddof=1).tolist()
+        if out.get("kl") is None and probe.kl_reason:
+            out["kl_reason"] = probe.kl_reason  # why KL is withheld
     out["device"] = str(engine.device)
     out["config"] = engine.config.to_dict()
     return out

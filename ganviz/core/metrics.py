@@ -664,6 +664,11 @@ KL_MIN_COUNT = 50.0
 #: KL_MAX_ABS_ERR nats, whichever is larger.
 KL_MAX_REL_ERR = 0.05
 KL_MAX_ABS_ERR = 0.15
+#: ... or when it exceeds this many nats: the estimator was checked against
+#: closed forms up to 50 nats (unit Gaussians 10 sd apart). Beyond, the value
+#: hangs on how log p_g is extrapolated from a cloud's shape into the far
+#: tail (a collapsed ring8 generator read 908 nats), not on the samples.
+KL_MAX = 60.0
 #: Most grid points per axis of the KL grid, which covers the view and the
 #: samples (at most one view's width beyond each side).
 KL_GRID = {1: 1024, 2: 128}
@@ -804,7 +809,8 @@ def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float |
     beyond it. KL is None when more than :data:`KL_MAX_UNSUPPORTED` of
     p_data's mass lies where no kernel holds :data:`KL_MIN_COUNT` samples,
     or when the error bound (p_data-weighted mean standard error of the
-    fitted log p_g) exceeds max(KL_MAX_REL_ERR * KL, KL_MAX_ABS_ERR).
+    fitted log p_g) exceeds max(KL_MAX_REL_ERR * KL, KL_MAX_ABS_ERR), or
+    when KL exceeds :data:`KL_MAX`.
     ``x`` (N, d) in array order. The bound is NaN when nothing was fitted.
     """
     d = len(view_axes)
@@ -838,6 +844,11 @@ def _kl_supported(p_view: np.ndarray, view_axes, x: np.ndarray) -> tuple[float |
         return None, (
             f"p_g's tail under p_data is extrapolated too far: KL {kl:.3g} "
             f"+- {err:.2g} nats"
+        ), err
+    if kl > KL_MAX:
+        return None, (
+            f"KL {kl:.3g} nats lies beyond the {KL_MAX:g} nats up to which "
+            "the estimator is checked"
         ), err
     return max(kl, 0.0), "", err
 

@@ -107,6 +107,7 @@ class Probe:
         self.xs, self.ys = _frozen(self.xs), None if self.ys is None else _frozen(self.ys)
         self.n_grid = n
         self.view = None  # the drawing grid, when a window asked for one (set_view)
+        self.kl_reason = None  # why the last measurement withheld KL, if it did
         self._redraw = False
         self.z_np = _frozen(self.z_show.cpu().numpy())
         t = target
@@ -200,6 +201,7 @@ class Probe:
             )
             counts = _frozen(r["mode_counts"])
         self._metrics = m
+        self.kl_reason = r.get("kl_reason") or None
         grid = dict(xs=self.xs, ys=self.ys, p_data=self.p_data)
         if view is not None:  # drawn over the window's view; the metrics above are not
             x = fake.double().cpu().numpy()
