@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--present", action="store_true",
                    help="open in presentation mode (large text, the lecture bar)")
     p.add_argument("--compare", metavar="KEY=V1,V2",
-                   help="headless: train variants of one key together (2 to 16 values), "
-                        "e.g. --compare loss=minimax,nonsaturating")
+                   help="train variants of one key together (2 to 16 values headless, 6 in the "
+                        "window, 8 seeds), e.g. --compare loss=minimax,nonsaturating")
     p.add_argument("--save", type=Path, metavar="SESSION.json",
                    help="headless: write a session file of the final state")
     p.add_argument("--dynamics", metavar="GAME",
@@ -185,12 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             preset = load_preset(name)
             compare = preset.compare
         if compare is not None:
-            if args.compare is not None and not args.headless:
-                raise UsageError("--compare needs --headless: the window's compare mode is not "
-                                 "available yet")
+            if session is not None:
+                raise UsageError("--compare starts from a preset, not a session file")
+            if not args.headless:  # the window's compare mode: checked before it opens
+                from .core.variants import most_values, parse_compare
+
+                parse_compare(compare, config, most=most_values(compare.partition("=")[0].strip(),
+                                                                window=True))
             if args.headless:
-                if session is not None:
-                    raise UsageError("--compare starts from a preset, not a session file")
                 if args.save is not None:
                     raise UsageError("--save is for single runs; a comparison writes --csv")
                 from .core.variants import parse_compare
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         steps += session.step  # as headless: --steps more from the session's step
     return run_gui(config, name or None, qt_args, steps=steps, screenshot=args.screenshot,
                    session=session, session_path=path, remembered=remembered,
-                   window_size=args.window_size, present=args.present)
+                   window_size=args.window_size, present=args.present, compare=compare)
 
 
 def _headless(config: Config, steps: int, preset: str, args, session=None) -> int:

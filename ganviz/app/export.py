@@ -194,6 +194,8 @@ def save_history_csv(history, path) -> int:
     than iterations.
     """
     with atomic_open(path, "w", newline="") as handle:
+        if hasattr(history, "write_csv"):  # a comparison: its variants, a variant column first
+            return history.write_csv(handle)
         return MetricsCsv(handle).write(*history.columns())
 
 
@@ -366,7 +368,8 @@ class Exporter(QObject):
     def save_csv(self, path) -> bool:
         """Save the metrics history as CSV."""
         try:
-            rows = save_history_csv(self.window.controller.history, path)
+            c = self.window.controller
+            rows = save_history_csv(c.comparison or c.history, path)
         except (OSError, ValueError) as exc:
             return self._fail(path, exc)
         return self._done(f"Saved {rows:,} rows of metrics to {path}")

@@ -59,11 +59,16 @@ def dock_width(window_width: int) -> int:
     return int(min(max(DOCK_SHARE * window_width, DOCK_MIN), DOCK_MAX))
 
 
-def badge_text(snap) -> str:
+def badge_text(snap, compared: str | None = None) -> str:
     """One line naming what is in force for ``snap``: loss, k, rates, optimizer, frozen
-    networks, iteration. Drawn over the data view, so a screenshot or recording carries it."""
-    c = snap.config or {}
-    parts = [str(c.get("loss", "?")), f"k {c.get('k', '?')}"]
+    networks, iteration. Drawn over the data view, so a screenshot or recording carries it.
+    ``compared``: a comparison's key, named once ("comparing k") instead of its value."""
+    c = {k: v for k, v in (snap.config or {}).items() if k != compared}
+    parts = [f"comparing {compared}"] if compared else []
+    if "loss" in c:
+        parts.append(str(c["loss"]))
+    if "k" in c:
+        parts.append(f"k {c['k']}")
     for key, name in (("lr_d", "lr D"), ("lr_g", "lr G")):
         if key in c:
             parts.append(f"{name} {float(c[key]):.3g}")
@@ -137,6 +142,12 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.view1d)
         self.stack.addWidget(self.view2d)
+        from ganviz.views.multiples import CompareSeries, Multiples
+
+        self.multiples = Multiples()  # compare mode: one panel per variant (page 2)
+        self.stack.addWidget(self.multiples)
+        self.compare_series = CompareSeries()
+        self.compare_series.setVisible(False)
         self.series = TimeSeriesView()
         self.series.setMinimumWidth(SERIES_MIN)
         self.stack.setMinimumWidth(320)
@@ -157,6 +168,7 @@ class MainWindow(QMainWindow):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(self.series)
+        split.addWidget(self.compare_series)
         split.setChildrenCollapsible(False)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 0)  # a wider window widens the data view
@@ -240,6 +252,7 @@ class MainWindow(QMainWindow):
         c.new_run.connect(self.on_new_run)
         c.finished.connect(self.on_finished)
         c.session_opened.connect(self.on_session_opened)
+        c.comparison_changed.connect(self.on_comparison)
         p.freeze_changed.connect(c.set_freeze)
         for keys, slot in ((Qt.Key.Key_Space, c.toggle), (Qt.Key.Key_S, c.step),
                            (Qt.Key.Key_D, c.step_d), (Qt.Key.Key_G, c.step_g),
@@ -251,6 +264,7 @@ class MainWindow(QMainWindow):
         self.target_tools.install(self.file_menu)
 
         self._drawn_version = -1
+        self._drawn_members: dict = {}  # compare mode: the snapshot drawn per variant
         self._frames = 0
         self._frame_times: list[float] = []
         self.fps = 0.0
@@ -305,6 +319,13 @@ class MainWindow(QMainWindow):
                          checkable=True, tip=f"Show the {title} panel in the time-series column")
             act.setChecked(key in self.series.chosen())
             self.series_actions[key] = act
+        self.compare_menu = bar.addMenu("&Compare")
+        action(self.compare_menu, "&New comparison...", self.compare_dialog, "Ctrl+K",
+               tip="Train variants of the current scenario side by side: one key, 2 to 6 values")
+        self.leave_compare_action = action(self.compare_menu, "&Leave compare mode",
+                                           self.controller.leave_compare,
+                                           tip="Back to one run of the current scenario")
+        self.leave_compare_action.setEnabled(False)
         action(self.view_menu, "&Dynamics lab", lambda: open_lab(self, self.controller),
                tip="Toy games you can solve (Dirac-GAN, bilinear game): the field, a trajectory "
                    "and the spectra of each update rule and regulariser")
@@ -337,7 +358,9 @@ class MainWindow(QMainWindow):
         width = self.split.width() - self.split.handleWidth()
         if width > 0:
             self.split.blockSignals(True)
-            self.split.setSizes(list(column_widths(width)))
+            data, series = column_widths(width)
+            compare = self.controller.comparison is not None  # its own series column
+            self.split.setSizes([data, 0 if compare else series, series if compare else 0])
             self.split.blockSignals(False)
 
     def set_series_panel(self, key: str, on: bool) -> None:
@@ -411,7 +434,8 @@ class MainWindow(QMainWindow):
             return
         self.presenting = on
         self.presentation_action.setChecked(on)
-        for widget in (self.view1d, self.view2d, self.series, self.controls):
+        for widget in (self.view1d, self.view2d, self.series, self.controls, self.multiples,
+                       self.compare_series):
             widget.set_presentation(on)
         font = self.banner.font()
         font.setPointSize(int(round((style.FONT_SIZE + 1) * (style.PRESENT_FONT if on else 1.0))))
@@ -510,7 +534,7 @@ class MainWindow(QMainWindow):
             return
         self._drawn_version = c.version
         if self.drawing:
-            self.draw(snap)
+            self.draw_comparison() if c.comparison is not None else self.draw(snap)
             self.frame_drawn.emit()
         now = time.monotonic()
         self._frame_times.append(now)
@@ -530,9 +554,48 @@ class MainWindow(QMainWindow):
         if self._frames % every == 0 or self.controller.paused:
             self.series.draw(self.controller.history, snap)
 
+    def draw_comparison(self, everything: bool = False) -> None:
+        """Draw each variant's new snapshot into its panel; the series every few frames."""
+        from ganviz.views.multiples import CompareSeries  # noqa: F401 - the column's class
+
+        comparison = self.controller.comparison
+        self._frames += 1
+        drawn = self._drawn_members
+        for i, snap in enumerate(comparison.latest):
+            if snap is not None and (everything or drawn.get(i) is not snap):
+                drawn[i] = snap
+                self.multiples.draw(i, snap)
+        if everything or self._frames % SERIES_EVERY == 0 or self.controller.paused:
+            self.compare_series.draw(comparison.histories, comparison.finals())
+
+    @Slot(object)
+    def on_comparison(self, comparison) -> None:
+        """Compare mode on (small multiples, overlaid series) or off (one run's views)."""
+        self._drawn_members = {}
+        on = comparison is not None
+        self.leave_compare_action.setEnabled(on)
+        if on:
+            self.multiples.set_members(self.controller.config.dim, comparison.labels)
+            self.compare_series.set_members(comparison.labels, seeds=comparison.seeds)
+            self.stack.setCurrentWidget(self.multiples)
+        else:
+            self.show_view(self.controller.config.dim)
+        self.series.setVisible(not on)
+        self.compare_series.setVisible(on)
+        self._fit_columns()
+
+    @Slot()
+    def compare_dialog(self) -> None:
+        """Compare > New comparison: the dialog, then the comparison it validated."""
+        from ganviz.app.compare import CompareDialog
+
+        dialog = CompareDialog(self.controller.config, self)
+        if dialog.exec() and dialog.result_comparison is not None:
+            self.controller.compare(dialog.result_comparison)
+
     def _status(self, snap) -> None:
         c = self.controller
-        text = badge_text(snap)
+        text = badge_text(snap, c.comparison.key if c.comparison is not None else None)
         if text != self.badge.text():
             self.badge.setText(text)
         self.status["step"].setText(f"step {snap.step:,}")
@@ -545,7 +608,14 @@ class MainWindow(QMainWindow):
 
     def show_view(self, dim: int) -> None:
         self._dim = dim
-        self.stack.setCurrentIndex(0 if dim == 1 else 1)
+        comparison = self.controller.comparison
+        if comparison is not None:  # the panels follow the data's dimension
+            if self.multiples.dim != dim:
+                self.multiples.set_members(dim, comparison.labels)
+                self._drawn_members = {}
+            self.stack.setCurrentWidget(self.multiples)
+        else:
+            self.stack.setCurrentIndex(0 if dim == 1 else 1)
         self.controls.show_dim(dim)
 
     # --- slots -------------------------------------------------------------
@@ -588,6 +658,9 @@ class MainWindow(QMainWindow):
         self.view1d.forget()
         self.view2d.forget()
         self.series.forget()
+        self.multiples.forget()
+        self.compare_series.forget()
+        self._drawn_members = {}
         self.controls.reset_arrow_gain()  # a x1000 gain must not survive into the next run
         if snap.dim != self._dim:
             self.show_view(snap.dim)
@@ -595,6 +668,8 @@ class MainWindow(QMainWindow):
     @Slot(int, str, bool)
     def on_layer(self, dim: int, key: str, on: bool) -> None:
         (self.view1d if dim == 1 else self.view2d).set_layer(key, on)
+        if dim == self.multiples.dim:
+            self.multiples.set_layer(key, on)
 
     @Slot(str, str)
     def show_message(self, level: str, text: str) -> None:
@@ -627,9 +702,14 @@ class MainWindow(QMainWindow):
         import json
 
         snap = event.snapshot
-        print(json.dumps(event.metrics), flush=True)  # the object a headless run prints
-        self.draw(snap)
-        self.series.draw(self.controller.history, snap)  # the last measurement too
+        comparison = self.controller.comparison
+        if comparison is not None:  # the object a headless comparison prints
+            print(json.dumps(comparison_summary(comparison)), flush=True)
+            self.draw_comparison(everything=True)
+        else:
+            print(json.dumps(event.metrics), flush=True)  # the object a headless run prints
+            self.draw(snap)
+            self.series.draw(self.controller.history, snap)  # the last measurement too
         self._drawn_version = self.controller.version
         self._status(snap)
         self.hide_message()
@@ -660,14 +740,32 @@ class MainWindow(QMainWindow):
         self.close()
 
 
+def comparison_summary(comparison) -> dict:
+    """What ``--screenshot`` of a comparison prints: a ``runs`` list as a headless comparison's."""
+    from ganviz.core.history import EXTRA_NAMES
+    from ganviz.core.config import METRIC_NAMES
+
+    runs = []
+    for text, snap in zip(comparison.labels, comparison.latest):
+        entry = {"variant": text}
+        if snap is not None:
+            entry.update({k: snap.metrics.get(k) for k in METRIC_NAMES + EXTRA_NAMES})
+            entry["step"] = snap.step
+            entry["config"] = snap.config
+        runs.append(entry)
+    return {"compare": {"key": comparison.key, "values": list(comparison.values)}, "runs": runs}
+
+
 def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
             steps: int | None = None, screenshot: Path | None = None,
             session=None, session_path: Path | None = None, remembered: bool = False,
-            window_size: tuple[int, int] | None = None, present: bool = False) -> int:
+            window_size: tuple[int, int] | None = None, present: bool = False,
+            compare: str | None = None) -> int:
     """Open the window on ``config`` (``--steps``: stop there; ``--screenshot``: save, quit).
 
     ``window_size``: (width, height) px, kept in presentation mode too (``--window-size``);
-    ``present``: open in presentation mode (``--present``).
+    ``present``: open in presentation mode (``--present``); ``compare``: open in
+    compare mode on ``KEY=V1,V2,...`` (``--compare``, or a comparison preset).
 
     ``session``: a session the command line read (with its ``--set`` values
     applied), from ``session_path``. ``remembered``: nothing was asked for on
@@ -711,6 +809,8 @@ def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
     if session is not None:
         window.controller.open(session, session_path or "the session")
         window.show_view(window.controller.config.dim)
+    elif compare is not None:
+        window.controller.compare(compare)
     # Python sees Ctrl+C only when it runs: the draw timer wakes it 60 times a second.
     signal.signal(signal.SIGINT, lambda *_: window.close())
     window.show()

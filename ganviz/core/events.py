@@ -16,9 +16,14 @@ from .snapshot import Snapshot
 
 @dataclass(frozen=True)
 class Event:
-    """Base of every event: the run it belongs to."""
+    """Base of every event: the run it belongs to.
+
+    ``member`` is the variant's index in a comparison (-1 for a single run);
+    keyword-only, so that every event takes it without reordering its fields.
+    """
 
     run_id: int
+    member: int = field(default=-1, kw_only=True)
 
 
 @dataclass(frozen=True)

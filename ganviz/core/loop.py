@@ -270,6 +270,7 @@ def train(
     state: dict | None = None,
     reason: str = "",
     engine=None,
+    until=None,
 ) -> Iterator[Event]:
     """Train ``config`` and yield what happens, as events.
 
@@ -295,6 +296,10 @@ def train(
         Why this run began, carried by its :class:`Started` event.
     engine : Engine, optional
         A ready engine of ``config`` to train (the caller keeps a handle on it).
+    until : callable, optional
+        For a follower in a comparison's lockstep (:mod:`ganviz.runner.compare`):
+        returns the step the leader reached; each chunk trains up to it, then
+        yields, whatever the schedule's clock and the speed say.
 
     Yields
     ------
@@ -322,7 +327,7 @@ def train(
     guard = _Guard(engine, policy.growth)
     yield Started(run_id, run.snapshot(force=True), reason)
 
-    timed = schedule.seconds is not None
+    timed = schedule.seconds is not None and until is None
     each = engine.device.type == "cpu"  # a per-iteration check costs a sync on CUDA
     next_emit = time.perf_counter() + (schedule.seconds or 0.0)
     target_time = None  # for speed-limited running
@@ -385,7 +390,7 @@ def train(
             was_paused = False
             yield Resumed(run_id)
 
-        if speed > 0:
+        if speed > 0 and until is None:  # a follower keeps its leader's pace
             # Slow motion: one iteration per 1/speed seconds, each one shown.
             now = time.perf_counter()
             target_time = target_time or now
@@ -399,7 +404,12 @@ def train(
         t0 = time.perf_counter()
         n = 0
         chunk_end = None
-        if not timed:
+        if until is not None:
+            chunk_end = until()
+            if engine.step >= chunk_end:  # the leader did not train: show where it stands
+                yield Snapshotted(run_id, run.snapshot())
+                continue
+        elif not timed:
             every = schedule.steps
             chunk_end = engine.step + every - engine.step % every
         if max_steps is not None:
@@ -407,7 +417,7 @@ def train(
         while True:
             engine.train_step()
             n += 1
-            if speed > 0 or engine.step == chunk_end or inbox.busy:
+            if (speed > 0 and until is None) or engine.step == chunk_end or inbox.busy:
                 break
             if each and not engine.last_finite():
                 break  # diverged: stop at this iteration, not at the end of the chunk

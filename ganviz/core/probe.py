@@ -122,6 +122,8 @@ class Probe:
         self._fields_step = -1
         self._spent = 0.0
         self._born = time.perf_counter()
+        # A comparison's members share the budget (the lockstep sets ``measure_share``).
+        self._budget = MEASURE_BUDGET * getattr(engine, "measure_share", 1.0)
 
     def set_view(self, view) -> None:
         """Draw the fields (D, p_g, D*) over ``view`` from the next heavy measurement on.
@@ -256,7 +258,7 @@ class Probe:
         """Fields and metrics for a snapshot; heavy ones only within the time budget."""
         now = time.perf_counter()
         if (force or self._fields_step < 0 or self._redraw
-                or self._spent <= MEASURE_BUDGET * (now - self._born)):
+                or self._spent <= self._budget * (now - self._born)):
             self._redraw = False
             # A forced measurement is a result (a schedule's row, a pause, the last step):
             # complete. A refresh within the budget skips KL, most of its cost, so the

@@ -23,6 +23,10 @@ float64 and their shape), so the session reopens with the same target, bit
 for bit, when the source file has moved or changed; a typed mixture is whole
 in its ``data`` text.
 
+A comparison's session keeps the base config, the compared key and values,
+and per member the same state sections and its history, in a ``comparison``
+section; each member's state is validated against its own config.
+
 Version 1 files (weights only) are read too: their optimizers start afresh.
 """
 
@@ -73,6 +77,9 @@ class Session:
     history: dict = field(default_factory=dict)  # per-iteration: name -> (n,) float64
     measured: dict = field(default_factory=dict)  # per measurement: name -> (m,) float64
     preset: str = ""
+    #: A comparison's session: {"key", "values", "members": [{"state", "history",
+    #: "measured"}, ...]}, one member per value; ``config`` is the base they vary.
+    comparison: dict | None = None
 
 
 def save_session(path, session: Session) -> None:
@@ -102,25 +109,85 @@ def save_session(path, session: Session) -> None:
         raw = np.ascontiguousarray(found.points, dtype="<f8").tobytes()
         doc["target"] = {"points": {"shape": list(found.points.shape),
                                     "data": base64.b64encode(raw).decode("ascii")}}
-    state = session.state
-    if state is not None:
-        doc["weights"] = {net: {k: _encode(t) for k, t in state[net].items()} for net in ("G", "D")}
-        if "optim" in state:
-            optim = state["optim"]
-            doc["optimizer"] = {"name": optim["name"], **{
-                net: {"steps": int(optim[net]["steps"]),
-                      "buffers": {k: _encode(t) for k, t in optim[net]["buffers"].items()}}
-                for net in ("G", "D")}}
-        if "rng" in state:
-            raw = _numpy(state["rng"]["state"]).astype(np.uint8).tobytes()
-            doc["rng"] = {"device": state["rng"]["device"],
-                          "state": base64.b64encode(raw).decode("ascii")}
-        if "counters" in state:
-            doc["counters"] = {k: int(v) for k, v in state["counters"].items()}
-        if "frozen" in state:
-            doc["frozen"] = list(state["frozen"])
+    if session.state is not None:
+        doc.update(_state_out(session.state))
+    if session.comparison is not None:
+        c = session.comparison
+        doc["comparison"] = {"key": c["key"], "values": list(c["values"]), "members": [
+            {**_state_out(m["state"]), "history": _columns_out(m.get("history", {})),
+             "measured": _columns_out(m.get("measured", {}))} for m in c["members"]]}
     with atomic_open(path, "w", what="session file") as f:
         json.dump(doc, f)
+
+
+def save_comparison(path, base: Config, key: str, values, step: int, states: list,
+                    columns: list, preset: str = "") -> None:
+    """Write a comparison's session: the base config, the compared key and values, and per
+    member its exact state and its (per-iteration, measured) history ``columns``."""
+    members = [{"state": st, "history": h, "measured": m} for st, (h, m) in zip(states, columns)]
+    save_session(path, Session(base, step=step, preset=preset,
+                               comparison={"key": key, "values": list(values), "members": members}))
+
+
+def _state_out(state: dict) -> dict:
+    """An engine state as the file's sections: weights, optimizer, rng, counters, frozen."""
+    doc: dict = {"weights": {net: {k: _encode(t) for k, t in state[net].items()}
+                             for net in ("G", "D")}}
+    if "optim" in state:
+        optim = state["optim"]
+        doc["optimizer"] = {"name": optim["name"], **{
+            net: {"steps": int(optim[net]["steps"]),
+                  "buffers": {k: _encode(t) for k, t in optim[net]["buffers"].items()}}
+            for net in ("G", "D")}}
+    if "rng" in state:
+        raw = _numpy(state["rng"]["state"]).astype(np.uint8).tobytes()
+        doc["rng"] = {"device": state["rng"]["device"],
+                      "state": base64.b64encode(raw).decode("ascii")}
+    if "counters" in state:
+        doc["counters"] = {k: int(v) for k, v in state["counters"].items()}
+    if "frozen" in state:
+        doc["frozen"] = list(state["frozen"])
+    return doc
+
+
+def _state_in(doc: dict, config: Config, step: int | None) -> dict:
+    """The engine state of the file's sections, validated against ``config`` (and ``step``)."""
+    weights = _need(doc, "weights", dict)
+    state = {net: {k: _decode(v, f"{net}.{k}") for k, v in _need(weights, net, dict).items()}
+             for net in ("G", "D")}
+    _check_shapes(config, state)
+    state.update(_read_resume(doc, config, state))
+    counters = state.get("counters")
+    if counters is not None and step is not None and counters["step"] != step:
+        raise SessionError(f"step {step} disagrees with counters.step {counters['step']}")
+    return state
+
+
+def _comparison_in(doc: dict, base: Config, step: int) -> dict:
+    """A comparison section: its key and values (as a comparison accepts them), each
+    member's state checked against its own config, and its history."""
+    from .variants import MAX_VALUES_HEADLESS, parse_compare
+
+    c = _need(doc, "comparison", dict)
+    key, values = c.get("key"), c.get("values")
+    if not isinstance(key, str) or not isinstance(values, list):
+        raise SessionError("comparison must hold a key (text) and values (a list)")
+    configs = parse_compare(f"{key}=" + ",".join(str(v) for v in values), base,
+                            most=MAX_VALUES_HEADLESS)[1]
+    members = _need(c, "members", list)
+    if len(members) != len(configs):
+        raise SessionError(f"comparison has {len(members)} members for {len(configs)} values")
+    out = []
+    for i, (m, config) in enumerate(zip(members, configs)):
+        if not isinstance(m, dict):
+            raise SessionError(f"comparison member {i} must be a JSON object")
+        try:
+            out.append({"state": _state_in(m, config, step),
+                        "history": _columns_in(m, "history"),
+                        "measured": _columns_in(m, "measured")})
+        except SessionError as exc:
+            raise SessionError(f"comparison member {i} ({key}={values[i]}): {exc}") from None
+    return {"key": key, "values": [getattr(c, key) for c in configs], "members": out}
 
 
 def load_session(path) -> Session:
@@ -157,14 +224,8 @@ def load_session(path) -> Session:
         measured = _columns_in(doc, "measured")
         state = None
         if "weights" in doc:
-            weights = _need(doc, "weights", dict)
-            state = {net: {k: _decode(v, f"{net}.{k}") for k, v in _need(weights, net, dict).items()}
-                     for net in ("G", "D")}
-            _check_shapes(config, state)
-            state.update(_read_resume(doc, config, state))
-            counters = state.get("counters")
-            if counters is not None and "step" in doc and counters["step"] != step:
-                raise SessionError(f"step {step} disagrees with counters.step {counters['step']}")
+            state = _state_in(doc, config, step if "step" in doc else None)
+        comparison = _comparison_in(doc, config, step) if "comparison" in doc else None
         preset = doc.get("preset", "")
     except SessionError as exc:
         raise SessionError(f"session file {path}: {exc}") from None
@@ -173,7 +234,7 @@ def load_session(path) -> Session:
     except (TypeError, ValueError, OverflowError, MemoryError) as exc:
         raise SessionError(f"session file {path}: malformed content ({exc})") from None
     return Session(config=config, step=step, state=state, history=history, measured=measured,
-                   preset=preset if isinstance(preset, str) else "")
+                   preset=preset if isinstance(preset, str) else "", comparison=comparison)
 
 
 def _numpy(t) -> np.ndarray:

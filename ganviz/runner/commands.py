@@ -12,6 +12,11 @@ class Start:
     ``state`` is an engine state (numpy arrays) to start from; ``paused``,
     ``speed`` and ``frozen`` are what the controls say now; the run ends by
     itself at iteration ``max_steps`` when given.
+
+    A comparison gives ``configs`` (one config dict per member, 2 or more;
+    ``config`` is then the base they vary) and optionally ``states`` (one
+    engine state per member); its members train in lockstep and their events
+    carry their index as ``member``.
     """
 
     run_id: int
@@ -22,6 +27,8 @@ class Start:
     speed: float = 0.0
     frozen: tuple = ()
     max_steps: int | None = None
+    configs: tuple = ()
+    states: tuple = ()
 
 
 @dataclass(frozen=True)

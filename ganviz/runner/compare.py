@@ -25,33 +25,157 @@ import numpy as np
 from ganviz.core.config import Config
 from ganviz.core.variants import label
 
+def build_engines(configs: list[Config]) -> list:
+    """One engine per config: members that share an architecture train as one batch.
+
+    A :class:`~ganviz.core.trainer.batched.BatchedEngine` takes each group of
+    two or more configs with equal architecture keys whose every key it
+    implements; any other config (alone in its architecture, or with a key
+    only the single engine has) gets a single :class:`~ganviz.core.trainer.Engine`.
+    """
+    from ganviz.core.trainer import Engine
+    from ganviz.core.trainer.batched import BatchedEngine, batches, unimplemented
+
+    engines: list = [None] * len(configs)
+    for group in batches(configs):
+        together = [i for i in group if not unimplemented(configs[i])]
+        if len(together) >= 2:
+            batch = BatchedEngine([configs[i] for i in together])
+            for i, member in zip(together, batch.members):
+                engines[i] = member
+    for i, c in enumerate(configs):
+        if engines[i] is None:
+            engines[i] = Engine(c)
+    return engines
+
+
+class Lockstep:
+    """The members of a comparison, each through THE loop, driven in lockstep in one thread.
+
+    Every member has its own :func:`~ganviz.core.loop.train` generator and
+    :class:`~ganviz.core.loop.Inbox`; what the supervisor says arrives in
+    ``master`` and is handed to every member's inbox only between rounds (a
+    round: one event of each member, in order), when all members stand at the
+    same step. So a change, a pause or a single step reaches every member at
+    the same iteration, as it would reach each single run. With ``follow``
+    (the window's clock schedule) member 0 leads and the others train up to
+    its step each round; headless runs (a steps schedule) need no leader. While
+    every member is paused and nothing asks for an event, no generator is
+    resumed (it would wait inside): the driver waits on ``master`` instead.
+
+    Parameters
+    ----------
+    configs, engines : list
+        The members' configs and engines (:func:`build_engines`).
+    master : Inbox
+        The commands for every member.
+    follow : bool
+        Followers train to member 0's step (for a clock schedule).
+    states : list, optional
+        An engine state per member to start from (a session's).
+    **train_kw
+        The rest of :func:`~ganviz.core.loop.train`'s keywords, shared.
+    """
+
+    def __init__(self, configs: list[Config], engines: list, master, *, follow: bool = False,
+                 states: list | None = None, **train_kw) -> None:
+        from ganviz.core.loop import DivergencePolicy, Inbox, train
+
+        self.configs, self.engines, self.master = configs, engines, master
+        self.inboxes = [Inbox() for _ in configs]
+        for e in engines:  # the live measurements' time budget is shared by the members
+            e.measure_share = 1.0 / len(engines)
+        self._pause_on_divergence = train_kw.get("policy", DivergencePolicy()).on_divergence == "pause"
+        lead = engines[0]
+        self.gens = [
+            train(c, self.inboxes[i], engine=e, state=states[i] if states else None,
+                  until=(lambda: lead.step) if follow and i > 0 else None, **train_kw)
+            for i, (c, e) in enumerate(zip(configs, engines))]
+        self._paused = False  # what the members' inboxes were last told
+        self._idle = False  # every member waits, paused, inside its loop
+
+    @property
+    def step(self) -> int:
+        return self.engines[0].step
+
+    def events(self):
+        """Yield (member index, event) until every member's loop has ended."""
+        from ganviz.core.events import Diverged, Started
+
+        alive = list(range(len(self.gens)))
+        while alive:
+            wake = self._hand_out()
+            if self._idle and not wake:
+                self.master.wait(0.1)
+                continue
+            paused = all(self.inboxes[i].paused for i in alive)
+            started = False
+            for i in list(alive):
+                event = next(self.gens[i], None)
+                if event is None:
+                    alive.remove(i)
+                    continue
+                started |= isinstance(event, Started)
+                if isinstance(event, Diverged) and self._pause_on_divergence:
+                    self.master.pause()  # one member diverged: all pause at the next round
+                yield i, event
+            # Each loop now waits in its paused branch: resuming one would block.
+            self._idle = paused and not started
+
+    def _hand_out(self) -> bool:
+        """Give the members what ``master`` holds; True when it makes every member yield."""
+        m = self.master
+        for fn in m.take_calls():  # between rounds: every member at the same step
+            fn(self)
+        if m.stopped:
+            for inbox in self.inboxes:
+                inbox.stop()
+            return True
+        wake = False
+        changes = m.take()
+        if changes:
+            for inbox in self.inboxes:
+                inbox.put(dict(changes))
+            # A freeze while paused shows its picture; other changes wait for the next step.
+            wake = any(k.startswith("freeze_") for k in changes)
+        if m.paused != self._paused:
+            self._paused = m.paused
+            for inbox in self.inboxes:
+                inbox.pause() if m.paused else inbox.resume()
+            wake = True
+        steps = m.take_steps()
+        if steps:
+            for inbox in self.inboxes:
+                for kind in steps:
+                    inbox.request_steps(1, kind)
+            wake = True
+        return wake
+
+    def state(self, full: bool = True) -> dict:
+        """{"members": [each member's engine state]} (between rounds: all at one step)."""
+        return {"members": [e.state(full=full) for e in self.engines]}
+
+
 def _train_batch(configs: list[Config], steps: int, every: int, keep_rows: bool) -> list[dict]:
-    """Train one batch in this process; per member: final metrics, or the divergence, and rows."""
+    """Train configs in this process; per member: final metrics, or the divergence, and rows."""
     from ganviz.core.events import Diverged, Finished, Started
     from ganviz.core.history import measured_columns
-    from ganviz.core.loop import DivergencePolicy, Schedule, train
+    from ganviz.core.loop import DivergencePolicy, Inbox, Schedule
     from ganviz.core.trainer import set_threads
-    from ganviz.core.trainer.batched import BatchedEngine
 
     set_threads()
-    batch = BatchedEngine(configs)
-    gens = [train(c, schedule=Schedule.every_steps(every), policy=DivergencePolicy(on_divergence="stop"),
-                  max_steps=steps, engine=member) for c, member in zip(configs, batch.members)]
+    lock = Lockstep(configs, build_engines(configs), Inbox(),
+                    schedule=Schedule.every_steps(every),
+                    policy=DivergencePolicy(on_divergence="stop"), max_steps=steps)
     out = [{"metrics": None, "diverged": None, "rows": []} for _ in configs]
-    alive = list(range(len(gens)))
-    while alive:  # one event per member in turn: the members' lockstep
-        for i in list(alive):
-            event = next(gens[i], None)
-            if event is None:
-                alive.remove(i)
-                continue
-            if keep_rows and not isinstance(event, Started):
-                out[i]["rows"].append((event.snapshot.history, measured_columns(event.snapshot)))
-            if isinstance(event, Diverged):
-                out[i]["diverged"] = {"step": event.step, "quantity": event.quantity,
-                                      "cause": event.cause}
-            elif isinstance(event, Finished):
-                out[i]["metrics"] = dict(event.metrics)
+    for i, event in lock.events():
+        if keep_rows and not isinstance(event, Started):
+            out[i]["rows"].append((event.snapshot.history, measured_columns(event.snapshot)))
+        if isinstance(event, Diverged):
+            out[i]["diverged"] = {"step": event.step, "quantity": event.quantity,
+                                  "cause": event.cause}
+        elif isinstance(event, Finished):
+            out[i]["metrics"] = dict(event.metrics)
     return out
 
 

@@ -110,6 +110,8 @@ class Host:
         from ganviz.core.trainer import Engine
 
         self._run_id = start.run_id
+        if start.configs:
+            return self._run_comparison(start, inbox)
         try:
             config = Config.from_dict(start.config)
             self._engine, self._failed = None, "the run could not start"
@@ -133,13 +135,43 @@ class Host:
         from ganviz.core.probe import Probe, build_snapshot
 
         engine = self._engine
-        if engine is None or self._failed:
-            return
+        if engine is None or self._failed or hasattr(engine, "engines"):
+            return  # no run, or a comparison (its members keep their last pictures)
         if getattr(self._idle_probe, "engine", None) is not engine:
             self._idle_probe = Probe(engine)  # the run's fixed batches: the same points
         self._idle_probe.set_view(view)
         self._emit(Snapshotted(self._run_id, build_snapshot(
             engine, self._idle_probe, self._run_id, 0.0, engine.drain(), force=True)))
+
+    def _run_comparison(self, start: Start, inbox: Inbox) -> None:
+        """The members of a comparison in lockstep (:class:`~ganviz.runner.compare.Lockstep`)."""
+        import dataclasses
+
+        from .compare import Lockstep, build_engines
+
+        try:
+            configs = [Config.from_dict(c) for c in start.configs]
+            self._engine, self._failed = None, "the comparison could not start"
+            engines = build_engines(configs)
+            for engine in engines:
+                if start.frozen:
+                    engine.freeze(**{n: True for n in start.frozen})
+            schedule = self._schedule
+            if schedule.seconds is not None:  # a round's snapshots cost as many as its members
+                schedule = dataclasses.replace(schedule,
+                                               seconds=schedule.seconds * max(1, len(configs) / 2))
+            lock = Lockstep(configs, engines, inbox, follow=schedule.seconds is not None,
+                            states=list(start.states) or None, schedule=schedule,
+                            policy=DivergencePolicy(), max_steps=start.max_steps,
+                            run_id=start.run_id, speed=start.speed, reason=start.reason)
+            self._engine, self._failed = lock, ""
+            for member, event in lock.events():
+                self._emit(dataclasses.replace(event, member=member))
+        except Exception as exc:
+            self._failed = "the comparison stopped on an error, so its weights may not be sane"
+            lines = [s for s in traceback.format_exception_only(exc)[-1].strip().splitlines() if s]
+            self._emit(Errored(start.run_id, lines[-1] if lines else type(exc).__name__,
+                               traceback.format_exc()))
 
     def _state_sender(self, tag):
         """A call for the loop: hand out its engine's exact state, or say why there is none."""
@@ -149,9 +181,15 @@ class Host:
             state = None
             if not reason:
                 state = engine.state(full=True)
-                if not all(np.all(np.isfinite(a)) for net in ("G", "D") for a in state[net].values()):
+                # A comparison's state: {"members": [...]}; each must be sane.
+                parts = state.get("members", [state])
+                if not all(np.all(np.isfinite(a)) for p in parts for net in ("G", "D")
+                           for a in p[net].values()):
                     state, reason = None, "its weights are not finite"
-            config = engine.config.to_dict() if engine is not None else None
+            config = None
+            if engine is not None:  # a comparison: {"configs": [...]}
+                config = ({"configs": [e.config.to_dict() for e in engine.engines]}
+                          if hasattr(engine, "engines") else engine.config.to_dict())
             step = engine.step if engine is not None else 0
             self._emit(StateReady(self._run_id, tag, config, step, state, reason))
 

@@ -66,7 +66,9 @@ class Supervisor:
         self.run_id = -1
         self.status = "idle"  # or running, finished, failed (an error), dead (the process)
         self.devices: tuple | None = None  # known once the host said Ready
+        self.variants: tuple | None = None  # a comparison: (key, values); None: one run
         self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._finished = 0  # members of the current run that finished
         self._transport = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -92,9 +94,35 @@ class Supervisor:
             self._open()
         self.run_id += 1
         self.status = "running"
+        configs = states = ()
+        if self.variants is not None:
+            configs = tuple(c.to_dict() for c in self.member_configs())
+            states, state = tuple((state or {}).get("members", ())), None
+        self._finished = 0
         self._transport.send(Start(self.run_id, self.config.to_dict(), state, reason, self.paused,
-                                   self.speed, tuple(sorted(self.frozen)), self.max_steps))
+                                   self.speed, tuple(sorted(self.frozen)), self.max_steps,
+                                   configs, states))
         return self.run_id
+
+    # --- a comparison ---------------------------------------------------------
+
+    def member_configs(self, base: Config | None = None) -> list[Config]:
+        """The comparison's configs: ``base`` (default: the config) with each compared value."""
+        key, values = self.variants
+        base = base or self.config
+        return [base.replace(**{key: v}) for v in values]
+
+    def compare(self, key: str | None, values=(), config: Config | None = None,
+                state: dict | None = None, reason: str = "compare") -> int:
+        """Start a comparison of ``key`` over ``values`` (None: back to one run); its run id.
+
+        Every member is ``config`` (default: the config in force) with its
+        value; ``state`` is a comparison's ({"members": [...]}) or a single run's.
+        """
+        if config is not None:
+            self.config = config
+        self.variants = None if key is None else (key, tuple(values))
+        return self.restart(state=state, reason=reason)
 
     def _open(self) -> None:
         from .transport import ProcessTransport, ThreadTransport
@@ -122,7 +150,14 @@ class Supervisor:
 
     def validate(self, changes: dict) -> Config:
         """The config ``changes`` would give; ConfigError for a bad value or an absent device."""
-        new = self.config.replace(**expand_lr(changes))
+        changes = expand_lr(changes)
+        new = self.config.replace(**changes)
+        if self.variants is not None:
+            key = self.variants[0]
+            if key in changes and changes[key] != getattr(self.config, key):
+                raise ConfigError(f"{key} is the compared key: each variant keeps its own value "
+                                  "(leave compare mode to change it)")
+            self.member_configs(new)  # every variant must stay valid
         if (new.device == "cuda" and self.devices is not None and "cuda" not in self.devices):
             raise ConfigError("device 'cuda' requested but the training process sees no CUDA "
                               "device; accepted: auto, cpu")
@@ -263,7 +298,10 @@ class Supervisor:
         if isinstance(event, Diverged):
             self.paused = True
         elif isinstance(event, Finished):
-            self.status = "finished"
+            # A comparison has finished when its last member has.
+            self._finished += 1
+            if self.variants is None or self._finished >= len(self.variants[1]):
+                self.status = "finished"
         elif isinstance(event, Errored):
             self.status = "failed"
         elif isinstance(event, Started):

@@ -46,11 +46,12 @@ class Slimmer:
         same = {}
         for name in HEAVY_FIELDS:
             value = getattr(snap, name)
+            key = (event.member, name)  # a comparison's members each have their own
             # The probe hands out the same array object until it measures again.
-            if name in self._sent and self._sent[name] is value:
+            if key in self._sent and self._sent[key] is value:
                 same[name] = _UNCHANGED
             else:
-                self._sent[name] = value
+                self._sent[key] = value
         if not same:
             return event
         return dataclasses.replace(event, snapshot=dataclasses.replace(snap, **same))
@@ -69,10 +70,11 @@ class Fattener:
         missing = {}
         for name in HEAVY_FIELDS:
             value = getattr(snap, name)
+            key = (event.member, name)
             if isinstance(value, str) and value == _UNCHANGED:
-                missing[name] = self._have.get(name)
+                missing[name] = self._have.get(key)
             else:
-                self._have[name] = value
+                self._have[key] = value
         if not missing:
             return event
         return dataclasses.replace(event, snapshot=dataclasses.replace(snap, **missing))

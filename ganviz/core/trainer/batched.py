@@ -37,6 +37,7 @@ for an iteration trains the whole batch; the others take their share.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import fields
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,22 @@ ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
 #: Elements per member that keep a vectorised elementwise loop free of its scalar tail
 #: (two AVX-512 vectors of float32 per iteration; a multiple of the AVX2 figure too).
 ALIGN = 64
+
+
+#: Config keys the batched engine implements; any other key (the dynamics lab's update rules
+#: and regularisers, or a key added to the single engine later) must keep its default.
+IMPLEMENTED = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "z_dim",
+                         "hidden", "layers", "clip", "gp_weight", "seed", "device"})
+
+
+def unimplemented(config: Config) -> list[str]:
+    """The keys of ``config`` with a non-default value that the batched engine does not implement.
+
+    A member with any trains as a single engine (:func:`ganviz.runner.compare.build_engines`).
+    """
+    default = Config()
+    return sorted(f.name for f in fields(Config)
+                  if f.name not in IMPLEMENTED and getattr(config, f.name) != getattr(default, f.name))
 
 
 def arch_key(config: Config) -> tuple:
@@ -269,6 +286,10 @@ class BatchedEngine:
             raise ConfigError("a batch needs at least one member")
         for c in configs:
             check_mlp_support(c)  # as a single engine: never a silently different algorithm
+            missing = unimplemented(c)
+            if missing:
+                raise ConfigError(f"the batched engine does not implement {', '.join(missing)}; "
+                                  "train such a member as a single engine")
         keys = {arch_key(c) for c in configs}
         if len(keys) > 1:
             raise ConfigError(f"members of a batch must agree on {', '.join(ARCH_KEYS)}; "

@@ -1,0 +1,145 @@
+"""The window's compare mode: what it keeps of a comparison, the dialog that starts one.
+
+:class:`Comparison` holds what the views draw of each variant (a
+:class:`~ganviz.core.history.History` and the latest snapshot per member),
+fed by the controller with the events of the members (``event.member``).
+:class:`CompareDialog` picks one key of :data:`~ganviz.core.variants.COMPARE_KEYS`
+and 2 to 6 values (8 seeds): a bad value is one line in the dialog, which
+stays open with what was typed. No torch.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout,
+)
+
+from ganviz.core.config import Config, ConfigError
+from ganviz.core.events import Finished, Started
+from ganviz.core.history import History, MetricsCsv
+from ganviz.core.variants import COMPARE_KEYS, label, most_values, parse_compare
+
+
+class Comparison:
+    """A comparison as the window sees it: its variants, their histories and latest snapshots.
+
+    Parameters
+    ----------
+    key : str
+        The compared key.
+    configs : list of Config
+        One per variant (:func:`~ganviz.core.variants.parse_compare`).
+    """
+
+    def __init__(self, key: str, configs: list[Config]) -> None:
+        self.key = key
+        self.values = tuple(getattr(c, key) for c in configs)
+        self.labels = [label(key, c) for c in configs]
+        self.histories = [History() for _ in configs]
+        self.latest: list = [None] * len(configs)
+        self.finished: set[int] = set()
+        self.version = 0
+
+    @classmethod
+    def parse(cls, text: str, base: Config) -> "Comparison":
+        """``KEY=V1,V2[,...]`` from ``base``; ConfigError (one line) for bad input."""
+        key = text.partition("=")[0].strip()
+        key, configs = parse_compare(text, base, most=most_values(key, window=True))
+        return cls(key, configs)
+
+    @property
+    def seeds(self) -> bool:
+        """A comparison over seeds (drawn with a raster and mean +- s.e.)."""
+        return self.key == "seed"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def keep(self, event) -> bool:
+        """Keep member ``event.member``'s snapshot; True when it starts a new run."""
+        i, snap = event.member, event.snapshot
+        if not 0 <= i < len(self.histories):
+            return False
+        new = isinstance(event, Started)
+        h = self.histories[i]
+        if new:
+            h.clear()
+            h.run_id = snap.run_id
+            self.finished.discard(i)
+        elif snap.run_id != h.run_id:
+            return False  # a late event of the run before
+        h.add(snap)
+        self.latest[i] = snap
+        if isinstance(event, Finished):
+            self.finished.add(i)
+        self.version += 1
+        return new
+
+    def mark(self, step: int, text: str) -> None:
+        """An event marker (a change, a freeze) at ``step`` on every variant's series."""
+        for h in self.histories:
+            h.mark(step, text)
+
+    def finals(self, name: str = "modes_captured") -> list:
+        """Each variant's latest value of metric ``name`` (None where not measured)."""
+        return [None if s is None else s.metrics.get(name) for s in self.latest]
+
+    def write_csv(self, handle) -> int:
+        """The variants' histories as one CSV (a ``variant`` column first); rows written."""
+        rows = 0
+        for i, (text, h) in enumerate(zip(self.labels, self.histories)):
+            steps, measured = h.columns()
+            writer = MetricsCsv(handle, lead=("variant", text), header=i == 0)
+            rows += writer.write(steps, measured)
+        return rows
+
+
+class CompareDialog(QDialog):
+    """Compare > New comparison: one key, 2 to 6 values (8 seeds), from the current scenario."""
+
+    def __init__(self, base: Config, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Compare variants")
+        self.base = base
+        self.result_comparison: Comparison | None = None
+        self.key = QComboBox()
+        self.key.addItems(list(COMPARE_KEYS))
+        self.values = QLineEdit()
+        self.values.setPlaceholderText("e.g. minimax, nonsaturating")
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color:#ff8a80;")
+        self.hint = QLabel("")
+        self.hint.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Key", self.key)
+        form.addRow("Values", self.values)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.hint)
+        lay.addWidget(self.error)
+        lay.addWidget(buttons)
+        self.key.currentTextChanged.connect(self._on_key)
+        self._on_key(self.key.currentText())
+
+    def _on_key(self, key: str) -> None:
+        self.hint.setText(f"Now {key} = {getattr(self.base, key)}. Give 2 to "
+                          f"{most_values(key, window=True)} values, separated by commas; every "
+                          "other setting is the current scenario's.")
+        self.error.setText("")
+
+    def text(self) -> str:
+        return f"{self.key.currentText()}={self.values.text()}"
+
+    def accept(self) -> None:  # noqa: D102 - Qt name
+        """Validate; a bad entry shows one line and the dialog stays, with what was typed."""
+        try:
+            self.result_comparison = Comparison.parse(self.text(), self.base)
+        except ConfigError as exc:
+            self.error.setText(str(exc).replace("--compare ", ""))
+            return
+        super().accept()

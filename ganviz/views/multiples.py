@@ -1,0 +1,284 @@
+"""A comparison drawn as small multiples: one data view per variant, and the time series overlaid.
+
+:class:`Multiples` lays out one :class:`~ganviz.views.field1d.DensityView1D`
+or :class:`~ganviz.views.field2d.FieldView2D` per variant in a grid, each
+under a title naming its value in the variant's colour, with linked axes so
+that the same place is at the same spot in every panel.
+:class:`CompareSeries` overlays the variants' losses, JS and modes captured,
+one colour per variant with a legend, marks the run's events, and for a
+comparison over seeds draws the modes captured as a raster (one row per
+seed, one column per measurement) under "modes captured: mean +- s.e.".
+No torch: snapshots and histories are numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from . import style
+from .timeseries import SMOOTH_SHARE, held, smooth
+
+#: One colour per variant (up to 8), distinct on the dark background and from each other.
+PALETTE = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#ffd54f", "#f06292", "#4db6ac",
+           "#e0e0e0")
+
+
+def colour(i: int) -> str:
+    """Variant ``i``'s colour."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def grid_shape(n: int, wide: bool = True) -> tuple[int, int]:
+    """(rows, columns) of a grid for ``n`` panels: as square as a wide area allows."""
+    cols = math.ceil(math.sqrt(n)) if n > 2 else n
+    if wide and n == 3:
+        cols = 3
+    return math.ceil(n / cols), cols
+
+
+def mean_se_text(values, what: str = "modes captured") -> str:
+    """``"modes captured: 5.2 +- 0.4 (s.e. over 8 seeds)"``; "" for fewer than 2 finite values."""
+    a = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    if len(a) < 2:
+        return ""
+    se = a.std(ddof=1) / math.sqrt(len(a))
+    return f"{what}: {a.mean():.1f} \u00b1 {se:.1f} (s.e. over {len(a)} seeds)"
+
+
+class Multiples(QWidget):
+    """One data view per variant, titled by its value, axes linked to the first."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        self.views: list = []
+        self.titles: list[QLabel] = []
+        self._cells: list[QWidget] = []
+        self.dim = None
+        self._presenting = False
+        self._layers: dict = {}
+
+    def set_members(self, dim: int, labels: list[str]) -> None:
+        """Build one panel per label (a new comparison); the old panels go."""
+        from .field1d import DensityView1D
+        from .field2d import FieldView2D
+
+        for cell in self._cells:
+            self.grid.removeWidget(cell)
+            cell.deleteLater()
+        self.views, self.titles, self._cells = [], [], []
+        self.dim = dim
+        rows, cols = grid_shape(len(labels))
+        for i, text in enumerate(labels):
+            cell = QWidget()
+            lay = QVBoxLayout(cell)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(0)
+            title = QLabel(text)
+            title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            title.setStyleSheet(f"background:{style.BACKGROUND}; color:{colour(i)}; "
+                                "font-weight:bold; padding:2px;")
+            view = DensityView1D() if dim == 1 else FieldView2D()
+            if self.views:  # linked axes: the same x (and y) range in every panel
+                view.plot.setXLink(self.views[0].plot)
+                view.plot.setYLink(self.views[0].plot)
+            view.legend.setVisible(i == 0)  # one legend explains every panel
+            for key, on in self._layers.items():
+                view.set_layer(key, on)
+            view.set_presentation(self._presenting)
+            lay.addWidget(title)
+            lay.addWidget(view, 1)
+            self.grid.addWidget(cell, i // cols, i % cols)
+            self.views.append(view)
+            self.titles.append(title)
+            self._cells.append(cell)
+        self._fonts()
+
+    def draw(self, i: int, snap) -> None:
+        """Draw variant ``i``'s snapshot into its panel."""
+        if 0 <= i < len(self.views):
+            self.views[i].draw(snap)
+
+    def forget(self) -> None:
+        for view in self.views:
+            view.forget()
+
+    def set_layer(self, key: str, on: bool) -> None:
+        self._layers[key] = on
+        for view in self.views:
+            view.set_layer(key, on)
+
+    def set_presentation(self, on: bool) -> None:
+        self._presenting = bool(on)
+        for view in self.views:
+            view.set_presentation(on)
+        self._fonts()
+
+    def _fonts(self) -> None:
+        size = (style.FONT_SIZE + 1) * (style.PRESENT_FONT if self._presenting else 1.0)
+        for title in self.titles:
+            font = QFont(title.font())
+            font.setPointSize(int(round(size)))
+            title.setFont(font)
+
+
+class CompareSeries(QWidget):
+    """The variants' time series overlaid: one colour per variant, a legend, event markers.
+
+    Panels: the losses of D and of G (per iteration, smoothed), JS (measured)
+    and, on a mixture target, the modes captured; over seeds also the raster
+    of modes captured and the mean +- s.e. line.
+    """
+
+    PANELS = ("loss_d", "loss_g", "js", "modes", "raster")
+    TITLES = {"loss_d": "loss of D", "loss_g": "loss of G", "js": "JS divergence (nats)",
+              "modes": "modes captured", "raster": "modes captured, per seed"}
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.summary = QLabel("")
+        self.summary.setStyleSheet(f"background:{style.BACKGROUND}; color:{style.ACCENT}; "
+                                   "padding:3px; font-weight:bold;")
+        self.summary.setVisible(False)
+        self.graphics = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.summary)
+        lay.addWidget(self.graphics, 1)
+        self.presenter = style.Presenter()
+        self.plots: dict[str, pg.PlotItem] = {}
+        for row, key in enumerate(self.PANELS):
+            plot = self.graphics.addPlot(row=row, col=0)
+            style.style_plot(plot, self.TITLES[key], bottom="iteration")
+            plot.setMenuEnabled(False)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.getAxis("left").setWidth(52)
+            if row:
+                plot.setXLink(self.plots["loss_d"])
+            self.plots[key] = plot
+        self.raster = pg.ImageItem(axisOrder="row-major")
+        self.raster.setLookupTable(style.density_lut(style.GEN, 255))
+        self.plots["raster"].addItem(self.raster)
+        self.plots["raster"].setLabel("left", "seed")
+        self.legend = style.legend(self.plots["loss_d"])
+        self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "js", "modes")}
+        self._markers: list = []
+        self._events: tuple = ()
+        self._labels: list[str] = []
+        self.seeds = False
+        self._show(mixture=False)
+
+    def set_members(self, labels: list[str], seeds: bool = False) -> None:
+        """One curve per variant in every panel (a new comparison)."""
+        for key, items in self.curves.items():
+            for item in items:
+                self.plots[key].removeItem(item)
+            items.clear()
+        self.legend.clear()
+        self._labels = list(labels)
+        self.seeds = seeds
+        for i, text in enumerate(labels):
+            for key in self.curves:
+                item = pg.PlotDataItem(pen=style.pen(colour(i), 1.5), name=text)
+                self.plots[key].addItem(item)
+                self.curves[key].append(item)
+                self.presenter.curve(item)
+                if key == "loss_d":
+                    self.legend.addItem(item, text)
+        self.forget()
+
+    def forget(self) -> None:
+        for items in self.curves.values():
+            for item in items:
+                item.setData([], [])
+        self.raster.clear()
+        self.summary.setText("")
+        self.summary.setVisible(False)
+        self._draw_events(())
+        self._show(mixture=False)
+
+    def set_presentation(self, on: bool) -> None:
+        self.presenter.set(on)
+        font = QFont(self.summary.font())
+        font.setPointSize(int(round((style.FONT_SIZE + 1) * (style.PRESENT_FONT if on else 1))))
+        self.summary.setFont(font)
+
+    def draw(self, histories: list, finals: list | None = None) -> None:
+        """Draw every variant's curves from its :class:`~ganviz.core.history.History`.
+
+        ``finals``: each variant's latest modes captured, for the mean +- s.e. line
+        (None where not measured).
+        """
+        mixture = False
+        for i, h in enumerate(histories[: len(self.curves["loss_d"])]):
+            s = h.steps
+            if s.n:
+                width = max(1, int(s.n * SMOOTH_SHARE))
+                for key in ("loss_d", "loss_g"):
+                    y = s.y(key)
+                    self.curves[key][i].setData(s.x, smooth(y, width) if width > 1 else y)
+            m = h.measured
+            if m.n:
+                self.curves["js"][i].setData(*held(m.x, m.y("js")))
+                total = m.y("modes_total")
+                if np.isfinite(total).any() and np.nanmax(total) > 1:
+                    mixture = True
+                    self.curves["modes"][i].setData(*held(m.x, m.y("modes_captured")))
+        self._show(mixture)
+        if self.seeds and mixture:
+            self._draw_raster(histories)
+            text = mean_se_text(finals or [])
+            self.summary.setText(text)
+            self.summary.setVisible(bool(text))
+        if histories:
+            self._draw_events(tuple(getattr(histories[0], "events", ())))
+
+    def _draw_raster(self, histories) -> None:
+        """Rows: seeds; columns: measurements of the first seed's schedule; value: modes captured."""
+        m0 = histories[0].measured
+        if m0.n < 1:
+            return
+        steps = m0.x
+        rows = []
+        for h in histories:
+            m = h.measured
+            row = np.full(len(steps), np.nan)
+            if m.n:
+                idx = np.searchsorted(m.x, steps, side="right") - 1
+                ok = idx >= 0
+                row[ok] = m.y("modes_captured")[idx[ok]]
+            rows.append(row)
+        image = np.nan_to_num(np.array(rows), nan=0.0)
+        total = np.nanmax(histories[0].measured.y("modes_total"))
+        span = float(steps[-1] - steps[0]) if len(steps) > 1 else 1.0
+        self.raster.setImage(image, levels=(0, max(float(total), 1.0)))
+        self.raster.setRect(float(steps[0]), -0.5, max(span, 1.0), float(len(rows)))
+
+    def _draw_events(self, events: tuple) -> None:
+        if events == self._events:
+            return
+        self._events = events
+        for plot, line in self._markers:
+            plot.removeItem(line)
+        self._markers = []
+        for step, label in events:
+            for key in ("loss_d", "js"):
+                line = pg.InfiniteLine(pos=step, angle=90, pen=style.pen(style.MUTED, 1, dash=True),
+                                       label=label if key == "loss_d" else None,
+                                       labelOpts={"position": 0.9, "color": style.LABEL})
+                self.plots[key].addItem(line, ignoreBounds=True)
+                self._markers.append((self.plots[key], line))
+
+    def _show(self, mixture: bool) -> None:
+        self.plots["modes"].setVisible(mixture)
+        self.plots["raster"].setVisible(mixture and self.seeds)
