@@ -1,0 +1,145 @@
+"""The window's compare mode: members equal the headless comparison, sessions, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganviz.core.config import Config
+from ganviz.core.session import load_session
+from ganviz.core.variants import parse_compare
+from ganviz.runner.compare import run_compare
+
+SMALL = Config.from_dict({"data": "ring8", "hidden": 16, "batch_size": 32, "seed": 3})
+STEP_COLUMNS = ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g", "d_real", "d_fake")
+
+
+def _all_finished(window):
+    c = window.controller.comparison
+    return c is not None and len(c.finished) == len(c)
+
+
+def _all_at(window, step):
+    c = window.controller.comparison
+    return c is not None and all(s is not None and s.step == step for s in c.latest)
+
+
+def test_each_member_in_the_window_is_its_headless_comparison_run(qtbot, make_window, tmp_path):
+    window = make_window(SMALL, max_steps=60)
+    assert window.controller.compare("loss=minimax,hinge,wgan-gp")
+    assert window.stack.currentWidget() is window.multiples
+    assert [t.text() for t in window.multiples.titles] == ["loss=minimax", "loss=hinge",
+                                                           "loss=wgan-gp"]
+    qtbot.waitUntil(lambda: _all_finished(window), timeout=60_000)
+    key, configs = parse_compare("loss=minimax,hinge,wgan-gp", SMALL)
+    headless = run_compare(key, configs, 60, csv_path=tmp_path / "h.csv", every=20, processes=1)
+    comparison = window.controller.comparison
+    for i, run in enumerate(headless["runs"]):
+        steps, _ = comparison.histories[i].columns()
+        assert list(steps["step"]) == list(range(1, 61))
+        import csv
+
+        with open(tmp_path / "h.csv", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["variant"] == run["variant"]]
+        for name in STEP_COLUMNS:  # the CSV writes float32 values exactly (repr of a float)
+            assert np.array_equal(steps[name].astype(np.float32),
+                                  np.array([float(r[name]) for r in rows], dtype=np.float32)), name
+        assert comparison.latest[i].metrics["loss_g"] == run["loss_g"]
+    # Export: one CSV with a variant column, through the one CSV writer.
+    assert window.exporter.save_csv(tmp_path / "w.csv")
+    text = (tmp_path / "w.csv").read_text().splitlines()
+    assert text[0].startswith("variant,step,")
+    hinge = [line.split(",")[1] for line in text if line.startswith("loss=hinge,")]
+    assert hinge == ["0"] + [str(i) for i in range(1, 61)]  # the step-0 measurement, then each step
+    window.controller.leave_compare()
+    assert window.controller.comparison is None
+    assert window.stack.currentWidget() is not window.multiples
+    qtbot.waitUntil(lambda: window.controller.history.steps.n > 0, timeout=20_000)
+
+
+def test_a_comparison_session_reopens_bit_for_bit(qtbot, make_window, tmp_path):
+    window = make_window(SMALL)
+    assert window.controller.compare("k=1,3")
+    qtbot.waitUntil(lambda: all(s is not None and s.step >= 15
+                                for s in window.controller.comparison.latest), timeout=30_000)
+    window.controller.pause()
+    path = tmp_path / "cmp.json"
+    window.controller.save_session(path)
+    qtbot.waitUntil(lambda: "saved" in window.banner.text(), timeout=20_000)
+    session = load_session(path)
+    c = session.comparison
+    assert c["key"] == "k" and c["values"] == [1, 3] and len(c["members"]) == 2
+    for m in c["members"]:
+        assert m["state"]["counters"]["step"] == session.step
+        assert len(m["history"]["step"]) == session.step
+    window.close()
+
+    other = make_window(Config.from_dict({"data": "gaussian", "hidden": 16, "batch_size": 64}))
+    other.controller.pause()
+    assert other.open_session(path)
+    assert other.controller.comparison is not None
+    qtbot.waitUntil(lambda: _all_at(other, session.step), timeout=30_000)
+    # The reopened members hand out exactly the states that were saved.
+    again = tmp_path / "again.json"
+    other.controller.save_session(again)
+    qtbot.waitUntil(lambda: "saved" in other.banner.text(), timeout=20_000)
+    second = load_session(again)
+    for a, b in zip(c["members"], second.comparison["members"]):
+        for net in ("G", "D"):
+            for name, w in a["state"][net].items():
+                assert np.array_equal(w, b["state"][net][name])
+        for net in ("G", "D"):
+            for name, buf in a["state"]["optim"][net]["buffers"].items():
+                assert np.array_equal(buf, b["state"]["optim"][net]["buffers"][name])
+        assert np.array_equal(a["state"]["rng"]["state"], b["state"]["rng"]["state"])
+        for name in STEP_COLUMNS:
+            assert np.array_equal(a["history"][name], b["history"][name], equal_nan=True)
+
+
+@pytest.mark.parametrize("key, values, says", [
+    ("k", "", "value"),
+    ("k", "1, 0", "k=0"),
+    ("lr_d", "1e-3, x", "lr_d=x"),
+    ("loss", "minimax, minimax", "twice"),
+    ("seed", "1,2,3,4,5,6,7,8,9", "2 to 8"),
+    ("k", "1,2,3,4,5,6,7", "2 to 6"),
+])
+def test_the_dialog_refuses_bad_values_in_one_line_and_keeps_them(qtbot, key, values, says):
+    from ganviz.app.compare import CompareDialog
+
+    dialog = CompareDialog(SMALL)
+    qtbot.addWidget(dialog)
+    dialog.key.setCurrentText(key)
+    dialog.values.setText(values)
+    dialog.accept()
+    assert dialog.result() == 0 and dialog.result_comparison is None
+    assert says in dialog.error.text() and "\n" not in dialog.error.text()
+    assert dialog.values.text() == values  # nothing lost
+    dialog.values.setText("1, 5" if key != "loss" else "minimax, hinge")
+    dialog.key.setCurrentText("k" if key != "loss" else "loss")
+    dialog.accept()
+    assert dialog.result_comparison is not None and len(dialog.result_comparison) == 2
+
+
+def test_a_bad_comparison_leaves_the_run_as_it_was(qtbot, make_window):
+    window = make_window(SMALL)
+    qtbot.waitUntil(lambda: window.controller.latest is not None, timeout=20_000)
+    run = window.controller.latest.run_id
+    assert not window.controller.compare("hidden=8,16")
+    assert "cannot be compared" in window.banner.text()
+    assert window.controller.comparison is None
+    assert window.controller.latest.run_id == run
+
+
+def test_a_comparison_preset_opens_its_variants_and_controls_spare_the_key(qtbot, make_window):
+    window = make_window(SMALL)
+    window.on_preset("compare-k-bimodal")
+    c = window.controller.comparison
+    assert c is not None and c.key == "k" and len(window.multiples.views) == len(c)
+    qtbot.waitUntil(lambda: all(s is not None for s in c.latest), timeout=30_000)
+    assert not window.controller.set_params({"k": 2})  # the compared key stays each variant's
+    assert "compared key" in window.banner.text()
+    assert window.controller.set_params({"lr_g": 2e-4})
+    qtbot.waitUntil(lambda: all(s is not None and s.config["lr_g"] == 2e-4 for s in c.latest),
+                    timeout=30_000)
+    assert [s.config["k"] for s in c.latest] == list(c.values)
