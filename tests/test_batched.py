@@ -145,3 +145,24 @@ def test_architectures_go_to_separate_batches_and_a_batch_refuses_a_mix():
     member = BatchedEngine(configs[:1]).members[0]
     with pytest.raises(ConfigError, match="batch_size cannot change"):
         member.apply({"batch_size": 32})
+
+
+@pytest.mark.parametrize("key", ["loss", "k", "optimizer", "seed"])
+def test_single_d_and_g_steps_of_every_member_are_its_single_runs(key):
+    """Step D, Step G, then iterations again, a frozen D among them: every member is its run."""
+    configs = [cfg(**v) for v in VARIANTS[key]]
+    batch = BatchedEngine(configs)
+    singles = [Engine(c) for c in configs]
+    step_all(batch, singles, 3)
+    for kind in ("d", "d", "g", "d", "g"):
+        for e in batch.members + singles:
+            getattr(e, f"{kind}_step")()
+    for e in batch.members + singles:
+        e.freeze(d=True)
+    for e in batch.members + singles:
+        e.d_step()
+        e.g_step()
+    step_all(batch, singles, 2)
+    for member, single in zip(batch.members, singles):
+        assert member.d_updates == single.d_updates and member.g_updates == single.g_updates
+        assert_identical(member, single)

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from ganviz.cli import main
@@ -153,3 +154,65 @@ def test_comparison_presets_tell_their_story_in_short():
     key, configs = load_preset("compare-k-bimodal").variants()
     out = run_compare(key, configs, 500, every=500, processes=1)
     assert [r["modes_captured"] for r in out["runs"]] == [1.0, 2.0]
+
+
+def _members_at(sup, n, until):
+    """Events of a running comparison until ``until(event)`` held for ``n`` members."""
+    seen, out = set(), []
+
+    def done(event):
+        out.append(event)
+        if until(event):
+            seen.add(event.member)
+        return len(seen) == n
+
+    for _ in sup.events(done, timeout=60):
+        pass
+    return out
+
+
+def test_lockstep_members_take_pauses_changes_and_single_steps_at_one_step():
+    """In the window's runner: pause, a hot change, Step D, Step G, a step, resume, finish;
+    every member equals its single engine given the same commands at the same steps."""
+    from ganviz.core.events import Finished, Paused, Snapshotted
+    from ganviz.core.history import History
+    from ganviz.core.trainer import Engine
+    from ganviz.runner.supervisor import Supervisor
+
+    base = Config(data="ring8", hidden=16, batch_size=32)
+    sup = Supervisor(base, "thread", max_steps=120)
+    try:
+        sup.compare("loss", ("minimax", "wgan-gp", "hinge"))
+        events = _members_at(sup, 3, lambda e: e.member >= 0 and getattr(e, "snapshot", None)
+                             is not None and e.snapshot.step >= 20)
+        sup.pause()
+        events += _members_at(sup, 3, lambda e: isinstance(e, Paused))
+        paused = {e.member: e.snapshot.step for e in events if isinstance(e, Paused)}
+        assert len(set(paused.values())) == 1  # every member paused at one step
+        at = paused[0]
+        sup.change({"lr_g": 3e-4})
+        for kind in ("d", "g", "iteration"):
+            sup.step(1, kind)
+            events += _members_at(sup, 3, lambda e: isinstance(e, Snapshotted))
+        sup.resume()
+        events += _members_at(sup, 3, lambda e: isinstance(e, Finished))
+    finally:
+        sup.stop()
+    histories = [History() for _ in range(3)]
+    for e in events:
+        if e.member >= 0 and getattr(e, "snapshot", None) is not None:
+            histories[e.member].add(e.snapshot)
+    for i, loss in enumerate(("minimax", "wgan-gp", "hinge")):
+        engine = Engine(base.replace(loss=loss))
+        for _ in range(at):
+            engine.train_step()
+        engine.apply({"lr_g": 3e-4})
+        engine.d_step()
+        engine.g_step()
+        while engine.step < 120:
+            engine.train_step()
+        expected = engine.drain()
+        got, _ = histories[i].columns()
+        assert list(got["step"]) == list(range(1, 121))
+        for name in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g"):
+            assert np.array_equal(got[name], expected[name].astype(np.float32).astype(np.float64)), name

@@ -406,6 +406,45 @@ class BatchedEngine:
             mem._queue.append((rows[j], dk, dg))
         self.step += 1
 
+    def d_step(self) -> None:
+        """One D update of every member alone (Step D), as the single engine's ``d_step``.
+
+        Each member draws its real batch, noise and (for a penalty)
+        interpolation weights from its stream, in the single engine's order.
+        """
+        self._single("d")
+
+    def g_step(self) -> None:
+        """One G update of every member alone (Step G), as the single engine's ``g_step``."""
+        self._single("g")
+
+    def _single(self, kind: str) -> None:
+        self._settle_streams()
+        M, m, dev = len(self.members), self.batch_size, self.device
+        with torch.inference_mode():
+            draws: list = [None] * M
+            for s in self.streams:
+                gp = self._draw_kind(s.members[0])[1]
+                gen = s.generator
+                if kind == "d":
+                    draw = (self.target.sample(m, gen, dev),
+                            torch.randn(m, self.z_dim, generator=gen, device=dev),
+                            torch.rand(m, 1, generator=gen, device=dev) if gp else None)
+                else:
+                    draw = torch.randn(m, self.z_dim, generator=gen, device=dev)
+                for j in s.members:
+                    draws[j] = draw
+            shared = len(self.streams) == 1
+            if kind == "d":
+                real = self._stack([d[0] for d in draws], shared)
+                z = self._stack([d[1] for d in draws], shared)
+                none = [False] * M
+                self._d_update(real, self.Gs(z), [d[2] for d in draws], [True] * M, none, None)
+            else:
+                self._g_update(self._stack(draws, shared))
+        for mem in self.members:
+            mem._singles.append(kind)
+
     def _stack(self, parts: list, shared: bool) -> torch.Tensor:
         if shared:
             return parts[0].unsqueeze(0).expand(len(parts), *parts[0].shape)
@@ -430,8 +469,7 @@ class BatchedEngine:
         d_logits = torch.cat([self._terms(real_l, fns, "d_real_grad"),
                               self._terms(fake_l, fns, "d_fake_grad")], 1).div_(m)
         self.Ds.backward(d_logits, acts, weights=True, inputs=False)
-        loss_d, means, gn_d = out
-        want = [j for j in range(M) if stats[j]]
+        want = [j for j in range(M) if stats[j]]  # none for a single step (Step D)
         if want:
             loss = (self._terms(real_l, fns, "d_real").mean((1, 2))
                     + self._terms(fake_l, fns, "d_fake").mean((1, 2)))
@@ -446,6 +484,7 @@ class BatchedEngine:
                 if stats[j]:
                     loss[j] = loss[j] + c.gp_weight * penalty
         if want:
+            loss_d, means, gn_d = out
             norms = torch.linalg.vector_norm(self.Ds.grad, dim=1)
             if len(want) == M:
                 loss_d.copy_(loss)
@@ -484,9 +523,9 @@ class Member(Engine):
     Its G and D are ``nn.Module`` networks whose parameters are views of its
     rows of the stack; ``state()``, ``load_state()``, ``apply()``,
     ``freeze()``, ``drain()`` and ``last_finite()`` are the single engine's.
-    ``train_step()`` takes this member's next iteration, training the whole
-    batch when it is the first to ask for it. Single D or G steps are not
-    available to a member.
+    ``train_step()``, ``d_step()`` and ``g_step()`` take this member's next
+    iteration or single update, the whole batch training when it is the first
+    to ask for it.
     """
 
     def __init__(self, batch: BatchedEngine, index: int, config: Config, G, D, Gf, Df) -> None:
@@ -504,6 +543,7 @@ class Member(Engine):
         self._stats: list = []
         self._last_d = None
         self._queue: deque = deque()
+        self._singles: deque = deque()  # single D or G updates the batch made for this member
 
     @property
     def rng(self) -> torch.Generator:
@@ -540,7 +580,20 @@ class Member(Engine):
         self.g_updates += dg
 
     def d_step(self) -> None:
-        raise NotImplementedError("a member of a batch trains whole iterations only")
+        """This member's single D update (the batch makes every member's when none waits)."""
+        self._take_single("d")
+        if "d" not in self.frozen:
+            self.d_updates += 1
 
-    def g_step(self):
-        raise NotImplementedError("a member of a batch trains whole iterations only")
+    def g_step(self) -> None:
+        """This member's single G update (the batch makes every member's when none waits)."""
+        self._take_single("g")
+        if "g" not in self.frozen:
+            self.g_updates += 1
+
+    def _take_single(self, kind: str) -> None:
+        if not self._singles:
+            getattr(self.batch, f"{kind}_step")()
+        done = self._singles.popleft()
+        if done != kind:  # members take their steps in one order: this would be a bug
+            raise RuntimeError(f"member {self.index} asked for a {kind} step, the batch made {done}")
