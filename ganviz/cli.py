@@ -310,7 +310,15 @@ def _dynamics(args, qt_args, game, start, steps) -> int:
 def _compare(key: str, configs: list, steps: int, args) -> int:
     from .runner.compare import run_compare
 
-    result = run_compare(key, configs, steps, csv_path=args.csv, every=args.every)
+    from .runner.fixed import Interrupted
+
+    try:
+        result = run_compare(key, configs, steps, csv_path=args.csv, every=args.every,
+                             progress=sys.stderr)
+    except Interrupted as exc:
+        written = f"; wrote {args.csv}" if args.csv is not None else ""
+        print(f"ganviz: {exc}{written}", file=sys.stderr)
+        return 130
     print(json.dumps(result))
     return 0
 

@@ -216,3 +216,33 @@ def test_lockstep_members_take_pauses_changes_and_single_steps_at_one_step():
         assert list(got["step"]) == list(range(1, 121))
         for name in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g"):
             assert np.array_equal(got[name], expected[name].astype(np.float32).astype(np.float64)), name
+
+
+@pytest.mark.parametrize("sig, variants", [("SIGINT", "k=1,3"), ("SIGTERM", "batch_size=32,64")])
+def test_an_interrupted_comparison_exits_130_and_writes_what_was_done(tmp_path, sig, variants):
+    """One batch in this process, or two batches in two processes: one line, exit 130, the CSV."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "c.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "--headless", "--preset", "ring8", "--steps", "10000000",
+         "--every", "20", "--csv", str(out), "--compare", variants, "--set", "hidden=16"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert "training 2 variants" in proc.stderr.readline()
+        proc.send_signal(getattr(signal, sig))
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted at step" in lines[0] and stdout == ""
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and rows[0]["variant"] and "Traceback" not in stderr

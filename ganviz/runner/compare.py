@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -156,18 +159,49 @@ class Lockstep:
         return {"members": [e.state(full=full) for e in self.engines]}
 
 
-def _train_batch(configs: list[Config], steps: int, every: int, keep_rows: bool) -> list[dict]:
-    """Train configs in this process; per member: final metrics, or the divergence, and rows."""
-    from ganviz.core.events import Diverged, Finished, Started
+#: In a pool's worker: the event that asks its batches to stop (Ctrl+C, SIGTERM in the parent).
+_STOP = None
+
+
+def _init_worker(stop) -> None:
+    """A pool worker: the terminal's Ctrl+C is the parent's to handle; ``stop`` says when."""
+    global _STOP
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
+
+
+def _watch(stop, master) -> None:
+    """Stop the lockstep's members (after their current step) once ``stop`` is set."""
+    def wait() -> None:
+        while not stop.wait(0.2):
+            if master.stopped:
+                return
+        master.stop()
+
+    threading.Thread(target=wait, name="ganviz-compare-stop", daemon=True).start()
+
+
+def _train_batch(configs: list[Config], steps: int, every: int, keep_rows: bool,
+                 stop=None) -> list[dict]:
+    """Train configs in this process; per member: final metrics, or the divergence, and rows.
+
+    ``stop`` (an event; in a pool's worker, the one it was given) ends every
+    member after its current step: its entry then says ``stopped`` at that step.
+    """
+    from ganviz.core.events import Diverged, Finished, Started, Stopped
     from ganviz.core.history import measured_columns
     from ganviz.core.loop import DivergencePolicy, Inbox, Schedule
     from ganviz.core.trainer import set_threads
 
     set_threads()
-    lock = Lockstep(configs, build_engines(configs), Inbox(),
+    master = Inbox()
+    stop = stop if stop is not None else _STOP
+    if stop is not None:
+        _watch(stop, master)
+    lock = Lockstep(configs, build_engines(configs), master,
                     schedule=Schedule.every_steps(every),
                     policy=DivergencePolicy(on_divergence="stop"), max_steps=steps)
-    out = [{"metrics": None, "diverged": None, "rows": []} for _ in configs]
+    out = [{"metrics": None, "diverged": None, "stopped": None, "rows": []} for _ in configs]
     for i, event in lock.events():
         if keep_rows and not isinstance(event, Started):
             out[i]["rows"].append((event.snapshot.history, measured_columns(event.snapshot)))
@@ -176,6 +210,9 @@ def _train_batch(configs: list[Config], steps: int, every: int, keep_rows: bool)
                                   "cause": event.cause}
         elif isinstance(event, Finished):
             out[i]["metrics"] = dict(event.metrics)
+        elif isinstance(event, Stopped):
+            out[i]["stopped"] = event.snapshot.step
+    master.stop()  # ends the watcher
     return out
 
 
@@ -210,6 +247,12 @@ def run_compare(
         such a batch; 1 trains everything in this process. The
         numbers do not depend on it: each member is its single run.
 
+    Raises
+    ------
+    Interrupted
+        Ctrl+C or SIGTERM: every member stopped after its current step, the
+        CSV holds what was done; ``step`` is the least step a member reached.
+
     Returns
     -------
     dict
@@ -230,13 +273,28 @@ def run_compare(
     workers = processes or min(len(groups), cores)
     t0 = time.perf_counter()
     keep = csv_path is not None
-    if workers > 1 and len(groups) > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_train_batch, [configs[i] for i in g], steps, every, keep)
-                       for g in groups]
-            results = [f.result() for f in futures]
-    else:
-        results = [_train_batch([configs[i] for i in g], steps, every, keep) for g in groups]
+    ctx = get_context("spawn")
+    pooled = workers > 1 and len(groups) > 1
+    stop = ctx.Event() if pooled else threading.Event()
+    with _stop_on_signals(stop):
+        if progress is not None:  # said once a signal stops the members in order
+            progress.write(f"training {len(configs)} variants of {key} in {len(groups)} "
+                           f"batch{'es' if len(groups) > 1 else ''}\n")
+            progress.flush()
+        if pooled:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                     initializer=_init_worker, initargs=(stop,)) as pool:
+                futures = [pool.submit(_train_batch, [configs[i] for i in g], steps, every, keep)
+                           for g in groups]
+                results = [f.result() for f in futures]
+        else:
+            results = []
+            for g in groups:
+                results.append(_train_batch([configs[i] for i in g], steps, every, keep, stop))
+                if stop.is_set():  # the batches not yet begun never start
+                    results += [[{"metrics": None, "diverged": None, "stopped": 0, "rows": []}
+                                 for _ in g2] for g2 in groups[len(results):]]
+                    break
     seconds = time.perf_counter() - t0
     per_member: list = [None] * len(configs)
     for g, res in zip(groups, results):
@@ -244,6 +302,11 @@ def run_compare(
             per_member[i] = r
     if keep:
         _write_csv(csv_path, key, configs, per_member)
+    stopped = [r["stopped"] for r in per_member if r["stopped"] is not None]
+    if stopped:
+        from .fixed import Interrupted
+
+        raise Interrupted(min(stopped))  # the CSV holds what was done
     runs = []
     for c, r in zip(configs, per_member):
         entry = {"variant": label(key, c)}
@@ -322,3 +385,18 @@ def _write_csv(path: Path, key: str, configs: list[Config], per_member: list) ->
             writer = MetricsCsv(handle, lead=("variant", label(key, c)), header=i == 0)
             for steps_cols, measured in r["rows"]:
                 writer.write(steps_cols, measured)
+
+
+@contextmanager
+def _stop_on_signals(stop):
+    """Ctrl+C and SIGTERM set ``stop`` (main thread only); the members end after their step."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = lambda signum, frame: stop.set()  # noqa: E731
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
