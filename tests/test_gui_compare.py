@@ -24,8 +24,10 @@ def _all_at(window, step):
     return c is not None and all(s is not None and s.step == step for s in c.latest)
 
 
-def test_each_member_in_the_window_is_its_headless_comparison_run(qtbot, make_window, tmp_path):
-    window = make_window(SMALL, max_steps=60)
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_each_member_in_the_window_is_its_headless_comparison_run(qtbot, make_window, tmp_path,
+                                                                  mode):
+    window = make_window(SMALL, max_steps=60, mode=mode)
     assert window.controller.compare("loss=minimax,hinge,wgan-gp")
     assert window.stack.currentWidget() is window.multiples
     assert [t.text() for t in window.multiples.titles] == ["loss=minimax", "loss=hinge",
