@@ -94,6 +94,28 @@ class Comparison:
         return rows
 
 
+#: The controls' widget of a compared key, where its name differs from the key.
+_WIDGETS = {"batch_size": "batch", "gp_weight": "gp"}
+
+
+def mark_compared(panel, key: str | None) -> None:
+    """Disable the widget of the compared ``key`` in ``panel`` (the dock, the lecture bar):
+    each variant keeps its own value; None enables them all again."""
+    for k in COMPARE_KEYS:
+        widget = getattr(panel, _WIDGETS.get(k, k), None)
+        if widget is None or not hasattr(widget, "setEnabled"):
+            continue
+        widget.setEnabled(k != key)
+        tip = widget.property("ganviz_tip")
+        if k == key:
+            if tip is None:
+                widget.setProperty("ganviz_tip", widget.toolTip())
+            widget.setToolTip(f"{k} is the compared key: each variant keeps its own value")
+        elif tip is not None:  # the control's own tooltip again
+            widget.setToolTip(tip)
+            widget.setProperty("ganviz_tip", None)
+
+
 class CompareDialog(QDialog):
     """Compare > New comparison: one key, 2 to 6 values (8 seeds), from the current scenario."""
 

@@ -582,6 +582,10 @@ class MainWindow(QMainWindow):
             self.show_view(self.controller.config.dim)
         self.series.setVisible(not on)
         self.compare_series.setVisible(on)
+        from ganviz.app.compare import mark_compared
+
+        for panel in (self.controls, self.lecture):
+            mark_compared(panel, comparison.key if on else None)
         self._fit_columns()
 
     @Slot()

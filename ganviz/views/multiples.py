@@ -138,9 +138,10 @@ class CompareSeries(QWidget):
     of modes captured and the mean +- s.e. line.
     """
 
-    PANELS = ("loss_d", "loss_g", "js", "modes", "raster")
-    TITLES = {"loss_d": "loss of D", "loss_g": "loss of G", "js": "JS divergence (nats)",
-              "modes": "modes captured", "raster": "modes captured, per seed"}
+    PANELS = ("loss_d", "loss_g", "grad_g", "js", "modes", "raster")
+    TITLES = {"loss_d": "loss of D", "loss_g": "loss of G", "grad_g": "|grad G| (log axis)",
+              "js": "JS divergence (nats)", "modes": "modes captured",
+              "raster": "modes captured, per seed"}
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -169,9 +170,11 @@ class CompareSeries(QWidget):
         self.raster = pg.ImageItem(axisOrder="row-major")
         self.raster.setLookupTable(style.density_lut(style.GEN, 255))
         self.plots["raster"].addItem(self.raster)
+        self.plots["grad_g"].setLogMode(y=True)  # gradients differ by decades between variants
         self.plots["raster"].setLabel("left", "seed")
         self.legend = style.legend(self.plots["loss_d"])
-        self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "js", "modes")}
+        self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "grad_g", "js",
+                                                         "modes")}
         self._markers: list = []
         self._events: tuple = ()
         self._labels: list[str] = []
@@ -189,7 +192,7 @@ class CompareSeries(QWidget):
         self.seeds = seeds
         for i, text in enumerate(labels):
             for key in self.curves:
-                item = pg.PlotDataItem(pen=style.pen(colour(i), 1.5), name=text)
+                item = pg.PlotDataItem(pen=style.pen(colour(i), 1.5))
                 self.plots[key].addItem(item)
                 self.curves[key].append(item)
                 self.presenter.curve(item)
@@ -224,8 +227,11 @@ class CompareSeries(QWidget):
             s = h.steps
             if s.n:
                 width = max(1, int(s.n * SMOOTH_SHARE))
-                for key in ("loss_d", "loss_g"):
-                    y = s.y(key)
+                for key, name in (("loss_d", "loss_d"), ("loss_g", "loss_g"),
+                                  ("grad_g", "grad_norm_g")):
+                    y = s.y(name)
+                    if key == "grad_g":
+                        y = np.maximum(y, 1e-12)  # a log axis: no zero
                     self.curves[key][i].setData(s.x, smooth(y, width) if width > 1 else y)
             m = h.measured
             if m.n:

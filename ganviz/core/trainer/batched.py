@@ -48,6 +48,7 @@ from ..data import make_target
 from ..models import SLOPE, FlatMLP, _leaky_relu_backward_into, make_models
 from .device import resolve_device
 from .fast import Engine
+from .flat import ADAM_BETAS, ADAM_EPS, FlatAdam
 
 #: Keys that shape the stacked tensors: members differing in one go to separate batches.
 ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
@@ -493,11 +494,11 @@ class BatchedEngine:
             else:
                 for j in want:
                     loss_d[j], means[j], gn_d[j] = loss[j], mean[j], norms[j]
-        for j, mem in enumerate(self.members):
-            if not active[j] or "d" in mem.frozen:
-                continue
-            mem.opt_d.step()
+        updated = [j for j, mem in enumerate(self.members) if active[j] and "d" not in mem.frozen]
+        step_optimizers([self.members[j].opt_d for j in updated])
+        for j in updated:
             if fns[j].clip_weights:
+                mem = self.members[j]
                 mem.Df.params.clamp_(-mem.config.clip, mem.config.clip)
 
     def _g_update(self, z_g) -> tuple[torch.Tensor, torch.Tensor]:
@@ -511,10 +512,36 @@ class BatchedEngine:
         d_fake = self.Ds.backward(d_logits, d_acts, weights=False, inputs=True)
         self.Gs.backward(d_fake, g_acts, weights=True, inputs=False)
         grad_norm = torch.linalg.vector_norm(self.Gs.grad, dim=1)
-        for mem in self.members:
-            if "g" not in mem.frozen:
-                mem.opt_g.step()
+        step_optimizers([mem.opt_g for mem in self.members if "g" not in mem.frozen])
         return loss, grad_norm
+
+
+def step_optimizers(optimizers: list) -> None:
+    """Step members' optimizers; fused Adams of one learning rate in one multi-tensor call.
+
+    ``torch._fused_adam_`` treats each tensor of its lists on its own (its own
+    step count, the same kernel as for one), so one call for several members
+    gives each member's numbers and saves a call per member.
+    """
+    groups: dict[float, list] = {}
+    for opt in optimizers:
+        if isinstance(opt, FlatAdam) and opt.fused:
+            groups.setdefault(opt.param_groups[0]["lr"], []).append(opt)
+        else:
+            opt.step()
+    b1, b2 = ADAM_BETAS
+    for lr, group in groups.items():
+        if len(group) == 1:
+            group[0].step()
+            continue
+        steps = [o._step_t for o in group]
+        for o in group:
+            o.steps += 1
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_([o.params for o in group], [o.grad for o in group],
+                           [o.exp_avg for o in group], [o.exp_avg_sq for o in group], [], steps,
+                           lr=lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=ADAM_EPS,
+                           amsgrad=False, maximize=False)
 
 
 class Member(Engine):
