@@ -145,3 +145,23 @@ def test_a_comparison_preset_opens_its_variants_and_controls_spare_the_key(qtbot
     qtbot.waitUntil(lambda: all(s is not None and s.config["lr_g"] == 2e-4 for s in c.latest),
                     timeout=30_000)
     assert [s.config["k"] for s in c.latest] == list(c.values)
+
+
+def test_over_seeds_the_window_draws_a_raster_and_the_mean_and_standard_error(qtbot, make_window):
+    from ganviz.views.multiples import mean_se_text
+
+    window = make_window(SMALL, max_steps=40)
+    assert window.controller.compare("seed=0,1,2,3")
+    qtbot.waitUntil(lambda: _all_finished(window), timeout=60_000)
+    window.draw_comparison(everything=True)
+    c = window.controller.comparison
+    finals = c.finals()
+    assert all(v is not None for v in finals)
+    a = np.array(finals, dtype=float)
+    se = a.std(ddof=1) / np.sqrt(4)
+    assert window.compare_series.summary.text() == (
+        f"modes captured: {a.mean():.1f} \u00b1 {se:.1f} (s.e. over 4 seeds)")
+    assert mean_se_text([2, 4]) == "modes captured: 3.0 \u00b1 1.0 (s.e. over 2 seeds)"
+    image = window.compare_series.raster.image
+    assert image.shape == (4, c.histories[0].measured.n)
+    assert np.array_equal(image[:, -1], a)  # the last column: each seed's latest count
