@@ -96,9 +96,14 @@ def test_bad_comparisons_exit_2_with_one_line(capsys, argv, words):
         assert word in err
 
 
-def test_compare_needs_headless_and_an_mlp_run(capsys):
-    assert main(["--compare", "loss=minimax,hinge"]) == 2
-    assert "needs --headless" in capsys.readouterr().err
+def test_the_window_refuses_a_bad_comparison_before_it_opens_and_needs_an_mlp_run(capsys):
+    assert main(["--compare", "hidden=8,16"]) == 2
+    assert "hidden cannot be compared" in capsys.readouterr().err
+    assert main(["--compare", "k=1,2,3,4,5,6,7"]) == 2  # 16 headless, 6 in the window
+    err = capsys.readouterr().err
+    assert "2 to 6 values" in err and len(err.strip().splitlines()) == 1
+    assert main(["--compare", "seed=0,1,2,3,4,5,6,7,8"]) == 2
+    assert "2 to 8 values" in capsys.readouterr().err
     assert main(["--headless", "--dynamics", "dirac", "--compare", "k=1,5"]) == 2
     assert "does not apply to --dynamics" in capsys.readouterr().err
     assert main(["--headless", "--compare", "r1=0,1"]) == 2

@@ -47,6 +47,8 @@ def test_each_member_in_the_window_is_its_headless_comparison_run(qtbot, make_wi
             assert np.array_equal(steps[name].astype(np.float32),
                                   np.array([float(r[name]) for r in rows], dtype=np.float32)), name
         assert comparison.latest[i].metrics["loss_g"] == run["loss_g"]
+    # What --screenshot prints: the headless comparison's runs, but for the clock's timings.
+    assert comparison.summary()["runs"] == headless["runs"]
     # Export: one CSV with a variant column, through the one CSV writer.
     assert window.exporter.save_csv(tmp_path / "w.csv")
     text = (tmp_path / "w.csv").read_text().splitlines()

@@ -103,3 +103,26 @@ def test_a_session_with_set_values_opens_in_the_window_with_them(tmp_path):
                                   "--steps", "5", "--screenshot", str(tmp_path / "s.png")],
                                  **common))
     assert shown["config"]["lr_d"] == 0.0123 and shown["step"] == 25
+
+
+def test_screenshot_of_a_comparison_prints_its_runs_and_draws_each_variant(tmp_path):
+    """`--compare` in the window: small multiples, and the headless comparison's `runs`."""
+    import json
+
+    import imageio.v3 as iio
+
+    out = tmp_path / "cmp.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--preset", "ring8", "--set", "hidden=16", "--steps", "60",
+         "--compare", "k=1,3", "--screenshot", str(out), "--window-size", "1280x720"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert printed["compare"] == {"key": "k", "values": [1, 3]}
+    assert [r["variant"] for r in printed["runs"]] == ["k=1", "k=3"]
+    assert all(r["step"] == 60 and r["config"]["hidden"] == 16 for r in printed["runs"])
+    image = iio.imread(out)
+    assert image.shape[:2] == (720, 1280)
+    assert image[..., :3].astype(float).std() > 20

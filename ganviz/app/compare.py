@@ -38,6 +38,7 @@ class Comparison:
         self.histories = [History() for _ in configs]
         self.latest: list = [None] * len(configs)
         self.finished: set[int] = set()
+        self.results: list = [None] * len(configs)  # each finished member's final metrics
         self.version = 0
 
     @classmethod
@@ -66,14 +67,31 @@ class Comparison:
             h.clear()
             h.run_id = snap.run_id
             self.finished.discard(i)
+            self.results[i] = None
         elif snap.run_id != h.run_id:
             return False  # a late event of the run before
         h.add(snap)
         self.latest[i] = snap
         if isinstance(event, Finished):
             self.finished.add(i)
+            self.results[i] = dict(event.metrics)
         self.version += 1
         return new
+
+    def summary(self) -> dict:
+        """The headless comparison's object: ``compare`` and ``runs`` (each variant's name
+        and the final metrics its single headless run prints; the latest snapshot's
+        metrics for a variant not finished)."""
+        runs = []
+        for i, text in enumerate(self.labels):
+            entry = {"variant": text}
+            snap = self.latest[i]
+            if self.results[i] is not None:
+                entry.update(self.results[i])
+            elif snap is not None:
+                entry.update(snap.metrics, step=snap.step, config=snap.config)
+            runs.append(entry)
+        return {"compare": {"key": self.key, "values": list(self.values)}, "runs": runs}
 
     def mark(self, step: int, text: str) -> None:
         """An event marker (a change, a freeze) at ``step`` on every variant's series."""

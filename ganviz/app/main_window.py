@@ -708,7 +708,7 @@ class MainWindow(QMainWindow):
         snap = event.snapshot
         comparison = self.controller.comparison
         if comparison is not None:  # the object a headless comparison prints
-            print(json.dumps(comparison_summary(comparison)), flush=True)
+            print(json.dumps(comparison.summary()), flush=True)
             self.draw_comparison(everything=True)
         else:
             print(json.dumps(event.metrics), flush=True)  # the object a headless run prints
@@ -742,22 +742,6 @@ class MainWindow(QMainWindow):
             print(f"ganviz: error: could not write {self.screenshot}", file=sys.stderr)
             self.exit_code = 1
         self.close()
-
-
-def comparison_summary(comparison) -> dict:
-    """What ``--screenshot`` of a comparison prints: a ``runs`` list as a headless comparison's."""
-    from ganviz.core.history import EXTRA_NAMES
-    from ganviz.core.config import METRIC_NAMES
-
-    runs = []
-    for text, snap in zip(comparison.labels, comparison.latest):
-        entry = {"variant": text}
-        if snap is not None:
-            entry.update({k: snap.metrics.get(k) for k in METRIC_NAMES + EXTRA_NAMES})
-            entry["step"] = snap.step
-            entry["config"] = snap.config
-        runs.append(entry)
-    return {"compare": {"key": comparison.key, "values": list(comparison.values)}, "runs": runs}
 
 
 def run_gui(config: Config, preset_name: str | None, qt_args: list[str], *,
