@@ -183,3 +183,124 @@ class CompareDialog(QDialog):
             self.error.setText(str(exc).replace("--compare ", ""))
             return
         super().accept()
+
+
+# --- the controller's compare mode (Controller delegates here) ------------------------------
+
+
+def start(controller, text_or_comparison) -> bool:
+    """Start comparing ``KEY=V1,V2,...`` (or a Comparison) from the controller's config.
+
+    A bad entry is one warning and changes nothing; True when it started.
+    """
+    comparison = text_or_comparison
+    if isinstance(comparison, str):
+        try:
+            comparison = Comparison.parse(comparison, controller.config)
+        except ConfigError as exc:
+            controller.message.emit("warn", f"Not compared: {exc}")
+            return False
+    controller.comparison = comparison
+    controller.supervisor.variants = (comparison.key, comparison.values)
+    controller.comparison_changed.emit(comparison)
+    controller.reset()
+    return True
+
+
+def leave(controller) -> None:
+    """Back to one run of the controller's config."""
+    if controller.comparison is None:
+        return
+    controller.comparison = None
+    controller.supervisor.variants = None
+    controller.comparison_changed.emit(None)
+    controller.reset()
+
+
+def on_member_event(controller, event) -> None:
+    """One fresh event of member ``event.member``: keep its snapshot, say what it means once."""
+    from ganviz.core.events import SNAPSHOT_EVENTS, Diverged, Errored, NotApplied, Paused
+
+    comparison = controller.comparison
+    if comparison is None or event.member >= len(comparison):
+        return
+    if isinstance(event, SNAPSHOT_EVENTS):
+        if comparison.keep(event):
+            seeded = controller._seed_history  # a session's histories, one per member
+            if seeded is not None and seeded[0] == event.snapshot.run_id:
+                h = comparison.histories[event.member]
+                h.load(*seeded[1][event.member], run_id=event.run_id)
+                h.add(event.snapshot)
+            if event.member == 0:
+                controller.new_run.emit(event.snapshot)
+        controller.latest = comparison.latest[0]
+        controller.version += 1
+        if event.member == 0:
+            controller._rate(event.snapshot.step)
+    name = comparison.labels[event.member]
+    if isinstance(event, Diverged):
+        controller.message.emit("error", f"{name}: {event.text}")
+        controller.state_changed.emit()
+    elif isinstance(event, NotApplied) and event.member == 0:
+        controller.message.emit("warn", f"Not applied: {event.reason}")
+        controller.config_changed.emit(controller.config)
+    elif isinstance(event, Paused) and event.member == 0:
+        controller.state_changed.emit()
+    elif isinstance(event, Finished) and len(comparison.finished) == len(comparison):
+        controller.message.emit("info", f"Finished {event.snapshot.step:,} iterations of "
+                                        f"{len(comparison)} variants. Press Play or Reset to "
+                                        "train again.")
+        controller.state_changed.emit()
+        controller.finished.emit(event)
+    elif isinstance(event, Errored):
+        controller.message.emit("error", f"Training stopped by an error: {event.text}.")
+        controller.state_changed.emit()
+
+
+def write_session(controller, event, path) -> None:
+    """Write the comparison's session from a StateReady ({"members": [...]}) and the histories."""
+    from ganviz.core.session import save_comparison
+
+    c = controller.comparison
+    if event.state is None:
+        controller.message.emit("error", f"Session not saved: {event.reason}.")
+        return
+    if c is None:
+        return
+    columns = []
+    for h in c.histories:
+        steps, measured = h.columns()
+        keep, keep_m = steps["step"] <= event.step, measured["step"] <= event.step
+        columns.append(({k: v[keep] for k, v in steps.items()},
+                        {k: v[keep_m] for k, v in measured.items()}))
+    try:
+        save_comparison(path, controller.config, c.key, c.values, event.step,
+                        event.state["members"], columns, preset=controller.preset)
+    except OSError as exc:
+        controller.message.emit("error", f"Session not saved: could not write {path} "
+                                         f"({exc.strerror or exc}).")
+        return
+    controller.message.emit("info", f"Comparison saved to {path} (step {event.step:,}).")
+
+
+def open_session(controller, session, path) -> None:
+    """Replace the run by a comparison's session already read: every member from its state."""
+    c = session.comparison
+    comparison = Comparison(c["key"], [session.config.replace(**{c["key"]: v})
+                                       for v in c["values"]])
+    sup = controller.supervisor
+    sup.config = session.config
+    controller.preset = session.preset
+    sup.frozen = set(c["members"][0]["state"].get("frozen", ()))
+    controller.comparison = comparison
+    sup.variants = (comparison.key, comparison.values)
+    controller.config_changed.emit(controller.config)
+    controller.comparison_changed.emit(comparison)
+    controller.session_opened.emit(controller.preset, "".join(sorted(controller.frozen)))
+    state = {"members": [m["state"] for m in c["members"]]}
+    history = [(m["history"], m["measured"]) for m in c["members"]]
+    if controller.worker is None:
+        controller._initial = (state, "session", history)
+    else:
+        controller._restart(state, "session", history)
+    controller.message.emit("info", f"Opened the comparison {path} at step {session.step:,}.")

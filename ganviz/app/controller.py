@@ -139,8 +139,6 @@ class Controller(QObject):
 
     def _restart(self, state=None, reason: str = "reset", history=None) -> None:
         """A new run of the config in force (from an engine ``state``, with a session's ``history``)."""
-        if self.comparison is not None:
-            return self._restart_comparison(state, reason, history)
         run_id = self.supervisor.restart(state=state, reason=reason)
         # Events are read on this thread, so the run's Started cannot come before this.
         self._seed_history = (run_id, history) if history else None
@@ -236,7 +234,9 @@ class Controller(QObject):
 
         kind, path = event.tag
         if kind == "comparison":
-            return self._write_comparison_session(event, path)
+            from ganviz.app.compare import write_session
+
+            return write_session(self, event, path)
         if event.state is None:
             self.message.emit(ERROR, f"Session not saved: {event.reason}.")
             return
@@ -272,10 +272,11 @@ class Controller(QObject):
     def open(self, session, path) -> None:
         """Replace the run by a session already read (``path`` names it in the message)."""
         if session.comparison is not None:
-            return self._open_comparison(session, path)
-        self.comparison = None  # a single run's session leaves compare mode
-        if self.supervisor.variants is not None:
-            self.supervisor.variants = None
+            from ganviz.app.compare import open_session
+
+            return open_session(self, session, path)
+        if self.comparison is not None:  # a single run's session leaves compare mode
+            self.comparison = self.supervisor.variants = None
             self.comparison_changed.emit(None)
         self.supervisor.config = session.config
         self.preset = session.preset
@@ -319,8 +320,11 @@ class Controller(QObject):
 
     def _mark(self, label: str) -> None:
         """Record ``label`` at the latest step drawn (the time series' event markers)."""
-        if self.comparison is not None:
-            return self._mark_comparison(label)
+        if self.comparison is not None:  # every variant's series
+            snap = self.comparison.latest[0]
+            if label and snap is not None:
+                self.comparison.mark(snap.step, label)
+            return
         if label and self.latest is not None and self.latest.run_id == self.history.run_id:
             self.history.mark(self.latest.step, label)
 
@@ -431,117 +435,17 @@ class Controller(QObject):
 
         A bad entry is one message and changes nothing.
         """
-        from ganviz.app.compare import Comparison
+        from ganviz.app import compare
 
-        comparison = text_or_comparison
-        if isinstance(comparison, str):
-            try:
-                comparison = Comparison.parse(comparison, self.config)
-            except ConfigError as exc:
-                self.message.emit(WARN, f"Not compared: {exc}")
-                return False
-        self.comparison = comparison
-        self.supervisor.variants = (comparison.key, comparison.values)
-        self.comparison_changed.emit(comparison)
-        self.reset()
-        return True
+        return compare.start(self, text_or_comparison)
 
     def leave_compare(self) -> None:
         """Back to one run of the current scenario."""
-        if self.comparison is None:
-            return
-        self.comparison = None
-        self.supervisor.variants = None
-        self.comparison_changed.emit(None)
-        self.reset()
+        from ganviz.app import compare
 
-    def _restart_comparison(self, state, reason, history) -> None:
-        run_id = self.supervisor.restart(state=state, reason=reason)
-        self._seed_history = (run_id, history) if history else None
-        self.state_changed.emit()
+        compare.leave(self)
 
     def _on_member_event(self, event) -> None:
-        comparison = self.comparison
-        if comparison is None:
-            return
-        if isinstance(event, SNAPSHOT_EVENTS):
-            if comparison.keep(event):
-                seeded = self._seed_history
-                if seeded is not None and seeded[0] == event.snapshot.run_id:
-                    h = comparison.histories[event.member]
-                    h.load(*seeded[1][event.member], run_id=event.run_id)
-                    h.add(event.snapshot)
-                if event.member == 0:
-                    self.new_run.emit(event.snapshot)
-            self.latest = comparison.latest[0]
-            self.version += 1
-            if event.member == 0:
-                self._rate(event.snapshot.step)
-        name = comparison.labels[event.member] if event.member < len(comparison) else ""
-        if isinstance(event, Diverged):
-            self.message.emit(ERROR, f"{name}: {event.text}")
-            self.state_changed.emit()
-        elif isinstance(event, NotApplied) and event.member == 0:
-            self.message.emit(WARN, f"Not applied: {event.reason}")
-            self.config_changed.emit(self.config)
-        elif isinstance(event, Paused) and event.member == 0:
-            self.state_changed.emit()
-        elif isinstance(event, Finished) and len(comparison.finished) == len(comparison):
-            self.message.emit(INFO, f"Finished {event.snapshot.step:,} iterations of "
-                                    f"{len(comparison)} variants. Press Play or Reset to train again.")
-            self.state_changed.emit()
-            self.finished.emit(event)
-        elif isinstance(event, Errored):
-            self.message.emit(ERROR, f"Training stopped by an error: {event.text}.")
-            self.state_changed.emit()
+        from ganviz.app import compare
 
-    def _mark_comparison(self, label: str) -> None:
-        snap = self.comparison.latest[0]
-        if label and snap is not None:
-            self.comparison.mark(snap.step, label)
-
-    def _write_comparison_session(self, event, path) -> None:
-        from ganviz.core.session import save_comparison
-
-        if event.state is None:
-            self.message.emit(ERROR, f"Session not saved: {event.reason}.")
-            return
-        c = self.comparison
-        if c is None:
-            return
-        columns = []
-        for h in c.histories:
-            steps, measured = h.columns()
-            keep, keep_m = steps["step"] <= event.step, measured["step"] <= event.step
-            columns.append(({k: v[keep] for k, v in steps.items()},
-                            {k: v[keep_m] for k, v in measured.items()}))
-        try:
-            save_comparison(path, self.config, c.key, c.values, event.step,
-                            event.state["members"], columns, preset=self.preset)
-        except OSError as exc:
-            self.message.emit(ERROR, f"Session not saved: could not write {path} "
-                                     f"({exc.strerror or exc}).")
-            return
-        self.message.emit(INFO, f"Comparison saved to {path} (step {event.step:,}).")
-
-    def _open_comparison(self, session, path) -> None:
-        from ganviz.app.compare import Comparison
-
-        c = session.comparison
-        comparison = Comparison(c["key"], [session.config.replace(**{c["key"]: v})
-                                           for v in c["values"]])
-        self.supervisor.config = session.config
-        self.preset = session.preset
-        self.supervisor.frozen = set(c["members"][0]["state"].get("frozen", ()))
-        self.comparison = comparison
-        self.supervisor.variants = (comparison.key, comparison.values)
-        self.config_changed.emit(self.config)
-        self.comparison_changed.emit(comparison)
-        self.session_opened.emit(self.preset, "".join(sorted(self.frozen)))
-        state = {"members": [m["state"] for m in c["members"]]}
-        history = [(m["history"], m["measured"]) for m in c["members"]]
-        if self.worker is None:
-            self._initial = (state, "session", history)
-        else:
-            self._restart(state, "session", history)
-        self.message.emit(INFO, f"Opened the comparison {path} at step {session.step:,}.")
+        compare.on_member_event(self, event)

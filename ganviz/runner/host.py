@@ -124,10 +124,7 @@ class Host:
                                state=start.state, reason=start.reason, engine=engine):
                 self._emit(event)
         except Exception as exc:  # shown by the window; the host waits for the next start
-            self._failed = "the run stopped on an error, so its weights may not be sane"
-            lines = [s for s in traceback.format_exception_only(exc)[-1].strip().splitlines() if s]
-            self._emit(Errored(start.run_id, lines[-1] if lines else type(exc).__name__,
-                               traceback.format_exc()))
+            self._fail(start, exc, "the run")
 
     def _redraw(self, view) -> None:
         """A snapshot of the ended run's engine with its fields over ``view`` (Probe.set_view)."""
@@ -168,10 +165,14 @@ class Host:
             for member, event in lock.events():
                 self._emit(dataclasses.replace(event, member=member))
         except Exception as exc:
-            self._failed = "the comparison stopped on an error, so its weights may not be sane"
-            lines = [s for s in traceback.format_exception_only(exc)[-1].strip().splitlines() if s]
-            self._emit(Errored(start.run_id, lines[-1] if lines else type(exc).__name__,
-                               traceback.format_exc()))
+            self._fail(start, exc, "the comparison")
+
+    def _fail(self, start: Start, exc: Exception, what: str) -> None:
+        """Report the run's exception (its last line, and the traceback); no sane state now."""
+        self._failed = f"{what} stopped on an error, so its weights may not be sane"
+        lines = [s for s in traceback.format_exception_only(exc)[-1].strip().splitlines() if s]
+        self._emit(Errored(start.run_id, lines[-1] if lines else type(exc).__name__,
+                           traceback.format_exc()))
 
     def _state_sender(self, tag):
         """A call for the loop: hand out its engine's exact state, or say why there is none."""
