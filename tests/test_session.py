@@ -354,3 +354,48 @@ def test_opening_a_session_imports_no_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert load_session(tmp_path / "b.json").state["counters"]["step"] == 1
+
+
+def test_a_comparison_section_round_trips_bit_for_bit_and_refuses_a_bad_member(tmp_path):
+    """Each member's weights, optimizer buffers, stream, counters and history come back
+    exactly; a member whose state does not fit its own config is one SessionError."""
+    from ganviz.core.session import save_comparison
+    from ganviz.core.trainer.batched import BatchedEngine
+    from ganviz.core.variants import parse_compare
+
+    base = Config.from_dict({"data": "ring8", "hidden": 8, "batch_size": 32})
+    key, configs = parse_compare("optimizer=adam,rmsprop", base)
+    batch = BatchedEngine(configs)
+    for _ in range(5):
+        for m in batch.members:
+            m.train_step()
+    states = [m.state(full=True) for m in batch.members]
+    columns = [({"step": np.arange(1, 6.0), "loss_d": np.linspace(0, 1, 5)},
+                {"step": np.array([0.0, 5.0]), "js": np.array([0.6, np.nan])}) for _ in configs]
+    path = tmp_path / "c.json"
+    save_comparison(path, base, key, ["adam", "rmsprop"], 5, states, columns, preset="ring8")
+    back = load_session(path)
+    assert back.state is None and back.step == 5 and back.preset == "ring8"
+    c = back.comparison
+    assert c["key"] == "optimizer" and c["values"] == ["adam", "rmsprop"]
+    for saved, got, (steps, measured) in zip(states, c["members"], columns):
+        for net in ("G", "D"):
+            for name, w in saved[net].items():
+                assert np.array_equal(w, got["state"][net][name]) and got["state"][net][name].dtype == w.dtype
+            for name, buf in saved["optim"][net]["buffers"].items():
+                assert np.array_equal(buf, got["state"]["optim"][net]["buffers"][name])
+        assert np.array_equal(saved["rng"]["state"], got["state"]["rng"]["state"])
+        assert got["state"]["counters"] == saved["counters"]
+        assert np.array_equal(got["history"]["loss_d"], steps["loss_d"])
+        assert np.array_equal(got["measured"]["js"], measured["js"], equal_nan=True)
+    doc = json.loads(path.read_text())
+    doc["comparison"]["members"][1]["weights"]["D"] = doc["comparison"]["members"][0]["weights"]["G"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SessionError) as err:
+        load_session(path)
+    text = str(err.value)
+    assert "comparison member 1 (optimizer=rmsprop)" in text and "\n" not in text
+    doc["comparison"]["members"] = doc["comparison"]["members"][:1]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SessionError, match="1 members for 2 values"):
+        load_session(path)
