@@ -167,3 +167,27 @@ def test_over_seeds_the_window_draws_a_raster_and_the_mean_and_standard_error(qt
     image = window.compare_series.raster.image
     assert image.shape == (4, c.histories[0].measured.n)
     assert np.array_equal(image[:, -1], a)  # the last column: each seed's latest count
+
+
+def test_presentation_mode_png_and_recording_take_the_small_multiples(qtbot, make_window, tmp_path):
+    import imageio.v3 as iio
+
+    window = make_window(SMALL, max_steps=30)
+    assert window.controller.compare("lr_g=1e-3,3e-4")
+    qtbot.waitUntil(lambda: _all_finished(window), timeout=60_000)
+    rec = window.exporter.recorder
+    rec.start()
+    try:
+        window.set_presentation(True)
+        assert all(v.presenter.on for v in window.multiples.views)
+        window.draw_comparison(everything=True)
+        window.frame_drawn.emit()
+        assert rec.frame_count >= 1  # the frame grabbed holds the multiples
+        window.set_presentation(False)
+        assert not any(v.presenter.on for v in window.multiples.views)
+    finally:
+        rec.stop()
+        rec.wait()
+    assert window.exporter.save_window(tmp_path / "w.png")
+    image = iio.imread(tmp_path / "w.png")
+    assert image[..., :3].astype(float).std() > 20

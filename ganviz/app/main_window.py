@@ -556,8 +556,6 @@ class MainWindow(QMainWindow):
 
     def draw_comparison(self, everything: bool = False) -> None:
         """Draw each variant's new snapshot into its panel; the series every few frames."""
-        from ganviz.views.multiples import CompareSeries  # noqa: F401 - the column's class
-
         comparison = self.controller.comparison
         self._frames += 1
         drawn = self._drawn_members
