@@ -4,10 +4,11 @@
 or :class:`~ganviz.views.field2d.FieldView2D` per variant in a grid, each
 under a title naming its value in the variant's colour, with linked axes so
 that the same place is at the same spot in every panel.
-:class:`CompareSeries` overlays the variants' losses, JS and modes captured,
-one colour per variant with a legend, marks the run's events, and for a
-comparison over seeds draws the modes captured as a raster (one row per
-seed, one column per measurement) under "modes captured: mean +- s.e.".
+:class:`CompareSeries` overlays the variants' losses, |grad G|, JS and
+modes captured, one colour per variant with a legend above the plots, marks
+the run's events, and for a comparison over seeds draws the modes captured
+as a raster (one row per seed, one column per measurement) under "modes
+captured: mean +- s.e.".
 No torch: snapshots and histories are numpy.
 """
 
@@ -91,6 +92,7 @@ class Multiples(QWidget):
                 view.plot.setXLink(self.views[0].plot)
                 view.plot.setYLink(self.views[0].plot)
             view.legend.setVisible(i == 0)  # one legend explains every panel
+            view.plot.setTitle(None)  # the panel's title is its value
             for key, on in self._layers.items():
                 view.set_layer(key, on)
             view.set_presentation(self._presenting)
@@ -152,7 +154,13 @@ class CompareSeries(QWidget):
         self.summary.setStyleSheet(f"background:{style.BACKGROUND}; color:{style.ACCENT}; "
                                    "padding:3px; font-weight:bold;")
         self.summary.setVisible(False)
+        # The legend: each variant's name in its colour, above the plots (it never covers
+        # a curve, and stays readable when the panels are small).
+        self.key = QLabel("")
+        self.key.setWordWrap(True)
+        self.key.setStyleSheet(f"background:{style.BACKGROUND}; padding:3px; font-weight:bold;")
         self.graphics = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.key)
         lay.addWidget(self.summary)
         lay.addWidget(self.graphics, 1)
         self.presenter = style.Presenter()
@@ -172,7 +180,6 @@ class CompareSeries(QWidget):
         self.plots["raster"].addItem(self.raster)
         self.plots["grad_g"].setLogMode(y=True)  # gradients differ by decades between variants
         self.plots["raster"].setLabel("left", "seed")
-        self.legend = style.legend(self.plots["loss_d"])
         self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "grad_g", "js",
                                                          "modes")}
         self._markers: list = []
@@ -187,8 +194,9 @@ class CompareSeries(QWidget):
             for item in items:
                 self.plots[key].removeItem(item)
             items.clear()
-        self.legend.clear()
         self._labels = list(labels)
+        self.key.setText("&nbsp;&nbsp; ".join(f'<span style="color:{colour(i)}">■ {t}</span>'
+                                              for i, t in enumerate(labels)))
         self.seeds = seeds
         for i, text in enumerate(labels):
             for key in self.curves:
@@ -196,8 +204,6 @@ class CompareSeries(QWidget):
                 self.plots[key].addItem(item)
                 self.curves[key].append(item)
                 self.presenter.curve(item)
-                if key == "loss_d":
-                    self.legend.addItem(item, text)
         self.forget()
 
     def forget(self) -> None:
@@ -215,6 +221,7 @@ class CompareSeries(QWidget):
         font = QFont(self.summary.font())
         font.setPointSize(int(round((style.FONT_SIZE + 1) * (style.PRESENT_FONT if on else 1))))
         self.summary.setFont(font)
+        self.key.setFont(font)
 
     def draw(self, histories: list, finals: list | None = None) -> None:
         """Draw every variant's curves from its :class:`~ganviz.core.history.History`.
