@@ -21,6 +21,7 @@ SHORTCUTS = (
     ("Ctrl+E", "Export the window as PNG or SVG"),
     ("Ctrl+Shift+E", "Export the metrics history as CSV"),
     ("Ctrl+R", "Start recording; again to stop and save a GIF or MP4"),
+    ("Ctrl+K", "Compare variants of the scenario side by side (one key, 2 to 6 values)"),
     ("Ctrl+Q", "Quit"),
 )
 
