@@ -165,8 +165,9 @@ def test_over_seeds_the_window_draws_a_raster_and_the_mean_and_standard_error(qt
         f"modes captured: {a.mean():.1f} \u00b1 {se:.1f} (s.e. over 4 seeds)")
     assert mean_se_text([2, 4]) == "modes captured: 3.0 \u00b1 1.0 (s.e. over 2 seeds)"
     image = window.compare_series.raster.image
-    assert image.shape == (4, c.histories[0].measured.n)
+    assert image.shape == (4, 200)  # seeds x even steps over the measured span
     assert np.array_equal(image[:, -1], a)  # the last column: each seed's latest count
+    assert np.array_equal(image[:, 0], [h.measured.y("modes_captured")[0] for h in c.histories])
 
 
 def test_presentation_mode_png_and_recording_take_the_small_multiples(qtbot, make_window, tmp_path):

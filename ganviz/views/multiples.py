@@ -25,6 +25,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from . import style
 from .timeseries import SMOOTH_SHARE, held, smooth
 
+#: Columns of the seeds' raster: even steps over the measured span.
+RASTER_COLUMNS = 200
 #: One colour per variant (up to 8), distinct on the dark background and from each other.
 PALETTE = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#ffd54f", "#f06292", "#4db6ac",
            "#e0e0e0")
@@ -257,11 +259,13 @@ class CompareSeries(QWidget):
             self._draw_events(tuple(getattr(histories[0], "events", ())))
 
     def _draw_raster(self, histories) -> None:
-        """Rows: seeds; columns: measurements of the first seed's schedule; value: modes captured."""
-        m0 = histories[0].measured
-        if m0.n < 1:
+        """Rows: seeds; columns: RASTER_COLUMNS even steps from the first measurement to the
+        last; value: each seed's modes captured as last measured (held, as the curves)."""
+        ms = [h.measured for h in histories if h.measured.n]
+        if not ms:
             return
-        steps = m0.x
+        lo, hi = min(m.x[0] for m in ms), max(m.x[-1] for m in ms)
+        steps = np.linspace(lo, hi, RASTER_COLUMNS) if hi > lo else np.array([lo])
         rows = []
         for h in histories:
             m = h.measured
@@ -272,7 +276,7 @@ class CompareSeries(QWidget):
                 row[ok] = m.y("modes_captured")[idx[ok]]
             rows.append(row)
         image = np.nan_to_num(np.array(rows), nan=0.0)
-        total = np.nanmax(histories[0].measured.y("modes_total"))
+        total = np.nanmax(ms[0].y("modes_total"))
         span = float(steps[-1] - steps[0]) if len(steps) > 1 else 1.0
         self.raster.setImage(image, levels=(0, max(float(total), 1.0)))
         self.raster.setRect(float(steps[0]), -0.5, max(span, 1.0), float(len(rows)))
