@@ -25,6 +25,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from . import style
 from .timeseries import SMOOTH_SHARE, held, smooth
 
+#: Least height in px of a time-series panel: panels that would be lower are left out.
+PANEL_MIN_PX = 110
 #: Columns of the seeds' raster: even steps over the measured span.
 RASTER_COLUMNS = 200
 #: One colour per variant (up to 8), distinct on the dark background and from each other.
@@ -143,6 +145,9 @@ class CompareSeries(QWidget):
     """
 
     PANELS = ("loss_d", "loss_g", "grad_g", "js", "modes", "raster")
+    #: Which panels stay when not all fit, the first ones first (over seeds: SEED_PRIORITY).
+    PRIORITY = ("loss_d", "js", "grad_g", "modes", "loss_g")
+    SEED_PRIORITY = ("raster", "modes", "js", "loss_d", "grad_g", "loss_g")
     TITLES = {"loss_d": "loss of D", "loss_g": "loss of G", "grad_g": "|grad G| (log axis)",
               "js": "JS divergence (nats)", "modes": "modes captured",
               "raster": "modes captured, per seed"}
@@ -185,6 +190,7 @@ class CompareSeries(QWidget):
         self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "grad_g", "js",
                                                          "modes")}
         self._markers: list = []
+        self._mixture = False
         self._events: tuple = ()
         self._labels: list[str] = []
         self.seeds = False
@@ -296,6 +302,28 @@ class CompareSeries(QWidget):
                 self.plots[key].addItem(line, ignoreBounds=True)
                 self._markers.append((self.plots[key], line))
 
-    def _show(self, mixture: bool) -> None:
-        self.plots["modes"].setVisible(mixture)
-        self.plots["raster"].setVisible(mixture and self.seeds)
+    def _show(self, mixture: bool | None = None) -> None:
+        """Show the panels that apply (modes on a mixture, the raster over seeds) and fit:
+        each keeps PANEL_MIN_PX at least, the least important left out first."""
+        if mixture is not None:
+            self._mixture = mixture
+        mixture = self._mixture
+        wanted = [k for k in (self.SEED_PRIORITY if self.seeds else self.PRIORITY)
+                  if (k != "modes" or mixture) and (k != "raster" or (mixture and self.seeds))]
+        fit = max(1, int(self.graphics.height() // PANEL_MIN_PX)) if self.isVisible() else 9
+        keep = set(wanted[:fit])
+        layout = self.graphics.ci.layout
+        for i, (key, plot) in enumerate(self.plots.items()):
+            on = key in keep
+            plot.setVisible(on)  # a hidden panel gives its height to the others
+            plot.setMaximumHeight(10_000 if on else 0)
+            plot.setMinimumHeight(0)
+            layout.setRowStretchFactor(i, 1 if on else 0)
+            layout.setRowMaximumHeight(i, 10_000 if on else 0)
+        shown = [k for k in self.PANELS if k in keep]
+        for key, plot in self.plots.items():  # one step axis label, at the bottom
+            plot.getAxis("bottom").setLabel("iteration" if shown and key == shown[-1] else None)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        self._show()
