@@ -203,7 +203,7 @@ class CompareSeries(QWidget):
                 self.plots[key].removeItem(item)
             items.clear()
         self._labels = list(labels)
-        self.key.setText("&nbsp;&nbsp; ".join(f'<span style="color:{colour(i)}">■ {t}</span>'
+        self.key.setText("&nbsp;&nbsp; ".join(f'<span style="color:{colour(i)}">■&nbsp;{t}</span>'
                                               for i, t in enumerate(labels)))
         self.seeds = seeds
         for i, text in enumerate(labels):
