@@ -11,6 +11,26 @@ COMPARE_KEYS = ("loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "gp_weig
 MIN_VALUES, MAX_VALUES_WINDOW, MAX_SEEDS_WINDOW, MAX_VALUES_HEADLESS = 2, 6, 8, 16
 
 
+#: Keys the batched engine trains at any value; a config with another key away from its
+#: default (an option only the single engine implements, or one added to ganviz after this
+#: list) trains as a single engine (comparisons and sweeps alike). Torch-free, so that
+#: planning a sweep imports no torch.
+BATCHED_KEYS = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size",
+                          "z_dim", "hidden", "layers", "clip", "gp_weight", "seed", "device"})
+
+
+def unimplemented(config: Config) -> list[str]:
+    """The keys of ``config`` away from their default that the batched engine does not implement."""
+    default = Config()
+    return sorted(k for k in config.__dataclass_fields__
+                  if k not in BATCHED_KEYS and getattr(config, k) != getattr(default, k))
+
+
+def batchable(config: Config) -> bool:
+    """Whether the batched engine trains ``config`` as asked (else it trains alone)."""
+    return not unimplemented(config)
+
+
 def most_values(key: str, window: bool) -> int:
     """The most values a comparison of ``key`` takes in the window or headless."""
     if not window:

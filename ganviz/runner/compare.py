@@ -37,7 +37,8 @@ def build_engines(configs: list[Config]) -> list:
     only the single engine has) gets a single :class:`~ganviz.core.trainer.Engine`.
     """
     from ganviz.core.trainer import Engine
-    from ganviz.core.trainer.batched import BatchedEngine, batches, unimplemented
+    from ganviz.core.trainer.batched import BatchedEngine, batches
+    from ganviz.core.variants import unimplemented
 
     engines: list = [None] * len(configs)
     for group in batches(configs):

@@ -210,6 +210,7 @@ class Host:
             if reason:
                 self._emit(SpectrumReady(run_id, cmd.tag, 0, reason=reason))
                 return
+            engine = getattr(engine, "engines", [engine])[0]  # a comparison: its first variant
             config, state, step = engine.config, engine.state(), engine.step
 
             def compute() -> None:

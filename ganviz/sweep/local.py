@@ -28,15 +28,11 @@ import time
 from typing import Callable, Iterator
 
 from ganviz.core.config import Config
+from ganviz.core.variants import BATCHED_KEYS, batchable  # noqa: F401 - the comparisons' list
 
 from .results import record
 from .spec import Row
 
-#: Keys the batched engine trains at any value; a row with another key away from its
-#: default (an option only the single engine implements, or one added to ganviz after
-#: this list) runs alone, as its single run.
-BATCHED_KEYS = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size",
-                          "z_dim", "hidden", "layers", "clip", "gp_weight", "seed", "device"})
 #: ganviz.core.trainer.batched.ARCH_KEYS, named here so that planning a sweep does not import
 #: torch (tests/test_sweep.py checks the two agree).
 ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
@@ -50,15 +46,6 @@ CUDA_MEMBERS = 256
 #: Processes a CUDA sweep spreads over: two overlap one batch's host work with the other's
 #: kernels; more would only share the one device.
 CUDA_JOBS = 2
-
-_DEFAULTS = Config()
-
-
-def batchable(config: Config) -> bool:
-    """Whether the batched engine trains ``config`` as asked (else it runs alone)."""
-    return all(getattr(config, k) == getattr(_DEFAULTS, k)
-               for k in config.__dataclass_fields__ if k not in BATCHED_KEYS)
-
 
 def _arch(config: Config) -> tuple:
     return tuple(getattr(config, k) for k in ARCH_KEYS)

@@ -37,7 +37,6 @@ for an iteration trains the whole batch; the others take their share.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import fields
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +44,7 @@ import torch.nn.functional as F
 from .. import losses
 from ..config import Config, ConfigError, check_mlp_support
 from ..data import make_target
+from ..variants import unimplemented
 from ..models import SLOPE, FlatMLP, _leaky_relu_backward_into, make_models
 from .device import resolve_device
 from .fast import Engine
@@ -55,22 +55,6 @@ ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
 #: Elements per member that keep a vectorised elementwise loop free of its scalar tail
 #: (two AVX-512 vectors of float32 per iteration; a multiple of the AVX2 figure too).
 ALIGN = 64
-
-
-#: Config keys the batched engine implements; any other key (the dynamics lab's update rules
-#: and regularisers, or a key added to the single engine later) must keep its default.
-IMPLEMENTED = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "z_dim",
-                         "hidden", "layers", "clip", "gp_weight", "seed", "device"})
-
-
-def unimplemented(config: Config) -> list[str]:
-    """The keys of ``config`` with a non-default value that the batched engine does not implement.
-
-    A member with any trains as a single engine (:func:`ganviz.runner.compare.build_engines`).
-    """
-    default = Config()
-    return sorted(f.name for f in fields(Config)
-                  if f.name not in IMPLEMENTED and getattr(config, f.name) != getattr(default, f.name))
 
 
 def arch_key(config: Config) -> tuple:
