@@ -275,9 +275,7 @@ class Controller(QObject):
             from ganviz.app.compare import open_session
 
             return open_session(self, session, path)
-        if self.comparison is not None:  # a single run's session leaves compare mode
-            self.comparison = self.supervisor.variants = None
-            self.comparison_changed.emit(None)
+        self._end_comparison()  # a single run's session leaves compare mode
         self.supervisor.config = session.config
         self.preset = session.preset
         self.supervisor.frozen = set((session.state or {}).get("frozen", ()))
@@ -409,6 +407,7 @@ class Controller(QObject):
         ``preset`` names where it came from ("Modified from"), ``note`` is the
         message shown (a sweep's cell: which config and seed).
         """
+        self._end_comparison()  # one config: one run
         self.supervisor.config = config
         self.preset = preset
         self.supervisor.frozen = set()
@@ -444,6 +443,12 @@ class Controller(QObject):
         from ganviz.app import compare
 
         compare.leave(self)
+
+    def _end_comparison(self) -> None:
+        """Leave compare mode without a restart (the caller starts what comes next)."""
+        if self.comparison is not None:
+            self.comparison = self.supervisor.variants = None
+            self.comparison_changed.emit(None)
 
     def _on_member_event(self, event) -> None:
         from ganviz.app import compare
