@@ -332,10 +332,11 @@ def run_compare(
 
 
 #: A batch of at least this many members, of at least this width, trains as two halves in
-#: two processes (by default, when a core is free): at the bench width the matrix products
-#: dominate a step and a batched product costs about what its members' products cost one
-#: by one, so a second core is what speeds it up; narrower members gain more from one batch.
-HALVE_MEMBERS, HALVE_WIDTH = 4, 64
+#: two processes (by default, when a core is free): a batched product costs about what its
+#: members' products cost one by one, so the second core is what speeds a batch up. On the
+#: quiet machine (load 0.9, docs/performance.md) 4 members as two halves made 1.74x one run
+#: at hidden 128 and 2.1x at width 32, against 0.92x and 1.39x as one batch.
+HALVE_MEMBERS, HALVE_WIDTH = 4, 32
 
 
 def worth_halving(configs: list[Config]) -> bool:
