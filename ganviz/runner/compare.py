@@ -332,11 +332,12 @@ def run_compare(
 
 
 #: A batch of at least this many members, of at least this width, trains as two halves in
-#: two processes (by default, when a core is free): a batched product costs about what its
-#: members' products cost one by one, so the second core is what speeds a batch up. On the
-#: quiet machine (load 0.9, docs/performance.md) 4 members as two halves made 1.74x one run
-#: at hidden 128 and 2.1x at width 32, against 0.92x and 1.39x as one batch.
-HALVE_MEMBERS, HALVE_WIDTH = 4, 32
+#: two processes (by default, when a core is free): at the bench width a batched product
+#: costs about what its members' products cost one by one, so the second core is what
+#: speeds a batch up (1.74x and 1.97x one run as two halves on the quiet machine, against
+#: 0.92x and 1.06x as one batch). At width 32 two halves gave 2.10x in one run and 0.88x in
+#: the next (docs/performance.md): not reliably better than one batch, which stays.
+HALVE_MEMBERS, HALVE_WIDTH = 4, 64
 
 
 def worth_halving(configs: list[Config]) -> bool:
