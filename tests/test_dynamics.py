@@ -319,27 +319,6 @@ def test_the_new_keys_default_to_todays_algorithm():
         Config(update="adam")
 
 
-@pytest.mark.parametrize("change", [{"update": "extragradient"}, {"r1": 0.5}, {"r2": 1.0},
-                                    {"consensus": 0.1}, {"instance_noise": 0.2}])
-def test_the_mlp_gan_refuses_what_it_does_not_implement(change):
-    from ganviz.core.trainer import Engine, ReferenceEngine
-
-    config = Config(data="gaussian", z_dim=1, hidden=8, batch_size=16, device="cpu").replace(**change)
-    key, value = next(iter(change.items()))
-    for engine in (Engine, ReferenceEngine):
-        with pytest.raises(ConfigError, match=f"^{key}={value} is not implemented for the MLP GAN "
-                                              r"yet; the dynamics lab \(--dynamics\) supports it$"):
-            engine(config)
-
-
-def test_a_headless_mlp_run_with_a_toy_only_key_is_refused(capsys):
-    assert main(["--headless", "--preset", "gaussian-1d", "--set", "update=optimistic",
-                 "--steps", "5"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == ("ganviz: error: update=optimistic is not implemented for the MLP GAN yet; "
-                   "the dynamics lab (--dynamics) supports it")
-
-
 def test_rotation_index_of_known_spectra():
     assert dyn.rotation_index(dyn.eigenvalues(Game())) == math.inf  # +-i/2: pure rotation
     assert dyn.rotation_index(dyn.eigenvalues(Game(consensus=1.0))) == pytest.approx(2.0)

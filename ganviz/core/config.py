@@ -161,7 +161,7 @@ class Config:
                     f"unknown key {key!r}; accepted keys: {', '.join(KEYS + ('lr',))}"
                 )
             merged[key] = _coerce(key, value)
-        _lock_rates(merged, given)
+        _lock_rates(merged, values)
         return cls(**merged)
 
     def replace(self, **changes: Any) -> Config:
@@ -194,14 +194,15 @@ def dynamics_changes(config: Config) -> dict:
 def _lock_rates(merged: dict, given: Mapping[str, Any]) -> None:
     """With ``ttur`` r > 0, derive the rate that was not given: lr_d = r * lr_g.
 
-    lr_g leads when both or neither were given (a change of r itself moves lr_d);
-    a given lr_d alone moves lr_g = lr_d / r. An inconsistent pair is left for
-    validation to refuse.
+    lr_g leads (``lr`` sets lr_g then, and a change of r itself moves lr_d); a
+    given lr_d alone moves lr_g = lr_d / r. An explicit pair that breaks the lock
+    is left for validation to refuse.
     """
     r = merged.get("ttur")
     if not isinstance(r, (int, float)) or isinstance(r, bool) or not r > 0:
         return
-    if "lr_d" in given and "lr_g" not in given:
+    explicit_g = "lr_g" in given or "lr" in given
+    if "lr_d" in given and not explicit_g:
         merged["lr_g"] = merged["lr_d"] / r
     elif "lr_d" not in given:
         merged["lr_d"] = r * merged["lr_g"]
