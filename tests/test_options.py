@@ -500,3 +500,69 @@ def test_a_headless_run_takes_the_new_keys_and_refuses_bad_ones(capsys):
 
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["update"] == "optimistic" and out["config"]["r1"] == 1.0
+
+
+# --- the batched engine: never a silently different algorithm ------------------------------------
+
+
+def test_members_with_new_options_train_as_single_engines():
+    from ganviz.core.trainer.batched import BatchedEngine, batches
+
+    plain, betas, r1 = small(), small(adam_beta1=0.9, optimizer="adam"), small(r1=1.0)
+    assert batches([plain, r1, betas]) == [[0, 2], [1]]
+    with pytest.raises(ConfigError, match="^r1 is not batched; that run trains as a single engine$"):
+        BatchedEngine([r1])
+    batch = BatchedEngine([plain, betas])
+    with pytest.raises(ConfigError, match="not batched"):
+        batch.members[0].apply({"update": "optimistic"})
+    singles = [Engine(plain), Engine(betas)]
+    for _ in range(3):
+        for e in batch.members + singles:
+            e.train_step()
+    for a, b in zip(batch.members, singles):  # Adam's betas are each member's own, bit for bit
+        for key, value in a.state()["G"].items():
+            np.testing.assert_array_equal(value, b.state()["G"][key])
+
+
+def test_a_comparison_of_a_new_option_trains_each_variant_as_its_single_run():
+    from ganviz.runner.compare import run_compare
+    from ganviz.runner.fixed import run_fixed
+
+    configs = [small(r1=0.0), small(r1=2.0)]
+    out = run_compare("r1", configs, steps=6, every=3, processes=1)
+    single = run_fixed(configs[1], 6, every=3)
+    assert out["runs"][1]["loss_d"] == single["loss_d"]
+    assert out["runs"][1]["loss_d"] != out["runs"][0]["loss_d"]
+
+
+# --- the window's group ----------------------------------------------------------------------
+
+
+def test_the_options_group_emits_each_key_and_keeps_the_rate_lock(qtbot):
+    from ganviz.app.controls import ControlPanel
+    from ganviz.app.options import OPTION_TIPS
+
+    panel = ControlPanel(Config.from_dict({"ttur": 2.0, "lr_g": 1e-4}))
+    qtbot.addWidget(panel)
+    group = panel.options
+    assert not group.body.isVisibleTo(panel)  # collapsed by default
+    group.toggle.click()
+    assert group.body.isVisibleTo(panel)
+    assert set(OPTION_TIPS) == {"update", "r1", "r2", "consensus", "instance_noise",
+                                "instance_noise_anneal", "ema", "adam_beta1", "adam_beta2",
+                                "spectral_norm", "ttur"}
+    assert "|grad<sub>x</sub> D(x)|<sup>2</sup>" in group.edits["r1"].toolTip()
+    got = []
+    panel.params_changed.connect(got.append)
+    group.edits["r1"].setText("0.5")
+    group.edits["r1"].setModified(True)
+    group.edits["r1"].editingFinished.emit()
+    group.update_rule.setCurrentText("extragradient")
+    group.update_rule.activated.emit(2)
+    group.spectral_norm.setChecked(True)
+    panel.lr_g.slider.setValue(panel.lr_g.slider.value() + 100)  # a decade up: lr G 1e-3
+    assert got[:3] == [{"r1": "0.5"}, {"update": "extragradient"}, {"spectral_norm": 1}]
+    assert got[3] == {"lr_g": pytest.approx(1e-3)}
+    assert panel.lr_d.edit.text() == "0.002"  # the lock: lr D = 2 lr G, shown at once
+    panel.show_config(Config(update="optimistic", ema=0.99))
+    assert group.update_rule.currentText() == "optimistic" and group.edits["ema"].text() == "0.99"

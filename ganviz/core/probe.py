@@ -50,6 +50,7 @@ def build_snapshot(engine, probe, run_id, rate, history, force=False, latest=Non
         d_kind=loss.draws,
         d_range=loss.d_range,
         frozen=tuple(sorted(engine.frozen)),
+        engine=getattr(engine, "note", ""),
         **kw,
     )
 

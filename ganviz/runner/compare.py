@@ -31,12 +31,14 @@ def _train_batch(configs: list[Config], steps: int, every: int, keep_rows: bool)
     from ganviz.core.history import measured_columns
     from ganviz.core.loop import DivergencePolicy, Schedule, train
     from ganviz.core.trainer import set_threads
-    from ganviz.core.trainer.batched import BatchedEngine
+    from ganviz.core.trainer import Engine
+    from ganviz.core.trainer.batched import BatchedEngine, batchable
 
     set_threads()
-    batch = BatchedEngine(configs)
+    # batches() puts a member with an option the stack does not train alone: its single engine
+    engines = BatchedEngine(configs).members if batchable(configs[0]) else [Engine(configs[0])]
     gens = [train(c, schedule=Schedule.every_steps(every), policy=DivergencePolicy(on_divergence="stop"),
-                  max_steps=steps, engine=member) for c, member in zip(configs, batch.members)]
+                  max_steps=steps, engine=member) for c, member in zip(configs, engines)]
     out = [{"metrics": None, "diverged": None, "rows": []} for _ in configs]
     alive = list(range(len(gens)))
     while alive:  # one event per member in turn: the members' lockstep
