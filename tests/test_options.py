@@ -566,3 +566,59 @@ def test_the_options_group_emits_each_key_and_keeps_the_rate_lock(qtbot):
     assert panel.lr_d.edit.text() == "0.002"  # the lock: lr D = 2 lr G, shown at once
     panel.show_config(Config(update="optimistic", ema=0.99))
     assert group.update_rule.currentText() == "optimistic" and group.edits["ema"].text() == "0.99"
+
+
+def test_a_session_keeps_the_average_and_the_power_vectors(tmp_path):
+    from ganviz.core.session import Session, load_session, save_session
+
+    c = small(ema=0.9, spectral_norm=1)
+    e = run(Engine, c, 4)
+    save_session(tmp_path / "s.json", Session(config=c, step=4, state=e.state(full=True),
+                                               history={}, measured={}))
+    back = load_session(tmp_path / "s.json")
+    other = Engine(c)
+    other.load_state(back.state)
+    z = torch.randn(5, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(other.G_drawn(z), e.G_drawn(z))
+        torch.testing.assert_close(other.D_drawn(z), e.D_drawn(z))
+    for a, b in zip(other.sn.u + other.sn.v, e.sn.u + e.sn.v):
+        torch.testing.assert_close(a, b)
+
+
+# --- live changes ------------------------------------------------------------------------------
+
+
+def test_the_supervisor_applies_the_new_keys_live_and_restarts_for_spectral_norm():
+    from ganviz.runner.supervisor import Supervisor
+
+    sup = Supervisor(small(), mode="thread")
+    assert sup.change({"r1": 0.5, "update": "optimistic", "ema": 0.99}) == []
+    assert sup.change({"spectral_norm": 1}) == ["spectral_norm"]
+    before = sup.config
+    for bad in ({"update": "bogus"}, {"r2": -1}, {"k": 2}, {"consensus": 1, "loss": "wgan"}):
+        with pytest.raises(ConfigError):
+            sup.change(bad)
+        assert sup.config == before  # the run untouched
+
+
+def test_a_change_through_the_inbox_applies_at_the_next_step():
+    from ganviz.core.events import NotApplied
+    from ganviz.core.loop import Inbox, Schedule, train
+
+    c = small()
+    inbox, live = Inbox(), Engine(c)
+    events = train(c, inbox, schedule=Schedule.every_steps(2, measure="off"), max_steps=8, engine=live)
+    next(events)  # Started
+    assert next(events).snapshot.step == 2
+    inbox.put({"r1": 2.0, "update": "extragradient"})
+    assert next(events).snapshot.step == 4
+    inbox.put({"spectral_norm": 1})  # cold: the runner restarts the run; the loop refuses it
+    rest = list(events)
+    assert any(isinstance(e, NotApplied) and "spectral_norm" in e.reason for e in rest)
+    by_hand = run(Engine, c, 2)
+    by_hand.apply({"r1": 2.0, "update": "extragradient"})
+    for _ in range(6):
+        by_hand.train_step()
+    for key, value in by_hand.state()["G"].items():
+        np.testing.assert_array_equal(live.state()["G"][key], value)
