@@ -32,8 +32,6 @@ UPDATES = ("alternating", "simultaneous", "extragradient", "optimistic")
 DYNAMICS_KEYS = {"update": "alternating", "r1": 0.0, "r2": 0.0, "consensus": 0.0,
                  "instance_noise": 0.0, "instance_noise_anneal": 0, "ema": 0.0,
                  "adam_beta1": 0.5, "adam_beta2": 0.999, "spectral_norm": 0, "ttur": 0.0}
-#: Keys the MLP GAN does not implement yet (each refused with one line); empty: all are.
-MLP_UNSUPPORTED: dict = {}
 
 #: Keys that apply at the next step of a running run.
 HOT_KEYS = frozenset(
@@ -170,20 +168,6 @@ class Config:
 
 
 KEYS = tuple(f.name for f in fields(Config))
-
-
-def check_mlp_support(config: Config) -> None:
-    """Refuse a config the MLP GAN would not train as asked (ConfigError, one line).
-
-    A key of MLP_UNSUPPORTED with a non-default value is implemented by the
-    dynamics lab only; a run that silently ignored one would be a different
-    algorithm than the one asked for.
-    """
-    for key, default in MLP_UNSUPPORTED.items():
-        value = getattr(config, key)
-        if value != default:
-            raise ConfigError(f"{key}={value} is not implemented for the MLP GAN yet; "
-                              "the dynamics lab (--dynamics) supports it")
 
 
 def dynamics_changes(config: Config) -> dict:

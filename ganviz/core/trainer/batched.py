@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import Config, ConfigError, check_mlp_support, dynamics_changes
+from ..config import Config, ConfigError, dynamics_changes
 from ..data import make_target
 from ..models import SLOPE, FlatMLP, _leaky_relu_backward_into, make_models
 from .device import resolve_device
@@ -278,8 +278,7 @@ class BatchedEngine:
         if not configs:
             raise ConfigError("a batch needs at least one member")
         for c in configs:
-            check_mlp_support(c)  # as a single engine: never a silently different algorithm
-            if not batchable(c):
+            if not batchable(c):  # never a silently different algorithm
                 raise ConfigError(f"{', '.join(sorted(set(dynamics_changes(c)) - BATCHED_OPTIONS))} "
                                   "is not batched; that run trains as a single engine")
         keys = {arch_key(c) for c in configs}

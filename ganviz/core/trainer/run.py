@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .. import losses
-from ..config import HOT_KEYS, Config, ConfigError, check_mlp_support
+from ..config import HOT_KEYS, Config, ConfigError
 from ..data import make_target
 from ..models import SpectralNorm, make_models
 from . import rules
@@ -30,7 +30,6 @@ class _Run:
     _d_view = None
 
     def __init__(self, config: Config) -> None:
-        check_mlp_support(config)  # never a silently different algorithm
         self.config = config
         self.device = resolve_device(config.device)
         self.target = make_target(config.data)
