@@ -622,3 +622,24 @@ def test_a_change_through_the_inbox_applies_at_the_next_step():
         by_hand.train_step()
     for key, value in by_hand.state()["G"].items():
         np.testing.assert_array_equal(live.state()["G"][key], value)
+
+
+def test_the_snapshot_names_the_engine_for_the_status_bar():
+    from ganviz.core.probe import Probe, build_snapshot
+
+    for changes, note in (({}, ""), ({"consensus": 0.5}, "autograd engine: consensus on")):
+        e = Engine(small(**changes))
+        e.train_step()
+        snap = build_snapshot(e, Probe(e, n_show=8, n_eval=64, grid=8), 1, 0.0, e.drain())
+        assert snap.engine == note
+
+
+def test_the_bench_times_every_option():
+    from ganviz.bench import OPTION_CHANGES, options
+
+    assert {k for _, ch in OPTION_CHANGES for k in ch} >= {
+        "update", "r1", "r2", "consensus", "instance_noise", "ema", "adam_beta1", "adam_beta2",
+        "spectral_norm", "ttur"}
+    table = options(small(hidden=8, batch_size=16), tiny=True)
+    assert list(table) == [name for name, _ in OPTION_CHANGES]
+    assert all(row["steps_per_s"] > 0 for row in table.values())

@@ -415,6 +415,7 @@ class ControlPanel(QWidget):
                 w.blockSignals(False)
         if hasattr(self, "options"):
             self.options.show_config(config)
+        self.link.setEnabled(not config.ttur)  # the two-time-scale lock keeps its own ratio
 
     def _show_data(self, data: str) -> None:
         """Select ``data`` in the box; a user's own target gets an item of its own.

@@ -84,7 +84,7 @@ class OptionsGroup(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.toggle = QToolButton()
-        self.toggle.setText("Update & regularisers")
+        self.toggle.setText("Update && regularisers")  # && : a plain ampersand, not a mnemonic
         self.toggle.setCheckable(True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
