@@ -952,6 +952,39 @@ def _load_count(text: str) -> int:
     return n
 
 
+#: One change of the bench config per option of docs/dynamics-options.md (``--options``).
+OPTION_CHANGES = (
+    ("plain", {}),
+    ("adam_beta1 0, adam_beta2 0.9", {"adam_beta1": 0.0, "adam_beta2": 0.9}),
+    ("ttur 4", {"ttur": 4.0}),
+    ("instance_noise 0.1", {"instance_noise": 0.1}),
+    ("ema 0.999", {"ema": 0.999}),
+    ("r1 1", {"r1": 1.0}),
+    ("r2 1", {"r2": 1.0}),
+    ("update simultaneous", {"update": "simultaneous"}),
+    ("update optimistic", {"update": "optimistic"}),
+    ("update extragradient", {"update": "extragradient"}),
+    ("consensus 1 (autograd)", {"consensus": 1.0}),
+    ("spectral_norm 1 (autograd)", {"spectral_norm": 1}),
+)
+
+
+def options(config: Config = BENCH_CONFIG, tiny: bool = False) -> dict:
+    """Iterations/s of the loop with each option of OPTION_CHANGES, windows alternating.
+
+    Each is :func:`loop_chunks` of the config with one change (a snapshot every
+    16 iterations: the slow options' windows still hold several); ``ratio`` is
+    the median per-round rate over the plain config's.
+    """
+    steps = {name: loop_chunks(config.replace(**changes), every=16) for name, changes in OPTION_CHANGES}
+    try:
+        seconds = (0.01, 0.02, 1) if tiny else (0.5, 1.0, 3)
+        return compare(steps, resolve_device(config.device), *seconds)
+    finally:
+        for step in steps.values():
+            step.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganviz.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -963,6 +996,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure this preset's config instead of the bench config")
     parser.add_argument("--tiny", action="store_true", help="windows of a few ms (a smoke test)")
     parser.add_argument("--no-compare", action="store_true", help="skip the comparison's batches")
+    parser.add_argument("--options", action="store_true",
+                        help="only the cost of each update rule and regulariser (docs/dynamics-options.md)")
     args = parser.parse_args(argv)
     config = BENCH_CONFIG
     if args.preset:
@@ -972,6 +1007,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.preset not in names:
             parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(names)}")
         config = load_preset(args.preset).config
+    if args.options:
+        table = options(config, tiny=args.tiny)
+        if args.json:
+            json.dump({"options": table, "preset": args.preset}, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            for name, row in table.items():
+                print(f"{name:32s} {row['steps_per_s']:8.1f} it/s  x{row.get('ratio', 1.0):.3f}")
+        return 0
     result = run(config, tiny=args.tiny, gui=not args.no_gui, load=args.load)
     result["preset"] = args.preset
     if not args.no_compare:

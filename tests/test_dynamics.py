@@ -256,7 +256,8 @@ def test_the_bilinear_notebook_after_100_steps(rule, eta, low, high):
 # --- presets, the command line, the config -------------------------------------------------------
 
 
-PAPER = [name for name in preset_names() if name.startswith("paper-")]
+# The toy games' replays (the real GAN's paper- presets are tests/test_paper_gan.py's).
+PAPER = [name for name in preset_names() if name.startswith("paper-") and load_preset(name).dynamics]
 
 
 def test_there_are_paper_replays_of_both_games():
@@ -317,27 +318,6 @@ def test_the_new_keys_default_to_todays_algorithm():
     assert (c.update, c.r1, c.r2, c.consensus, c.instance_noise) == ("alternating", 0, 0, 0, 0)
     with pytest.raises(ConfigError, match="accepted: alternating, simultaneous, extragradient"):
         Config(update="adam")
-
-
-@pytest.mark.parametrize("change", [{"update": "extragradient"}, {"r1": 0.5}, {"r2": 1.0},
-                                    {"consensus": 0.1}, {"instance_noise": 0.2}])
-def test_the_mlp_gan_refuses_what_it_does_not_implement(change):
-    from ganviz.core.trainer import Engine, ReferenceEngine
-
-    config = Config(data="gaussian", z_dim=1, hidden=8, batch_size=16, device="cpu").replace(**change)
-    key, value = next(iter(change.items()))
-    for engine in (Engine, ReferenceEngine):
-        with pytest.raises(ConfigError, match=f"^{key}={value} is not implemented for the MLP GAN "
-                                              r"yet; the dynamics lab \(--dynamics\) supports it$"):
-            engine(config)
-
-
-def test_a_headless_mlp_run_with_a_toy_only_key_is_refused(capsys):
-    assert main(["--headless", "--preset", "gaussian-1d", "--set", "update=optimistic",
-                 "--steps", "5"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == ("ganviz: error: update=optimistic is not implemented for the MLP GAN yet; "
-                   "the dynamics lab (--dynamics) supports it")
 
 
 def test_rotation_index_of_known_spectra():

@@ -170,8 +170,18 @@ def test_what_the_toy_leaves_out_is_named(linked):
     source.apply(loss="wgan-gp", optimizer="adam")
     assert lab.game.loss == "wgan"
     assert "wgan for wgan-gp" in lab.note.text() and "optimizer is adam" in lab.note.text()
-    source.apply(loss="minimax", update="extragradient", k=4)
-    assert lab.game.k == 1 and "k=1" in lab.note.text()
+    # A run's config cannot hold k > 1 with a joint rule (config.py refuses it) ...
+    from ganviz.core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="k=4 is for update=alternating"):
+        source.apply(loss="minimax", update="extragradient", k=4)
+    # ... and the lab still reads one that does (keys by name) as the toy's k = 1.
+    from types import SimpleNamespace
+
+    from ganviz.app.dynamics import follow_values
+
+    values, notes = follow_values(SimpleNamespace(loss="minimax", update="extragradient", k=4))
+    assert values["k"] == 1 and any("k=1" in n for n in notes)
 
 
 def test_editing_a_followed_setting_in_the_lab_stops_following(linked):

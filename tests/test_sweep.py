@@ -135,7 +135,7 @@ def test_a_batch_with_k_and_rates_differing_across_members_gives_each_its_single
             continue
         for name in METRICS:
             want = math.nan if single[name] is None else float(single[name])
-            got = float(rec[name])
+            got = math.nan if rec[name] is None else float(rec[name])  # None: withheld (kl)
             assert got == want or (math.isnan(got) and math.isnan(want)), name
         assert rec["g_mean"] == " ".join(repr(float(x)) for x in single["g_mean"])
     assert sum(r["diverged"] for r in records) == 4

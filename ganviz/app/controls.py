@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ganviz.core import losses
 from ganviz.core.config import DATA_1D, DATA_2D, DEVICES, LOSS_NAMES, OPTIMIZERS, Config
 from ganviz.core.presets import load_preset, preset_names
+from ganviz.app.options import OptionsGroup
 from ganviz.views import field1d, field2d, style
 
 #: The scenario's "modified from <preset>" line, and its dimmed "Look for".
@@ -303,6 +304,10 @@ class ControlPanel(QWidget):
         self.gp.editingFinished.connect(lambda: self._typed(self.gp, "gp_weight"))
         _row(form, "GP weight", self.gp, TIPS["gp"])
         outer.addWidget(live)
+        # Update rules and regularisers (ganviz/app/options.py), collapsed until opened.
+        self.options = OptionsGroup(config)
+        self.options.params_changed.connect(self.params_changed)
+        outer.addWidget(self.options)
 
         # Cold settings.
         cold = QGroupBox("Model and data (restart the run)")
@@ -408,6 +413,9 @@ class ControlPanel(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
+        if hasattr(self, "options"):
+            self.options.show_config(config)
+        self.link.setEnabled(not config.ttur)  # the two-time-scale lock keeps its own ratio
 
     def _show_data(self, data: str) -> None:
         """Select ``data`` in the box; a user's own target gets an item of its own.
@@ -579,7 +587,10 @@ class ControlPanel(QWidget):
 
     @Slot(float)
     def _on_lr_d(self, lr: float) -> None:
-        if self.link.isChecked():
+        if self._config.ttur > 0:  # the two-time-scale lock: the config derives lr G
+            self.lr_g.set_value(lr / self._config.ttur)
+            self.params_changed.emit({"lr_d": lr})
+        elif self.link.isChecked():
             self.lr_g.set_value(lr)
             self.params_changed.emit({"lr_d": lr, "lr_g": lr})
         else:
@@ -587,7 +598,10 @@ class ControlPanel(QWidget):
 
     @Slot(float)
     def _on_lr_g(self, lr: float) -> None:
-        if self.link.isChecked():
+        if self._config.ttur > 0:  # the two-time-scale lock: the config derives lr D
+            self.lr_d.set_value(lr * self._config.ttur)
+            self.params_changed.emit({"lr_g": lr})
+        elif self.link.isChecked():
             self.lr_d.set_value(lr)
             self.params_changed.emit({"lr_d": lr, "lr_g": lr})
         else:
@@ -595,12 +609,12 @@ class ControlPanel(QWidget):
 
     @Slot(str)
     def _on_lr_d_typed(self, text: str) -> None:
-        keys = ("lr_d", "lr_g") if self.link.isChecked() else ("lr_d",)
+        keys = ("lr_d", "lr_g") if self.link.isChecked() and not self._config.ttur else ("lr_d",)
         self.params_changed.emit({k: text for k in keys})
 
     @Slot(str)
     def _on_lr_g_typed(self, text: str) -> None:
-        keys = ("lr_d", "lr_g") if self.link.isChecked() else ("lr_g",)
+        keys = ("lr_d", "lr_g") if self.link.isChecked() and not self._config.ttur else ("lr_g",)
         self.params_changed.emit({k: text for k in keys})
 
 

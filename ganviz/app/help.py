@@ -78,6 +78,13 @@ def show_shortcuts(parent: QWidget) -> None:
     _message(parent, "ganviz: keyboard shortcuts", shortcuts_html()).exec()
 
 
+def show_options(parent: QWidget) -> None:
+    """The update rules and regularisers, with their formulas, in a dialog."""
+    from ganviz.app.options import OPTIONS_HELP
+
+    _message(parent, "ganviz: update rules and regularisers", OPTIONS_HELP).exec()
+
+
 def show_guide(parent: QWidget) -> None:
     """What the plots show, in a dialog."""
     _message(parent, "ganviz: what the plots show", GUIDE).exec()

@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
                    "and the spectra of each update rule and regulariser")
         action(self.help_menu, "&Keyboard shortcuts", lambda: helptext.show_shortcuts(self))
         action(self.help_menu, "&What the plots show", lambda: helptext.show_guide(self))
+        action(self.help_menu, "&Update rules and regularisers", lambda: helptext.show_options(self))
         action(self.help_menu, "&Theory: why the minimax gradient vanishes",
                lambda: helptext.theory_dialog(self).show())
 
@@ -614,7 +615,8 @@ class MainWindow(QMainWindow):
         self.status["step"].setText(f"step {snap.step:,}")
         rate = "finished" if c.done else "paused" if c.paused else f"{c.steps_per_s:,.0f} it/s"
         self.status["rate"].setText(rate)
-        self.status["device"].setText(f"device {snap.device} ({c.mode})")
+        note = f"; {snap.engine}" if snap.engine else ""  # e.g. the autograd engine, and why
+        self.status["device"].setText(f"device {snap.device} ({c.mode}){note}")
         self.status["fps"].setText(f"{self.fps:.0f} frames/s")
         self.status["run"].setText(f"run {snap.run_id}")
         self.statusBar().clearMessage()

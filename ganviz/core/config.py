@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from . import budget
 from .losses import LOSS_NAMES as _LOSS_NAMES  # torch-free
+from .losses import get as losses_meta
 
 DATA_1D = ("gaussian", "bimodal", "trimodal", "uniform", "far-gaussian")
 DATA_2D = ("ring8", "grid25", "spiral", "moons", "circle", "gaussian2d")
@@ -23,19 +24,24 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 #: ((n,) float32): what a full state and a session file hold for it.
 OPTIMIZER_BUFFERS = {"sgd": ("buf",), "adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",)}
 DEVICES = ("auto", "cpu", "cuda")
-#: Update rules (ganviz/core/dynamics.py); the MLP GAN trains with the first.
+#: Update rules: how D's and G's steps interleave (docs/dynamics-options.md defines each;
+#: ganviz/core/dynamics.py on the toy games, ganviz/core/trainer/rules.py on the MLP GAN).
 UPDATES = ("alternating", "simultaneous", "extragradient", "optimistic")
-#: Keys only the dynamics lab (``--dynamics``) implements yet, with the values the MLP GAN
-#: trains with: a run of the MLP GAN with any other value is refused (check_mlp_support).
+#: The update rules, regularisers and optimiser settings of the dynamics issue, with the
+#: values that give Algorithm 1 with no regulariser (what a batched run trains).
 DYNAMICS_KEYS = {"update": "alternating", "r1": 0.0, "r2": 0.0, "consensus": 0.0,
-                 "instance_noise": 0.0}
+                 "instance_noise": 0.0, "instance_noise_anneal": 0, "ema": 0.0,
+                 "adam_beta1": 0.5, "adam_beta2": 0.999, "spectral_norm": 0, "ttur": 0.0}
 
 #: Keys that apply at the next step of a running run.
 HOT_KEYS = frozenset(
-    {"loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "clip", "gp_weight"}
+    {"loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "clip", "gp_weight",
+     "update", "r1", "r2", "consensus", "instance_noise", "instance_noise_anneal", "ema",
+     "adam_beta1", "adam_beta2", "ttur"}
 )
-#: Keys whose change restarts the run (same seed).
-COLD_KEYS = frozenset({"data", "z_dim", "hidden", "layers", "seed", "device"})
+#: Keys whose change restarts the run (same seed). spectral_norm changes the function D
+#: computes (W / sigma(W) from a fresh power-iteration vector): a restart, not a jump mid-run.
+COLD_KEYS = frozenset({"data", "z_dim", "hidden", "layers", "seed", "device", "spectral_norm"})
 #: Metric names, in the column order of every metrics file.
 METRIC_NAMES = (
     "step", "loss_d", "loss_g", "js", "w1", "grad_norm_g", "grad_norm_d", "d_real", "d_fake",
@@ -77,6 +83,12 @@ class Config:
     r2: float = 0.0
     consensus: float = 0.0
     instance_noise: float = 0.0
+    instance_noise_anneal: int = 0  # iterations over which the noise std falls linearly to 0
+    ema: float = 0.0  # decay of the moving average of G's weights; 0: off
+    adam_beta1: float = 0.5  # as in DCGAN
+    adam_beta2: float = 0.999
+    spectral_norm: int = 0  # 1: D's layers are W / sigma(W) (Miyato et al. 2018)
+    ttur: float = 0.0  # r > 0 locks lr_d = r * lr_g (Heusel et al. 2017); 0: free rates
 
     def __post_init__(self) -> None:
         from .datakey import check_data  # a name, mixture:SPEC or points:PATH (ganviz/core/datakey.py)
@@ -96,8 +108,24 @@ class Config:
         _check_float("clip", self.clip, positive=True)
         _check_float("gp_weight", self.gp_weight, positive=False)
         _check_choice("update", self.update, UPDATES)
-        for key in ("r1", "r2", "consensus", "instance_noise"):
+        for key in ("r1", "r2", "consensus", "instance_noise", "ttur"):
             _check_float(key, getattr(self, key), positive=False)
+        _check_int("instance_noise_anneal", self.instance_noise_anneal, 0, 2**62)
+        _check_int("spectral_norm", self.spectral_norm, 0, 1)
+        for key in ("ema", "adam_beta1", "adam_beta2"):
+            value = getattr(self, key)
+            _check_float(key, value, positive=False)
+            if value >= 1:
+                raise ConfigError(f"{key} must be in [0, 1), got {value}")
+        if self.k > 1 and self.update != "alternating":
+            raise ConfigError(f"k={self.k} is for update=alternating; {self.update} moves both "
+                              "players at once (k=1), as in the dynamics lab")
+        if self.consensus > 0 and losses_meta(self.loss).clip_weights:
+            raise ConfigError("consensus with loss=wgan is not supported: weight clipping moves D "
+                              "off the field consensus descends; accepted: any other loss")
+        if self.ttur > 0 and not math.isclose(self.lr_d, self.ttur * self.lr_g, rel_tol=1e-9):
+            raise ConfigError(f"ttur={self.ttur:g} locks lr_d = {self.ttur:g} * lr_g, got lr_d="
+                              f"{self.lr_d:g} and lr_g={self.lr_g:g}; set one rate, or ttur=0")
         try:  # last: a model or batch that would not fit in memory, before anything is allocated
             budget.check_memory(self.dim, self.z_dim, self.hidden, self.layers, self.batch_size,
                                 self.optimizer, self.loss, cuda=self.device == "cuda")
@@ -124,12 +152,14 @@ class Config:
         """
         base = base or cls()
         merged = base.to_dict()
-        for key, value in expand_lr(values).items():
+        given = expand_lr(values)
+        for key, value in given.items():
             if key not in merged:
                 raise ConfigError(
                     f"unknown key {key!r}; accepted keys: {', '.join(KEYS + ('lr',))}"
                 )
             merged[key] = _coerce(key, value)
+        _lock_rates(merged, values)
         return cls(**merged)
 
     def replace(self, **changes: Any) -> Config:
@@ -140,17 +170,26 @@ class Config:
 KEYS = tuple(f.name for f in fields(Config))
 
 
-def check_mlp_support(config: Config) -> None:
-    """Refuse a config the MLP GAN would not train as asked (ConfigError, one line).
+def dynamics_changes(config: Config) -> dict:
+    """The keys of DYNAMICS_KEYS whose value in ``config`` is not the default."""
+    return {k: getattr(config, k) for k, v in DYNAMICS_KEYS.items() if getattr(config, k) != v}
 
-    The keys of DYNAMICS_KEYS are implemented by the dynamics lab only; a run
-    that silently ignored one would be a different algorithm than the one asked for.
+
+def _lock_rates(merged: dict, given: Mapping[str, Any]) -> None:
+    """With ``ttur`` r > 0, derive the rate that was not given: lr_d = r * lr_g.
+
+    lr_g leads (``lr`` sets lr_g then, and a change of r itself moves lr_d); a
+    given lr_d alone moves lr_g = lr_d / r. An explicit pair that breaks the lock
+    is left for validation to refuse.
     """
-    for key, default in DYNAMICS_KEYS.items():
-        value = getattr(config, key)
-        if value != default:
-            raise ConfigError(f"{key}={value} is not implemented for the MLP GAN yet; "
-                              "the dynamics lab (--dynamics) supports it")
+    r = merged.get("ttur")
+    if not isinstance(r, (int, float)) or isinstance(r, bool) or not r > 0:
+        return
+    explicit_g = "lr_g" in given or "lr" in given
+    if "lr_d" in given and not explicit_g:
+        merged["lr_g"] = merged["lr_d"] / r
+    elif "lr_d" not in given:
+        merged["lr_d"] = r * merged["lr_g"]
 _TYPES = {f.name: f.type for f in fields(Config)}
 
 

@@ -202,8 +202,10 @@ class FlatMLP:
                 d = None
         return d
 
-    def gradient_penalty(self, x: torch.Tensor, weight: float) -> torch.Tensor:
-        """WGAN-GP's penalty P = mean_i (||grad_x f(x_i)|| - 1)^2 of this one-output net.
+    def gradient_penalty(self, x: torch.Tensor, weight: float, centre: float = 1.0) -> torch.Tensor:
+        """The penalty P = mean_i (||grad_x f(x_i)|| - centre)^2 of this one-output net.
+
+        ``centre`` 1 is WGAN-GP's; 0 the zero-centred R1 / R2 (E|grad_x f|^2).
 
         Adds ``weight * dP/dparams`` to ``self.grad`` (call it after the
         backward pass that writes the rest of the loss's gradient) and returns P.
@@ -228,9 +230,9 @@ class FlatMLP:
         g = self.backward(ones, acts, weights=False, inputs=True)  # c_j stay in the buffers
         chain = self._buffers(n)[1]
         norms = torch.linalg.vector_norm(g, dim=1, keepdim=True)
-        gap = norms - 1
+        gap = norms - centre
         penalty = gap.square().mean()
-        # dP/dg = 2 (|g| - 1) g / (n |g|); zero where g = 0, as autograd's norm backward.
+        # dP/dg = 2 (|g| - c) g / (n |g|); zero where g = 0, as autograd's norm backward.
         q = g * (gap.mul_(2.0 / n) / norms.clamp_min_(1e-30))
         for j in range(last):
             w, wt, _, g_store, _, transposed = self.layers[j]
@@ -250,3 +252,73 @@ class FlatMLP:
         for _, _, _, g_store, g_b, transposed in self.layers:
             out += [g_store.t() if transposed else g_store, g_b]
         return out
+
+
+class SpectralNorm:
+    """Spectral normalisation of an MLP's layers (Miyato et al. 2018, SNGAN): W / sigma(W).
+
+    Each linear layer's weight W (out, in) is divided by sigma = u^T W v, the
+    estimate of its largest singular value from one power iteration per call of
+    :meth:`power_step` (v = W^T u / |W^T u|, u = W v / |W v|, both held without
+    gradient, as in SNGAN and ``torch.nn.utils.spectral_norm``); the gradient
+    flows through W in sigma. Biases are not normalised. u starts as a unit
+    Gaussian vector from its own generator (``seed``), so the run's random
+    stream is that of a run without it; v starts as W^T u normalised.
+
+    Parameters
+    ----------
+    mlp : MLP
+        The network whose layers are normalised (its weights are the raw W).
+    seed : int
+        Seed of the initial u vectors.
+    """
+
+    def __init__(self, mlp: MLP, seed: int) -> None:
+        self.mlp = mlp
+        ref = mlp.head.weight
+        rng = torch.Generator(device="cpu").manual_seed(seed)
+        self.u, self.v = [], []
+        with torch.no_grad():
+            for lin in mlp.linears():
+                u = torch.randn(lin.weight.shape[0], generator=rng, dtype=torch.float64)
+                u = F.normalize(u.to(ref.dtype).to(ref.device), dim=0, eps=1e-12)
+                self.u.append(u)
+                self.v.append(F.normalize(torch.mv(lin.weight.t(), u), dim=0, eps=1e-12))
+
+    def power_step(self) -> None:
+        """One power iteration on every layer (once per D update)."""
+        with torch.no_grad():
+            for i, lin in enumerate(self.mlp.linears()):
+                W = lin.weight
+                self.v[i] = F.normalize(torch.mv(W.t(), self.u[i]), dim=0, eps=1e-12)
+                self.u[i] = F.normalize(torch.mv(W, self.v[i]), dim=0, eps=1e-12)
+
+    def sigmas(self) -> list[torch.Tensor]:
+        """u^T W v of each layer: 0-dim tensors, differentiable with respect to W."""
+        return [torch.dot(u, torch.mv(lin.weight, v))
+                for lin, u, v in zip(self.mlp.linears(), self.u, self.v)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The normalised network's output on ``x`` (n, n_in) -> (n, n_out)."""
+        linears = self.mlp.linears()
+        last = len(linears) - 1
+        for i, (lin, sigma) in enumerate(zip(linears, self.sigmas())):
+            x = F.linear(x, lin.weight / sigma, lin.bias)
+            if i < last:
+                x = F.leaky_relu(x, SLOPE)
+        return x
+
+    def view(self) -> "NormalisedMLP":
+        """An ``nn.Module``-like callable of the normalised network (what the views draw)."""
+        return NormalisedMLP(self)
+
+
+class NormalisedMLP(nn.Module):
+    """The spectrally normalised network as a module: ``D(x)`` for the probe and the views."""
+
+    def __init__(self, sn: SpectralNorm) -> None:
+        super().__init__()
+        self._sn = [sn]  # not a submodule: its parameters are the raw network's
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._sn[0].forward(x)

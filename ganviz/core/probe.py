@@ -50,6 +50,7 @@ def build_snapshot(engine, probe, run_id, rate, history, force=False, latest=Non
         d_kind=loss.draws,
         d_range=loss.d_range,
         frozen=tuple(sorted(engine.frozen)),
+        engine=getattr(engine, "note", ""),
         **kw,
     )
 
@@ -175,14 +176,14 @@ class Probe:
         """Grids, divergences and mode coverage from the fixed evaluation batch (KL if ``kl``)."""
         e = self.engine
         loss = losses.get(e.config.loss)
-        fake = e.G(self.z_eval)
+        fake = e.G_drawn(self.z_eval)
         view = self.view
         r = self.yardstick.measure(fake, kl=kl, d_star=view is None)
         p_g = r["p_g"]
         probability = loss.draws == losses.PROBABILITY
         d = None
         if view is None or probability:  # drawn, or needed for V(G, D) on the measuring grid
-            d = loss.drawn(e.D(self.grid_points)).reshape(self.shape).double().cpu().numpy()
+            d = loss.drawn(e.D_drawn(self.grid_points)).reshape(self.shape).double().cpu().numpy()
         m = {
             "js": r["js"],
             "kl": r["kl"],  # None where p_g's estimate does not cover p_data
@@ -209,7 +210,7 @@ class Probe:
             x = fake.double().cpu().numpy()
             x = x[np.isfinite(x).all(axis=1)]
             grid = {k: view[k] for k in ("xs", "ys", "p_data")}
-            d = loss.drawn(e.D(view["points"])).reshape(view["shape"]).double().cpu().numpy()
+            d = loss.drawn(e.D_drawn(view["points"])).reshape(view["shape"]).double().cpu().numpy()
             p_g, ratio = metrics.drawn_fields(x, view["xs"], view["ys"], view["p_data"],
                                               d_star=loss.d_star is not None)
         else:
@@ -241,18 +242,18 @@ class Probe:
         """The shown fake points and the G-loss gradient on each (the arrows)."""
         e = self.engine
         with torch.no_grad():
-            fake = e.G(self.z_show)
+            fake = e.G_drawn(self.z_show)
         x = fake.detach().requires_grad_(True)
         with torch.enable_grad():
             # Sum, not mean: each arrow is the gradient a sample gets from its own term.
-            out = losses.get(e.config.loss).g_value(e.D(x)) * len(x)
+            out = losses.get(e.config.loss).g_value(e.D_drawn(x)) * len(x)
             (grad,) = torch.autograd.grad(out, x)
         return dict(fake=_frozen(fake.cpu().numpy()), fake_grad=_frozen(grad.cpu().numpy()))
 
     @torch.no_grad()
     def generated(self) -> np.ndarray:
         """(n_eval, dim) float64 samples of G on the fixed evaluation noise."""
-        return self.engine.G(self.z_eval).double().cpu().numpy()
+        return self.engine.G_drawn(self.z_eval).double().cpu().numpy()
 
     def measure(self, force: bool = False) -> dict:
         """Fields and metrics for a snapshot; heavy ones only within the time budget."""

@@ -147,6 +147,10 @@ def _state_out(state: dict) -> dict:
         doc["counters"] = {k: int(v) for k, v in state["counters"].items()}
     if "frozen" in state:
         doc["frozen"] = list(state["frozen"])
+    if "G_ema" in state:  # G's moving average (ema > 0): what the views draw
+        doc["ema_weights"] = {k: _encode(t) for k, t in state["G_ema"].items()}
+    if "sn" in state:  # the spectral-norm power-iteration vectors of D's layers
+        doc["spectral_norm"] = {part: [_encode(t) for t in state["sn"][part]] for part in ("u", "v")}
     return doc
 
 
@@ -157,6 +161,14 @@ def _state_in(doc: dict, config: Config, step: int | None) -> dict:
              for net in ("G", "D")}
     _check_shapes(config, state)
     state.update(_read_resume(doc, config, state))
+    if "ema_weights" in doc:
+        ema = {k: _decode(v, f"G_ema.{k}") for k, v in _need(doc, "ema_weights", dict).items()}
+        _check_shapes(config, {"G": ema, "D": state["D"]})
+        state["G_ema"] = ema
+    if "spectral_norm" in doc:
+        sn = _need(doc, "spectral_norm", dict)
+        state["sn"] = {part: [_decode(v, f"spectral_norm.{part}[{i}]")
+                              for i, v in enumerate(_need(sn, part, list))] for part in ("u", "v")}
     counters = state.get("counters")
     if counters is not None and step is not None and counters["step"] != step:
         raise SessionError(f"step {step} disagrees with counters.step {counters['step']}")

@@ -48,4 +48,5 @@ class Snapshot:
     d_kind: str = "probability"  # what ``d`` holds: "probability" sigmoid(logit), or "raw" output
     d_range: tuple | None = (0.0, 1.0)  # the y-range to draw ``d`` in; None: follow its values
     frozen: tuple = ()  # "d", "g": the networks not being updated
+    engine: str = ""  # what the status bar says of the engine, e.g. "autograd engine: consensus on"
     extras: dict = field(default_factory=dict)

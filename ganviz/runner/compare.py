@@ -37,12 +37,11 @@ def build_engines(configs: list[Config]) -> list:
     only the single engine has) gets a single :class:`~ganviz.core.trainer.Engine`.
     """
     from ganviz.core.trainer import Engine
-    from ganviz.core.trainer.batched import BatchedEngine, batches
-    from ganviz.core.variants import unimplemented
+    from ganviz.core.trainer.batched import BatchedEngine, batchable, batches
 
     engines: list = [None] * len(configs)
     for group in batches(configs):
-        together = [i for i in group if not unimplemented(configs[i])]
+        together = [i for i in group if batchable(configs[i])]
         if len(together) >= 2:
             batch = BatchedEngine([configs[i] for i in together])
             for i, member in zip(together, batch.members):

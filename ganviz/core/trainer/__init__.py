@@ -1,4 +1,4 @@
-"""One training run: Algorithm 1 of Goodfellow et al. 2014 with k D steps per G step.
+"""One training run: Algorithm 1 of Goodfellow et al. 2014 with k D steps per G step, or another update rule.
 
 Two implementations of the same run, with the same random stream, give the
 same numbers (tests/test_trainer_fast.py checks it for every loss, optimizer
@@ -19,7 +19,12 @@ and k):
   what each change gave.
 
 What both share (config, target, models, random stream, counters, state)
-lives in :mod:`.run`; the thread policy and the device in :mod:`.device`.
+lives in :mod:`.run`; the update rules (alternating, simultaneous,
+extragradient, optimistic), built from each engine's gradient and optimizer
+steps, in :mod:`.rules`; every regulariser's objective, written with
+torch.autograd (the reference engine's gradients, and the fast engine's for
+consensus and spectral normalisation), in :mod:`.autograd`
+(docs/dynamics-options.md); the thread policy and the device in :mod:`.device`.
 Per-step scalars stay on the device; ``drain()`` reads them back in one
 transfer, once per snapshot, so training never waits on a host sync.
 """

@@ -42,9 +42,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import Config, ConfigError, check_mlp_support
+from ..config import Config, ConfigError, dynamics_changes
 from ..data import make_target
-from ..variants import unimplemented
 from ..models import SLOPE, FlatMLP, _leaky_relu_backward_into, make_models
 from .device import resolve_device
 from .fast import Engine
@@ -57,6 +56,16 @@ ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
 ALIGN = 64
 
 
+#: Options of config.DYNAMICS_KEYS the stack honours exactly (each member's own optimizer and
+#: rates); a member with any other one non-default trains as a single engine (:func:`batchable`).
+BATCHED_OPTIONS = frozenset({"adam_beta1", "adam_beta2", "ttur"})
+
+
+def batchable(config: Config) -> bool:
+    """Whether the stacked computation trains ``config`` as its single engine would."""
+    return set(dynamics_changes(config)) <= BATCHED_OPTIONS
+
+
 def arch_key(config: Config) -> tuple:
     """The values of :data:`ARCH_KEYS`: members with equal keys can share a batch."""
     return tuple(getattr(config, k) for k in ARCH_KEYS)
@@ -65,8 +74,8 @@ def arch_key(config: Config) -> tuple:
 def batches(configs: list[Config]) -> list[list[int]]:
     """Indices of ``configs`` grouped by architecture, in first-seen order."""
     groups: dict[tuple, list[int]] = {}
-    for i, c in enumerate(configs):
-        groups.setdefault(arch_key(c), []).append(i)
+    for i, c in enumerate(configs):  # a member the stack cannot train exactly goes alone
+        groups.setdefault(arch_key(c) if batchable(c) else ("single", i), []).append(i)
     return list(groups.values())
 
 
@@ -270,11 +279,9 @@ class BatchedEngine:
         if not configs:
             raise ConfigError("a batch needs at least one member")
         for c in configs:
-            check_mlp_support(c)  # as a single engine: never a silently different algorithm
-            missing = unimplemented(c)
-            if missing:
-                raise ConfigError(f"the batched engine does not implement {', '.join(missing)}; "
-                                  "train such a member as a single engine")
+            if not batchable(c):  # never a silently different algorithm
+                raise ConfigError(f"{', '.join(sorted(set(dynamics_changes(c)) - BATCHED_OPTIONS))} "
+                                  "is not batched; that run trains as a single engine")
         keys = {arch_key(c) for c in configs}
         if len(keys) > 1:
             raise ConfigError(f"members of a batch must agree on {', '.join(ARCH_KEYS)}; "
@@ -566,7 +573,9 @@ class Member(Engine):
         if "batch_size" in changes and int(changes["batch_size"]) != self.config.batch_size:
             raise ConfigError("batch_size cannot change in a batched run (it shapes the stack); "
                               "restart the comparison")
-
+        if not batchable(self.config.replace(**changes)):
+            raise ConfigError("update rules and regularisers are not batched; restart the "
+                              "comparison with the member as a run of its own")
         config = super().apply(changes)
         self.batch._settled = False  # k or the loss may change what it draws
         return config

@@ -44,10 +44,11 @@ class _StepGraph:
             and hasattr(torch.cuda, "CUDAGraph")
         )
 
-    def run(self, draws, z_g) -> torch.Tensor | tuple | None:
+    def run(self, draws, gdraw) -> torch.Tensor | tuple | None:
         """This iteration's record, trained through the graph; None: train eagerly."""
         e = self.engine
-        key = (e.config, e._optimizers_built, e.frozen)
+        # The noise's presence too: annealed instance noise ends mid-run.
+        key = (e.config, e._optimizers_built, e.frozen, tuple(t is None for d in draws + [gdraw] for t in d))
         if key != self.key:
             self.key, self.graph, self.warm = key, None, 0
         try:
@@ -60,11 +61,11 @@ class _StepGraph:
                     current = torch.cuda.current_stream(e.device)
                     self.stream.wait_stream(current)
                     with torch.cuda.stream(self.stream):
-                        record = e._iteration(draws, z_g)
+                        record = e._iteration(draws, gdraw)
                     current.wait_stream(self.stream)
                     return record
-                self._capture(draws, z_g)
-            torch._foreach_copy_(self.inputs, [t for d in draws for t in d if t is not None] + [z_g])
+                self._capture(draws, gdraw)
+            torch._foreach_copy_(self.inputs, [t for d in draws + [gdraw] for t in d if t is not None])
             self.graph.replay()
             return self.packed.clone()
         except Exception as exc:  # noqa: BLE001 - any failure: eager from now on
@@ -74,13 +75,12 @@ class _StepGraph:
             e._graph = None
             return None
 
-    def _capture(self, draws, z_g) -> None:
+    def _capture(self, draws, gdraw) -> None:
         e = self.engine
-        statics = [tuple(None if t is None else torch.empty_like(t) for t in d) for d in draws]
-        z_static = torch.empty_like(z_g)
-        self.inputs = [t for d in statics for t in d if t is not None] + [z_static]
+        statics = [tuple(None if t is None else torch.empty_like(t) for t in d) for d in draws + [gdraw]]
+        self.inputs = [t for d in statics for t in d if t is not None]
         graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(e.device)
         with torch.cuda.graph(graph):  # records the kernels; runs none of them
-            self.packed = _pack(e._iteration(statics, z_static))
+            self.packed = _pack(e._iteration(statics[:-1], statics[-1]))
         self.graph = graph

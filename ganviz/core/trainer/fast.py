@@ -5,10 +5,17 @@ from __future__ import annotations
 import torch
 
 from .. import losses
+from ..config import dynamics_changes
 from ..models import FlatMLP
+from . import autograd, rules
 from .cudagraph import _StepGraph, _pack
 from .flat import make_flat_optimizer
 from .run import _Run
+
+#: Options the fast engine computes through torch.autograd (at autograd's speed), and says so.
+AUTOGRAD_KEYS = ("consensus", "spectral_norm")
+#: Options a captured CUDA graph may hold (the rest train eagerly).
+GRAPH_KEYS = frozenset({"adam_beta1", "adam_beta2", "ttur", "ema", "r1", "r2"})
 
 
 class Engine(_Run):
@@ -18,6 +25,12 @@ class Engine(_Run):
     views of the flat tensors), so calling them, ``state()`` and
     ``load_state()`` work as before; training goes through ``Gf`` and ``Df``,
     their :class:`~ganviz.core.models.FlatMLP` views.
+
+    Every update rule, Adam's betas, instance noise, R1, R2 and the EMA of G
+    are written out by hand here; consensus and spectral normalisation take
+    their gradients from :mod:`.autograd` (the reference engine's), written
+    into the flat gradients: the same algorithm at autograd's speed, which
+    :attr:`note` says.
 
     Parameters
     ----------
@@ -34,9 +47,12 @@ class Engine(_Run):
 
     def _build_optimizers(self) -> None:
         c = self.config
-        self.opt_d = make_flat_optimizer(c.optimizer, self.Df, c.lr_d)
-        self.opt_g = make_flat_optimizer(c.optimizer, self.Gf, c.lr_g)
+        self.opt_d = make_flat_optimizer(c.optimizer, self.Df, c.lr_d, self.betas)
+        self.opt_g = make_flat_optimizer(c.optimizer, self.Gf, c.lr_g, self.betas)
         self._optimizers_built += 1  # a CUDA graph holds the old ones: capture again
+
+    def _ema_bound(self) -> None:
+        self.Gema_f = FlatMLP(self.G_ema)
 
     def _optimizer_state(self) -> dict:
         return {"D": self.opt_d.state_dict(), "G": self.opt_g.state_dict()}
@@ -44,6 +60,16 @@ class Engine(_Run):
     def _load_optimizer_state(self, optim: dict) -> None:
         self.opt_d.load_state_dict(optim["D"])
         self.opt_g.load_state_dict(optim["G"])
+
+    @property
+    def autograd_keys(self) -> list[str]:
+        """The config's options this engine computes through torch.autograd."""
+        return [k for k in AUTOGRAD_KEYS if getattr(self.config, k)]
+
+    @property
+    def note(self) -> str:
+        keys = self.autograd_keys
+        return f"autograd engine: {', '.join(keys)} on" if keys else ""
 
     def _halves(self, m: int) -> torch.Tensor:
         """(2, 2m) rows that average the real and the fake half of a (2m,) vector (cached)."""
@@ -55,41 +81,30 @@ class Engine(_Run):
             self._consts[m] = rows
         return rows
 
-    # --- Algorithm 1 -------------------------------------------------------
+    def _params(self, net: str) -> list[torch.Tensor]:
+        return [{"d": self.Df, "g": self.Gf, "ema": getattr(self, "Gema_f", None)}[net].params]
 
-    def d_step(self) -> None:
-        m = self.config.batch_size
-        with torch.inference_mode():
-            real, z, eps = self.sample_real(m), self.sample_z(m), self._sample_eps(m)
-            self._d_update(real, self.Gf(z), eps, stats=True)
-        if "d" not in self.frozen:
-            self.d_updates += 1
-
-    def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One update of G; only G's gradient is formed, so D stays as it was."""
-        with torch.inference_mode():
-            out = self._g_update(*self.Gf.forward(self.sample_z(self.config.batch_size)))
-        if "g" not in self.frozen:
-            self.g_updates += 1
-        return out
+    # --- the update rules' primitives -----------------------------------------------
 
     def train_step(self) -> None:
-        """One iteration of Algorithm 1: k D steps, then one G step.
+        """One iteration of the update rule (:mod:`.rules`).
 
-        The iteration's samples are drawn first, in the order the reference
-        engine draws them (each D step's real batch, noise and, for WGAN-GP,
-        interpolation weights; then the G step's noise); no autograd
-        bookkeeping runs, since every gradient here is written out by hand.
+        On CUDA, Algorithm 1 without autograd options can be replayed from a
+        captured graph: the iteration's samples are drawn first, in the order
+        the rule draws them, and copied into the graph's inputs.
         """
-        k, m = self._d_steps(), self.config.batch_size
+        c = self.config
+        if (self._graph is None or c.update != "alternating"
+                or not set(dynamics_changes(c)) <= GRAPH_KEYS):
+            rules.iterate(self)
+            return
+        k = self._d_steps()
+        draws = [self._draw_d() for _ in range(k)]
+        gdraw = self._draw_g()
         with torch.inference_mode():
-            draws = [(self.sample_real(m), self.sample_z(m), self._sample_eps(m)) for _ in range(k)]
-            z_g = self.sample_z(m)
-            record = None
-            if self._graph is not None:
-                record = self._graph.run(draws, z_g)
+            record = self._graph.run(draws, gdraw)
             if record is None:
-                record = self._iteration(draws, z_g)
+                record = self._iteration(draws, gdraw)
         self._stats.append(record)
         self.step += 1
         if "d" not in self.frozen:
@@ -97,63 +112,115 @@ class Engine(_Run):
         if "g" not in self.frozen:
             self.g_updates += 1
 
-    def _iteration(self, draws, z_g) -> tuple:
-        """The device work of one iteration on given samples; returns its per-step scalars."""
+    def _iteration(self, draws, gdraw) -> tuple:
+        """Algorithm 1's device work on given draws (what a CUDA graph captures); its record."""
         k = len(draws)
-        for i, (real, z, eps) in enumerate(draws):
-            self._d_update(real, self.Gf(z), eps, stats=i == k - 1)
-        loss_g, grad_norm_g = self._g_update(*self.Gf.forward(z_g))
+        for i, dd in enumerate(draws):
+            self._d_grad(dd, stats=i == k - 1)
+            self._d_apply()
+        loss_g, grad_norm_g = self._g_grad(gdraw)
+        self._g_apply()
+        self._ema_update()
+        return self._record(loss_g, grad_norm_g)
+
+    def _record(self, loss_g, grad_norm_g):
         return self._last_d + (loss_g, grad_norm_g)
 
-    def _sample_eps(self, m: int) -> torch.Tensor | None:
-        """WGAN-GP's interpolation weights, drawn right after the D step's noise."""
-        if not losses.get(self.config.loss).gradient_penalty:
-            return None
-        return torch.rand(m, 1, generator=self.rng, device=self.device)
-
-    def _d_update(self, real, fake, eps, stats: bool) -> None:
-        """One D step on ``real`` and ``fake`` (m each); ``stats`` keeps its scalars.
-
-        The loss gradient with respect to D's logits is the registry's closed
-        form: d/dl of mean(term) is term'(l) / m on each half.
-        """
+    def _d_grad(self, dd, stats: bool) -> None:
+        """D's gradient into ``Df.grad``. The loss gradient with respect to D's logits
+        is the registry's closed form: d/dl of mean(term) is term'(l) / m on each half."""
+        if self.autograd_keys:
+            grads, loss, real_l, fake_l = autograd.d_direction(self, dd, self.D_drawn)
+            self._store(self.Df, grads)
+            if stats:
+                drawn = losses.get(self.config.loss).drawn
+                with torch.no_grad():
+                    means = torch.stack([drawn(real_l).mean(), drawn(fake_l).mean()])
+                    self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
+            return
         c = self.config
         loss_fn = losses.get(c.loss)
         m = c.batch_size
-        x = torch.cat([real, fake])
-        logits, acts = self.Df.forward(x)
-        real_l, fake_l = logits[:m], logits[m:]
-        d_logits = torch.cat([loss_fn.d_real_grad(real_l), loss_fn.d_fake_grad(fake_l)]).div_(m)
-        self.Df.backward(d_logits, acts, weights=True, inputs=False)
-        if stats:
-            loss = loss_fn.d_value(real_l, fake_l)
-            means = torch.mv(self._halves(m), loss_fn.drawn(logits).view(-1))
-        if loss_fn.gradient_penalty:
-            x_hat = eps * real + (1 - eps) * fake
-            penalty = self.Df.gradient_penalty(x_hat, c.gp_weight)
+        real, z, eps, noise = dd
+        with torch.inference_mode():
+            x = torch.cat([real, self.Gf(z)])
+            if noise is not None:
+                x.add_(noise)
+            logits, acts = self.Df.forward(x)
+            real_l, fake_l = logits[:m], logits[m:]
+            d_logits = torch.cat([loss_fn.d_real_grad(real_l), loss_fn.d_fake_grad(fake_l)]).div_(m)
+            self.Df.backward(d_logits, acts, weights=True, inputs=False)
             if stats:
-                loss = loss + c.gp_weight * penalty
-        if stats:
-            self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
-        if "d" in self.frozen:
-            return
-        self.opt_d.step()
-        if loss_fn.clip_weights:
-            self.Df.params.clamp_(-c.clip, c.clip)
+                loss = loss_fn.d_value(real_l, fake_l)
+                means = torch.mv(self._halves(m), loss_fn.drawn(logits).view(-1))
+            xr, xf = x[:m], x[m:]
+            if loss_fn.gradient_penalty:
+                penalty = self.Df.gradient_penalty(eps * xr + (1 - eps) * xf, c.gp_weight)
+                if stats:
+                    loss = loss + c.gp_weight * penalty
+            for gamma, xs in ((c.r1, xr), (c.r2, xf)):
+                if gamma > 0:
+                    penalty = self.Df.gradient_penalty(xs, gamma / 2, centre=0.0)
+                    if stats:
+                        loss = loss + gamma / 2 * penalty
+            if stats:
+                self._last_d = (loss, means, torch.linalg.vector_norm(self.Df.grad))
 
-    def _g_update(self, fake, g_acts) -> tuple[torch.Tensor, torch.Tensor]:
-        """One G step, given G's output on fresh noise and its activations."""
+    def _g_grad(self, gd) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's gradient into ``Gf.grad``; only G's gradient is formed, so D's stays as it was."""
+        if self.autograd_keys:
+            grads, loss = autograd.g_direction(self, gd, self.D_drawn)
+            self._store(self.Gf, grads)
+            return loss, torch.linalg.vector_norm(self.Gf.grad)
         c = self.config
         loss_fn = losses.get(c.loss)
-        logits, d_acts = self.Df.forward(fake)
-        d_logits = loss_fn.g_fake_grad(logits).div(c.batch_size)
-        loss = loss_fn.g_value(logits)
-        d_fake = self.Df.backward(d_logits, d_acts, weights=False, inputs=True)
-        self.Gf.backward(d_fake, g_acts, weights=True, inputs=False)
-        grad_norm = torch.linalg.vector_norm(self.Gf.grad)
+        z, noise = gd
+        with torch.inference_mode():
+            fake, g_acts = self.Gf.forward(z)
+            logits, d_acts = self.Df.forward(fake if noise is None else fake + noise)
+            d_logits = loss_fn.g_fake_grad(logits).div(c.batch_size)
+            loss = loss_fn.g_value(logits)
+            d_fake = self.Df.backward(d_logits, d_acts, weights=False, inputs=True)
+            self.Gf.backward(d_fake, g_acts, weights=True, inputs=False)
+            return loss, torch.linalg.vector_norm(self.Gf.grad)
+
+    def _joint_grad(self, dd, gd, stats: bool):
+        gd_, gg, loss_d, real_l, fake_l, loss_g = autograd.consensus_directions(
+            self, dd, gd, self.D_drawn)
+        self._store(self.Df, gd_)
+        self._store(self.Gf, gg)
+        with torch.no_grad():
+            if stats:
+                drawn = losses.get(self.config.loss).drawn
+                means = torch.stack([drawn(real_l).mean(), drawn(fake_l).mean()])
+                self._last_d = (loss_d, means, torch.linalg.vector_norm(self.Df.grad))
+            return loss_g, torch.linalg.vector_norm(self.Gf.grad)
+
+    @staticmethod
+    def _store(flat: FlatMLP, grads) -> None:
+        """Autograd's gradients (shaped like the module's parameters) into the flat gradient."""
+        with torch.no_grad():
+            for view, g in zip(flat.grad_views(), grads):
+                view.copy_(g)
+
+    def _d_apply(self, clip: bool = True) -> None:
+        if "d" in self.frozen:
+            return
+        with torch.inference_mode():
+            self.opt_d.step()
+            if clip:
+                self._clip()
+
+    def _g_apply(self, clip: bool = True) -> None:
         if "g" not in self.frozen:
-            self.opt_g.step()
-        return loss, grad_norm
+            with torch.inference_mode():
+                self.opt_g.step()
+
+    def _clip(self) -> None:
+        c = self.config
+        if losses.get(c.loss).clip_weights and "d" not in self.frozen:
+            with torch.no_grad():
+                self.Df.params.clamp_(-c.clip, c.clip)
 
     def _stacked_stats(self) -> torch.Tensor:
         # Eager records: (loss_d, [d_real, d_fake], grad_norm_d, loss_g, grad_norm_g);
@@ -162,4 +229,3 @@ class Engine(_Run):
             loss_d, means, gn_d, loss_g, gn_g = (torch.stack(col) for col in zip(*self._stats))
             return torch.cat([torch.stack([loss_d, loss_g, gn_g, gn_d], 1), means], 1)
         return torch.stack([_pack(r) if isinstance(r, tuple) else r for r in self._stats])
-

@@ -9,7 +9,7 @@ from ..models import FlatMLP
 
 #: Optimizer hyper-parameters besides the learning rate (shared by both engines).
 SGD_MOMENTUM = 0.9  # as in the paper
-ADAM_BETAS = (0.5, 0.999)  # as in DCGAN
+ADAM_BETAS = (0.5, 0.999)  # as in DCGAN: the defaults of config keys adam_beta1, adam_beta2
 ADAM_EPS = 1e-8
 RMSPROP_ALPHA = 0.99
 RMSPROP_EPS = 1e-8
@@ -29,9 +29,10 @@ class _FlatOptimizer:
     #: from config.OPTIMIZER_BUFFERS.
     buffers: tuple[str, ...] = ()
 
-    def __init__(self, net: FlatMLP, lr: float) -> None:
+    def __init__(self, net: FlatMLP, lr: float, betas: tuple[float, float] = ADAM_BETAS) -> None:
         self.params, self.grad = net.params, net.grad
-        self.param_groups = [{"lr": lr}]
+        # betas: Adam's; the other optimizers keep them unused, as a group of torch.optim would not
+        self.param_groups = [{"lr": lr, "betas": tuple(betas)}]
         self.steps = 0
 
     def step(self) -> None:
@@ -55,8 +56,8 @@ class FlatSGD(_FlatOptimizer):
     name = "sgd"
     buffers = OPTIMIZER_BUFFERS["sgd"]
 
-    def __init__(self, net: FlatMLP, lr: float) -> None:
-        super().__init__(net, lr)
+    def __init__(self, net: FlatMLP, lr: float, betas: tuple[float, float] = ADAM_BETAS) -> None:
+        super().__init__(net, lr, betas)
         self.buf = torch.zeros_like(self.params)
 
     def step(self) -> None:
@@ -67,7 +68,7 @@ class FlatSGD(_FlatOptimizer):
 
 
 class FlatAdam(_FlatOptimizer):
-    """Adam with betas (0.5, 0.999) (``torch.optim.Adam``).
+    """Adam with betas ``param_groups[0]["betas"]``, read at every step (``torch.optim.Adam``).
 
     Uses torch's fused Adam kernel (one op for the whole network, the same
     kernel as ``torch.optim.Adam(fused=True)``) where this torch has it for
@@ -77,8 +78,8 @@ class FlatAdam(_FlatOptimizer):
     name = "adam"
     buffers = OPTIMIZER_BUFFERS["adam"]
 
-    def __init__(self, net: FlatMLP, lr: float) -> None:
-        super().__init__(net, lr)
+    def __init__(self, net: FlatMLP, lr: float, betas: tuple[float, float] = ADAM_BETAS) -> None:
+        super().__init__(net, lr, betas)
         self.exp_avg = torch.zeros_like(self.params)
         self.exp_avg_sq = torch.zeros_like(self.params)
         self.fused = _fused_adam_works(self.params.device)
@@ -87,7 +88,7 @@ class FlatAdam(_FlatOptimizer):
             self._lists = ([self.params], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self._step_t])
 
     def step(self) -> None:
-        b1, b2 = ADAM_BETAS
+        b1, b2 = self.param_groups[0]["betas"]
         self.steps += 1
         lr = self.param_groups[0]["lr"]
         if self.fused:
@@ -136,8 +137,8 @@ class FlatRMSprop(_FlatOptimizer):
     name = "rmsprop"
     buffers = OPTIMIZER_BUFFERS["rmsprop"]
 
-    def __init__(self, net: FlatMLP, lr: float) -> None:
-        super().__init__(net, lr)
+    def __init__(self, net: FlatMLP, lr: float, betas: tuple[float, float] = ADAM_BETAS) -> None:
+        super().__init__(net, lr, betas)
         self.square_avg = torch.zeros_like(self.params)
 
     def step(self) -> None:
@@ -151,10 +152,11 @@ class FlatRMSprop(_FlatOptimizer):
 FLAT_OPTIMIZERS = {cls.name: cls for cls in (FlatSGD, FlatAdam, FlatRMSprop)}
 
 
-def make_flat_optimizer(name: str, net: FlatMLP, lr: float) -> _FlatOptimizer:
-    """The fast engine's optimizer ``name`` over ``net``'s flat parameters."""
+def make_flat_optimizer(name: str, net: FlatMLP, lr: float,
+                        betas: tuple[float, float] = ADAM_BETAS) -> _FlatOptimizer:
+    """The fast engine's optimizer ``name`` over ``net``'s flat parameters (``betas``: Adam's)."""
     try:
-        return FLAT_OPTIMIZERS[name](net, lr)
+        return FLAT_OPTIMIZERS[name](net, lr, betas)
     except KeyError:
         raise ConfigError(f"unknown optimizer {name!r}; accepted: sgd, adam, rmsprop") from None
 

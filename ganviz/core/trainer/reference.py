@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from .. import losses
 from ..config import ConfigError
+from . import autograd
 from .flat import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM
 from .run import _Run
 
 
-def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
-    """``sgd`` (momentum 0.9, as in the paper), ``adam`` (beta1 0.5, as in DCGAN) or ``rmsprop``."""
+def make_optimizer(name: str, params, lr: float, betas=ADAM_BETAS) -> torch.optim.Optimizer:
+    """``sgd`` (momentum 0.9, as in the paper), ``adam`` (``betas``; (0.5, 0.999) as in DCGAN) or ``rmsprop``."""
     params = list(params)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=ADAM_EPS)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS)
     raise ConfigError(f"unknown optimizer {name!r}; accepted: sgd, adam, rmsprop")
@@ -30,7 +30,8 @@ def _grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
 class ReferenceEngine(_Run):
     """The straightforward engine: module forward passes, autograd and ``torch.optim``.
 
-    It defines what :class:`Engine` must compute; keep it plain.
+    It defines what :class:`Engine` must compute; keep it plain. Every option's
+    gradient is :mod:`.autograd`'s; the update rules are :mod:`.rules`'.
 
     Parameters
     ----------
@@ -40,50 +41,47 @@ class ReferenceEngine(_Run):
 
     def _build_optimizers(self) -> None:
         c = self.config
-        self.opt_d = make_optimizer(c.optimizer, self.d_params, c.lr_d)
-        self.opt_g = make_optimizer(c.optimizer, self.g_params, c.lr_g)
+        self.opt_d = make_optimizer(c.optimizer, self.d_params, c.lr_d, self.betas)
+        self.opt_g = make_optimizer(c.optimizer, self.g_params, c.lr_g, self.betas)
 
-    def d_step(self) -> None:
-        c = self.config
-        loss_fn = losses.get(c.loss)
-        m = c.batch_size
-        real = self.sample_real(m)
-        with torch.no_grad():
-            fake = self.G(self.sample_z(m))
-        # One forward over both halves: the same maths as two, half the op calls.
-        logits = self.D(torch.cat([real, fake]))
-        real_l, fake_l = logits[:m], logits[m:]
-        loss = loss_fn.d_value(real_l, fake_l)
-        if loss_fn.gradient_penalty:
-            eps = torch.rand(m, 1, generator=self.rng, device=self.device)
-            loss = loss + c.gp_weight * losses.gradient_penalty(self.D, real, fake, eps)
-        grads = torch.autograd.grad(loss, self.d_params)
-        if "d" not in self.frozen:
-            for p, g in zip(self.d_params, grads):
-                p.grad = g
-            self.opt_d.step()
-            if loss_fn.clip_weights:
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(self.d_params, -c.clip)
-                    torch._foreach_clamp_max_(self.d_params, c.clip)
-            self.d_updates += 1
-        with torch.no_grad():
-            self._last_d = (
-                loss.detach(),
-                loss_fn.drawn(real_l).mean(),
-                loss_fn.drawn(fake_l).mean(),
-                _grad_norm(list(grads)),
-            )
+    def _objective_d(self):
+        """D as the objectives see it: the module, or its spectrally normalised view."""
+        return self.D_drawn
 
-    def g_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One update of G; only G's parameters are differentiated, so D stays as it was."""
-        c = self.config
-        fake = self.G(self.sample_z(c.batch_size))
-        loss = losses.get(c.loss).g_value(self.D(fake))
-        grads = torch.autograd.grad(loss, self.g_params)
-        if "g" not in self.frozen:
-            for p, g in zip(self.g_params, grads):
-                p.grad = g
-            self.opt_g.step()
-            self.g_updates += 1
-        return loss.detach(), _grad_norm(list(grads))
+    def _keep_d(self, grads, loss, real_l, fake_l, stats: bool) -> None:
+        self._grads_d = grads
+        if stats:
+            loss_fn = autograd.losses.get(self.config.loss)
+            with torch.no_grad():
+                self._last_d = (loss, loss_fn.drawn(real_l).mean(), loss_fn.drawn(fake_l).mean(),
+                                _grad_norm(grads))
+
+    def _d_grad(self, dd, stats: bool) -> None:
+        self._keep_d(*autograd.d_direction(self, dd, self._objective_d()), stats)
+
+    def _g_grad(self, gd):
+        self._grads_g, loss = autograd.g_direction(self, gd, self._objective_d())
+        return loss, _grad_norm(self._grads_g)
+
+    def _joint_grad(self, dd, gd, stats: bool):
+        gd_, gg, loss_d, real_l, fake_l, loss_g = autograd.consensus_directions(
+            self, dd, gd, self._objective_d())
+        self._keep_d(gd_, loss_d, real_l, fake_l, stats)
+        self._grads_g = gg
+        return loss_g, _grad_norm(gg)
+
+    def _d_apply(self, clip: bool = True) -> None:
+        if "d" in self.frozen:
+            return
+        for p, g in zip(self.d_params, self._grads_d):
+            p.grad = g
+        self.opt_d.step()
+        if clip:
+            self._clip()
+
+    def _g_apply(self, clip: bool = True) -> None:
+        if "g" in self.frozen:
+            return
+        for p, g in zip(self.g_params, self._grads_g):
+            p.grad = g
+        self.opt_g.step()

@@ -9,7 +9,10 @@ process pipe, a session file or the window without torch:
   over a network's n flat parameters;
 - ``rng`` (optional): {"device": "cpu" or "cuda", "state": (k,) uint8 array};
 - ``counters`` (optional): {"step", "d_updates", "g_updates": int in [0, 2**63)};
-- ``frozen`` (optional): a sorted list of "d", "g".
+- ``frozen`` (optional): a sorted list of "d", "g";
+- ``G_ema`` (optional): G's moving average, laid out as ``G``;
+- ``sn`` (optional): {"u": [(out,) array], "v": [(in,) array]}, one per layer of D:
+  the spectral-norm power-iteration vectors.
 
 :func:`checked` validates every part before an engine changes anything.
 """
@@ -114,6 +117,21 @@ def checked(state: Any, nets: Mapping[str, torch.nn.Module], optimizer: str,
         _names(weights, list(want), f"{net} weights")
         out[net] = {k: _floats(weights[k], f"{net} weight {k}", want[k]) for k in want}
         sizes[net] = sum(int(np.prod(s)) for s in want.values())
+    if state.get("G_ema") is not None:
+        weights = _mapping(state["G_ema"], "G_ema weights")
+        want = {k: tuple(v.shape) for k, v in nets["G"].state_dict().items()}
+        _names(weights, list(want), "G_ema weights")
+        out["G_ema"] = {k: _floats(weights[k], f"G_ema weight {k}", want[k]) for k in want}
+    if state.get("sn") is not None:
+        sn = _mapping(state["sn"], "spectral-norm state")
+        shapes = [tuple(v.shape) for k, v in nets["D"].state_dict().items() if k.endswith("weight")]
+        out["sn"] = {}
+        for part, axis in (("u", 0), ("v", 1)):
+            vectors = sn.get(part)
+            if not isinstance(vectors, (list, tuple)) or len(vectors) != len(shapes):
+                raise ValueError(f"spectral-norm state {part} must list {len(shapes)} vectors")
+            out["sn"][part] = [_floats(a, f"spectral-norm {part}[{i}]", (shape[axis],))
+                               for i, (a, shape) in enumerate(zip(vectors, shapes))]
     if state.get("optim") is not None:
         optim = _mapping(state["optim"], "optimizer state")
         name = optim.get("name")
