@@ -11,12 +11,24 @@ COMPARE_KEYS = ("loss", "k", "lr_d", "lr_g", "optimizer", "batch_size", "gp_weig
 MIN_VALUES, MAX_VALUES_WINDOW, MAX_SEEDS_WINDOW, MAX_VALUES_HEADLESS = 2, 6, 8, 16
 
 
-#: Keys the batched engine trains at any value; a config with another key away from its
-#: default (an option only the single engine implements, or one added to ganviz after this
-#: list) trains as a single engine (comparisons and sweeps alike). Torch-free, so that
-#: planning a sweep imports no torch.
+#: Keys the batched engine (core/trainer/batched.py) trains at any value, exactly as the
+#: single engine does; a config with another key away from its default (an option only
+#: the single engine implements, or one added to ganviz after this list) trains as a single
+#: engine, in comparisons and sweeps alike. Torch-free, so that planning a sweep imports no
+#: torch.
 BATCHED_KEYS = frozenset({"data", "loss", "k", "lr_d", "lr_g", "optimizer", "batch_size",
-                          "z_dim", "hidden", "layers", "clip", "gp_weight", "seed", "device"})
+                          "z_dim", "hidden", "layers", "clip", "gp_weight", "seed", "device",
+                          "adam_beta1", "adam_beta2", "ttur"})
+
+
+#: Keys that shape the batched engine's stacked tensors: members differing in one go to
+#: separate batches.
+ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
+
+
+def arch_key(config: Config) -> tuple:
+    """The values of :data:`ARCH_KEYS`: members with equal keys can share a batch."""
+    return tuple(getattr(config, k) for k in ARCH_KEYS)
 
 
 def unimplemented(config: Config) -> list[str]:

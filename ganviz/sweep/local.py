@@ -28,14 +28,11 @@ import time
 from typing import Callable, Iterator
 
 from ganviz.core.config import Config
-from ganviz.core.variants import BATCHED_KEYS, batchable  # noqa: F401 - the comparisons' list
+from ganviz.core.variants import arch_key, batchable
 
 from .results import record
 from .spec import Row
 
-#: ganviz.core.trainer.batched.ARCH_KEYS, named here so that planning a sweep does not import
-#: torch (tests/test_sweep.py checks the two agree).
-ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
 #: Most members in one batch on the CPU. A batched step gains over its members' single
 #: steps as members are added (at gaussian-1d's width 32, 1.2x at 4 members, 2x at 32,
 #: docs/sweeps.md), while a batch killed half way loses all its members' rows.
@@ -46,10 +43,6 @@ CUDA_MEMBERS = 256
 #: Processes a CUDA sweep spreads over: two overlap one batch's host work with the other's
 #: kernels; more would only share the one device.
 CUDA_JOBS = 2
-
-def _arch(config: Config) -> tuple:
-    return tuple(getattr(config, k) for k in ARCH_KEYS)
-
 
 def cuda_here() -> bool:
     """Whether torch sees a CUDA device, without importing torch on a CPU-only build."""
@@ -80,7 +73,7 @@ def plan(rows: list[Row], jobs: int, members: int | None = None,
     alone = []
     for row in rows:
         if batchable(row.config):
-            groups.setdefault(_arch(row.config), []).append(row)
+            groups.setdefault(arch_key(row.config), []).append(row)
         else:
             alone.append([row])
     on_cuda = any(r.config.device == "cuda" for r in rows) or (
@@ -114,7 +107,7 @@ def run_rows(rows: list[Row], steps: int, every: int) -> list[dict]:
     import ganviz.core.trainer  # noqa: F401  (imported before the clock starts: torch's import is no run's time)
 
     if len(rows) > 1 and all(batchable(r.config) for r in rows) \
-            and len({_arch(r.config) for r in rows}) == 1:
+            and len({arch_key(r.config) for r in rows}) == 1:
         return _run_batch(rows, steps, every)
     return [_run_single(row, steps, every) for row in rows]
 

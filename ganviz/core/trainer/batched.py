@@ -42,33 +42,17 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ..config import Config, ConfigError, dynamics_changes
+from ..config import Config, ConfigError
 from ..data import make_target
+from ..variants import ARCH_KEYS, arch_key, batchable, unimplemented
 from ..models import SLOPE, FlatMLP, _leaky_relu_backward_into, make_models
 from .device import resolve_device
 from .fast import Engine
 from .flat import ADAM_BETAS, ADAM_EPS, FlatAdam
 
-#: Keys that shape the stacked tensors: members differing in one go to separate batches.
-ARCH_KEYS = ("data", "z_dim", "hidden", "layers", "batch_size", "device")
 #: Elements per member that keep a vectorised elementwise loop free of its scalar tail
 #: (two AVX-512 vectors of float32 per iteration; a multiple of the AVX2 figure too).
 ALIGN = 64
-
-
-#: Options of config.DYNAMICS_KEYS the stack honours exactly (each member's own optimizer and
-#: rates); a member with any other one non-default trains as a single engine (:func:`batchable`).
-BATCHED_OPTIONS = frozenset({"adam_beta1", "adam_beta2", "ttur"})
-
-
-def batchable(config: Config) -> bool:
-    """Whether the stacked computation trains ``config`` as its single engine would."""
-    return set(dynamics_changes(config)) <= BATCHED_OPTIONS
-
-
-def arch_key(config: Config) -> tuple:
-    """The values of :data:`ARCH_KEYS`: members with equal keys can share a batch."""
-    return tuple(getattr(config, k) for k in ARCH_KEYS)
 
 
 def batches(configs: list[Config]) -> list[list[int]]:
@@ -280,7 +264,7 @@ class BatchedEngine:
             raise ConfigError("a batch needs at least one member")
         for c in configs:
             if not batchable(c):  # never a silently different algorithm
-                raise ConfigError(f"{', '.join(sorted(set(dynamics_changes(c)) - BATCHED_OPTIONS))} "
+                raise ConfigError(f"{', '.join(unimplemented(c))} "
                                   "is not batched; that run trains as a single engine")
         keys = {arch_key(c) for c in configs}
         if len(keys) > 1:
