@@ -27,7 +27,6 @@ import os
 import time
 from typing import Callable, Iterator
 
-from ganviz.core.config import Config
 from ganviz.core.variants import arch_key, batchable
 
 from .results import record
