@@ -125,7 +125,8 @@ def test_a_click_on_a_cell_opens_that_config_and_seed_as_a_live_run(window, fold
     assert sw.menu is not None
     actions = sw.menu.actions()
     assert [a.text() for a in actions] == [
-        f"Open seed {s} as a live run (js {js_of(0.1, 1, s):.4g})" for s in range(3)]
+        f"Open seed {s} as a live run (js {js_of(0.1, 1, s):.4g})" for s in range(3)
+    ] + ["Open its seeds as a comparison (3 seeds)"]
     actions[1].trigger()
     want = BASE.replace(lr_d=0.1, k=1, seed=1)
     assert window.controller.config == want
@@ -135,6 +136,18 @@ def test_a_click_on_a_cell_opens_that_config_and_seed_as_a_live_run(window, fold
     qtbot.waitUntil(lambda: window.controller.latest is not None
                     and window.controller.latest.run_id == window.controller.supervisor.run_id,
                     timeout=30_000)
+
+
+def test_a_cells_seeds_open_as_a_comparison(window, folder, qtbot):
+    sw = window.open_sweep(folder)
+    cell = cell_where(sw.view, 0.01, 3)
+    sw.cell_menu(cell).actions()[-1].trigger()
+    c = window.controller
+    assert c.comparison is not None and c.comparison.key == "seed"
+    assert c.comparison.values == (0, 1, 2)
+    assert c.supervisor.member_configs() == [BASE.replace(lr_d=0.01, k=3, seed=s) for s in range(3)]
+    assert "seeds 0-2 side by side" in window.banner.text()
+    qtbot.waitUntil(lambda: all(s is not None for s in c.comparison.latest), timeout=30_000)
 
 
 @pytest.mark.parametrize("spoil, words", [

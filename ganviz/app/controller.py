@@ -401,19 +401,23 @@ class Controller(QObject):
         self.message.emit(INFO, f"Preset: {preset.title}")
         return preset
 
-    def open_config(self, config: Config, preset: str = "", note: str = "") -> None:
+    def open_config(self, config: Config, preset: str = "", note: str = "",
+                    compare: str | None = None) -> None:
         """Replace the run by a fresh run of ``config``, as a preset with ``--set`` changes.
 
         ``preset`` names where it came from ("Modified from"), ``note`` is the
-        message shown (a sweep's cell: which config and seed).
+        message shown (a sweep's cell: which config and seed). With ``compare``
+        (``KEY=V1,V2,...``, e.g. a cell's seeds) the variants of ``config``
+        train as a comparison instead.
         """
-        self._end_comparison()  # one config: one run
+        self._end_comparison()
         self.supervisor.config = config
         self.preset = preset
         self.supervisor.frozen = set()
         self.config_changed.emit(self.config)
         self.session_opened.emit(preset, "")
-        self.reset()
+        if compare is None or not self.compare(compare):  # a refused one: the one run
+            self.reset()
         self.message.emit(INFO, note or "Opened a config.")
 
     # --- speed -------------------------------------------------------------

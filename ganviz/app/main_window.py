@@ -494,9 +494,12 @@ class MainWindow(QMainWindow):
             self._remember_dir(window.folder / "x")
         return window
 
-    def open_config(self, config, preset: str = "", note: str = "") -> None:
-        """Run ``config`` afresh here, as from ``preset`` with changes (a sweep's cell)."""
-        self.controller.open_config(config, preset, note)
+    def open_config(self, config, preset: str = "", note: str = "", compare: str | None = None) -> None:
+        """Run ``config`` afresh here, as from ``preset`` with changes (a sweep's cell).
+
+        ``compare`` (``KEY=V1,V2,...``) trains its variants as a comparison.
+        """
+        self.controller.open_config(config, preset, note, compare)
         self.show_view(config.dim)
 
     @Slot()

@@ -19,6 +19,7 @@ from typing import Callable
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
+from ganviz.core.variants import MAX_SEEDS_WINDOW
 from ganviz.sweep.cli import MIXTURES
 from ganviz.sweep.phase import HIGHER_IS_BETTER, Cell, cells
 from ganviz.sweep.results import METRICS, open_folder
@@ -161,6 +162,12 @@ class SweepWindow(QWidget):
             act = menu.addAction(f"Open {run_label(row, self.shown)} as a live run ({text})")
             act.triggered.connect(lambda _=False, r=row: self.open_row(r))
             act.setEnabled(self.opener is not None)
+        if len(cell.seeds) >= 2:
+            n = min(len(cell.seeds), MAX_SEEDS_WINDOW)
+            more = f", the first {n} of {len(cell.seeds)}" if n < len(cell.seeds) else ""
+            act = menu.addAction(f"Open its seeds as a comparison ({n} seeds{more})")
+            act.triggered.connect(lambda _=False, c=cell: self.open_seeds(c))
+            act.setEnabled(self.opener is not None)
         return menu
 
     def on_click(self, cell: Cell, where) -> None:
@@ -175,6 +182,17 @@ class SweepWindow(QWidget):
         note = (f"From the sweep {self.folder}: {where}, seed {row.seed} (the sweep trained it "
                 f"{self.sweep.steps:,} steps).")
         self.opener(row.config, self.sweep.preset, note)
+
+    def open_seeds(self, cell: Cell) -> None:
+        """Open ``cell``'s config with its seeds (at most 8) as a comparison in the main window."""
+        if self.opener is None:
+            return
+        seeds = [row.seed for row, _, _ in cell.seeds][:MAX_SEEDS_WINDOW]
+        where = ", ".join(f"{k}={value_text(v)}" for k, v in cell.point)
+        note = (f"From the sweep {self.folder}: {where}, seeds {seeds[0]}-{seeds[-1]} side by side "
+                f"(the sweep trained each {self.sweep.steps:,} steps).")
+        self.opener(cell.seeds[0][0].config, self.sweep.preset, note,
+                    compare="seed=" + ",".join(str(s) for s in seeds))
 
 
 def open_sweep_window(parent, path) -> SweepWindow | None:
