@@ -39,6 +39,18 @@ def test_data_view_keeps_half_the_width_and_most_of_the_height(qtbot, make_windo
     assert window.dock.isVisible() and not window.lecture_bar.isVisible()
 
 
+@pytest.mark.parametrize("preset", ["ring8", "gaussian-1d"])
+def test_the_controls_fit_the_dock_at_1280x720(qtbot, make_window, preset):
+    # Wider than the dock's viewport, the panel is clipped on the right (no horizontal
+    # scroll bar): the scenario text, the Reset button and the combo boxes were cut.
+    window = make_window(load_preset(preset).config.replace(hidden=16), preset,
+                         window_size=(1280, 720))
+    _settle(qtbot)
+    viewport = window.dock.widget().viewport().width()
+    assert window.controls.minimumSizeHint().width() <= viewport
+    assert window.controls.width() <= viewport
+
+
 def test_banner_floats_over_the_plots_without_moving_them(qtbot, make_window):
     window = make_window(window_size=(1280, 720))
     # The first picture is drawn (the view it needs is shown) before the layout is read.

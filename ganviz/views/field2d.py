@@ -19,7 +19,7 @@ LAYERS = {
     "fake": "fake samples G(z)",
     "arrows": "generator gradient arrows",
     "modes": "mode centres",
-    "p_g_lines": "p_g contour lines (50%, 90% of its mass)",
+    "p_g_lines": "p_g contours (50%, 90%)",
 }
 #: Layers that start hidden (drawn on request).
 OFF_BY_DEFAULT = ("p_g_lines",)
