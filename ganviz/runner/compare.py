@@ -17,7 +17,6 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,6 +26,8 @@ import numpy as np
 
 from ganviz.core.config import Config
 from ganviz.core.variants import label
+
+from .fixed import Interrupted, stop_on_signals
 
 def build_engines(configs: list[Config]) -> list:
     """One engine per config: members that share an architecture train as one batch.
@@ -276,7 +277,7 @@ def run_compare(
     ctx = get_context("spawn")
     pooled = workers > 1 and len(groups) > 1
     stop = ctx.Event() if pooled else threading.Event()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop.set):
         if progress is not None:  # said once a signal stops the members in order
             progress.write(f"training {len(configs)} variants of {key} in {len(groups)} "
                            f"batch{'es' if len(groups) > 1 else ''}\n")
@@ -304,8 +305,6 @@ def run_compare(
         _write_csv(csv_path, key, configs, per_member)
     stopped = [r["stopped"] for r in per_member if r["stopped"] is not None]
     if stopped:
-        from .fixed import Interrupted
-
         raise Interrupted(min(stopped))  # the CSV holds what was done
     runs = []
     for c, r in zip(configs, per_member):
@@ -387,18 +386,3 @@ def _write_csv(path: Path, key: str, configs: list[Config], per_member: list) ->
             writer = MetricsCsv(handle, lead=("variant", label(key, c)), header=i == 0)
             for steps_cols, measured in r["rows"]:
                 writer.write(steps_cols, measured)
-
-
-@contextmanager
-def _stop_on_signals(stop):
-    """Ctrl+C and SIGTERM set ``stop`` (main thread only); the members end after their step."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handler = lambda signum, frame: stop.set()  # noqa: E731
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)

@@ -15,7 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 from ganviz.core.config import Config
 from ganviz.core.events import Diverged, Finished, Started, Stopped
@@ -101,7 +101,7 @@ def run_fixed(
         events = train(config, inbox, schedule=Schedule.every_steps(every),
                        policy=DivergencePolicy(on_divergence="stop"), max_steps=start + steps,
                        state=state, engine=engine)
-        with _stop_on_signals(inbox):
+        with stop_on_signals(inbox.stop):
             for event in events:
                 snap = event.snapshot
                 if isinstance(event, Started) and csv_path is not None:
@@ -152,12 +152,12 @@ def _save(path: Path | None, engine, preset: str, history: History) -> None:
 
 
 @contextmanager
-def _stop_on_signals(inbox: Inbox):
-    """Ctrl+C and SIGTERM ask the loop to stop after the current iteration (main thread only)."""
+def stop_on_signals(stop: Callable[[], None]):
+    """Ctrl+C and SIGTERM call ``stop`` (main thread only): the loops end after their step."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handler = lambda signum, frame: inbox.stop()  # noqa: E731
+    handler = lambda signum, frame: stop()  # noqa: E731
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
