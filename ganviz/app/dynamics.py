@@ -320,14 +320,7 @@ class DynamicsLab(QWidget):
         row.addWidget(self.vary)
         row.addWidget(QLabel("values"))
         row.addWidget(self.values, 1)
-        box = QVBoxLayout()
-        box.setContentsMargins(0, 4, 0, 0)
-        box.addLayout(row)
-        box.addWidget(self.multiples_message)
-        box.addWidget(self.multiples, 1)
-        tab = QWidget()
-        tab.setLayout(box)
-        return tab
+        return _tab(row, self.multiples_message, self.multiples)
 
     def _on_vary(self, key: str) -> None:
         self.values.setText(MULTIPLES[key])
@@ -391,14 +384,7 @@ class DynamicsLab(QWidget):
         row.addWidget(QLabel("eigenvalues (large nets)"))
         row.addWidget(self.eigen_k)
         row.addStretch(1)
-        box = QVBoxLayout()
-        box.setContentsMargins(0, 4, 0, 0)
-        box.addLayout(row)
-        box.addWidget(self.live_status)
-        box.addWidget(self.live, 1)
-        tab = QWidget()
-        tab.setLayout(box)
-        return tab
+        return _tab(row, self.live_status, self.live)
 
     def _on_new_run(self, snap) -> None:
         """A new run: its rotation history starts afresh."""
@@ -558,3 +544,15 @@ def run_lab(game: dyn.Game, start, steps: int, qt_args: list[str], *,
             return 1
     lab.close()
     return 0
+
+
+def _tab(row: QHBoxLayout, line: QWidget, body: QWidget) -> QWidget:
+    """A lab tab: a row of settings, a line of text under it, then what it draws."""
+    box = QVBoxLayout()
+    box.setContentsMargins(0, 4, 0, 0)
+    box.addLayout(row)
+    box.addWidget(line)
+    box.addWidget(body, 1)
+    tab = QWidget()
+    tab.setLayout(box)
+    return tab
