@@ -149,6 +149,24 @@ def test_a_comparison_preset_opens_its_variants_and_controls_spare_the_key(qtbot
     assert [s.config["k"] for s in c.latest] == list(c.values)
 
 
+def test_the_small_multiples_draw_their_fields_over_the_shown_rectangle(qtbot, make_window):
+    # The panels' axes are linked: the first one's rectangle reaches every member's probe.
+    window = make_window(SMALL)
+    window.controller.compare("k=1,2")
+    c = window.controller.comparison
+    qtbot.waitUntil(lambda: all(s is not None for s in c.latest), timeout=30_000)
+    window.controller.pause()
+    wide = ((-9.0, 9.0), (-5.0, 5.0))
+    window.multiples.views[0].view_changed.emit(wide)
+    window.controller.step()
+
+    def over_wide():
+        return all(s is not None and s.xs[0] <= -9.0 + 1e-9 and s.xs[-1] >= 9.0 - 1e-9
+                   and s.ys[0] <= -5.0 + 1e-9 and s.ys[-1] >= 5.0 - 1e-9 for s in c.latest)
+
+    qtbot.waitUntil(over_wide, timeout=30_000)
+
+
 def test_over_seeds_the_window_draws_a_raster_and_the_mean_and_standard_error(qtbot, make_window):
     from ganviz.views.multiples import mean_se_text
 

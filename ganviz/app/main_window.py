@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         p.arrow_gain_changed.connect(self.view2d.set_arrow_gain)
         p.contrast_changed.connect(self.view2d.set_contrast)
         p.heatmap_changed.connect(self.view2d.set_heatmap)
-        for view in (self.view1d, self.view2d):  # the fields are drawn over what is shown
+        for view in (self.view1d, self.view2d, self.multiples):  # fields drawn over what is shown
             view.view_changed.connect(c.set_view)
         c.message.connect(self.show_message)
         c.config_changed.connect(self.on_config)

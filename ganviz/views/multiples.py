@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
@@ -59,6 +59,10 @@ def mean_se_text(values, what: str = "modes captured") -> str:
 class Multiples(QWidget):
     """One data view per variant, titled by its value, axes linked to the first."""
 
+    #: The rectangle every panel shows (their axes are linked), as the single views send
+    #: it: the members draw their fields over it.
+    view_changed = Signal(object)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.grid = QGridLayout(self)
@@ -95,6 +99,8 @@ class Multiples(QWidget):
             if self.views:  # linked axes: the same x (and y) range in every panel
                 view.plot.setXLink(self.views[0].plot)
                 view.plot.setYLink(self.views[0].plot)
+            else:
+                view.view_changed.connect(self.view_changed)
             view.legend.setVisible(i == 0)  # one legend explains every panel
             view.plot.setTitle(None)  # the panel's title is its value
             for key, on in self._layers.items():
