@@ -167,6 +167,18 @@ def test_the_small_multiples_draw_their_fields_over_the_shown_rectangle(qtbot, m
     qtbot.waitUntil(over_wide, timeout=30_000)
 
 
+def test_a_finished_comparison_is_drawn_again_over_a_new_rectangle(qtbot, make_window):
+    window = make_window(SMALL, max_steps=20)
+    window.controller.compare("k=1,2")
+    qtbot.waitUntil(lambda: _all_finished(window), timeout=30_000)
+    c = window.controller.comparison
+    wide = ((-11.0, 11.0), (-6.0, 6.0))
+    window.multiples.views[0].view_changed.emit(wide)
+    qtbot.waitUntil(lambda: all(s.xs[0] <= -11.0 + 1e-9 and s.ys[-1] >= 6.0 - 1e-9
+                                for s in c.latest), timeout=30_000)
+    assert [s.step for s in c.latest] == [20, 20]
+
+
 def test_over_seeds_the_window_draws_a_raster_and_the_mean_and_standard_error(qtbot, make_window):
     from ganviz.views.multiples import mean_se_text
 

@@ -47,7 +47,7 @@ class Host:
         self._engine = None  # the last run's engine, for state requests after it ended
         self._failed = ""  # why the last run has no sane state ("" when it has one)
         self._spectrum: threading.Thread | None = None  # the spectrum being computed, if any
-        self._idle_probe = None  # measures the ended run for a window that changed its view
+        self._idle_probes = []  # measure the ended run for a window that changed its view
 
     def command(self, cmd) -> None:
         """Obey one command; safe from any thread."""
@@ -127,18 +127,22 @@ class Host:
             self._fail(start, exc, "the run")
 
     def _redraw(self, view) -> None:
-        """A snapshot of the ended run's engine with its fields over ``view`` (Probe.set_view)."""
+        """Snapshots of the ended run's engine (each member's, for a comparison) with their
+        fields over ``view`` (Probe.set_view)."""
         from ganviz.core.events import Snapshotted
         from ganviz.core.probe import Probe, build_snapshot
 
         engine = self._engine
-        if engine is None or self._failed or hasattr(engine, "engines"):
-            return  # no run, or a comparison (its members keep their last pictures)
-        if getattr(self._idle_probe, "engine", None) is not engine:
-            self._idle_probe = Probe(engine)  # the run's fixed batches: the same points
-        self._idle_probe.set_view(view)
-        self._emit(Snapshotted(self._run_id, build_snapshot(
-            engine, self._idle_probe, self._run_id, 0.0, engine.drain(), force=True)))
+        if engine is None or self._failed:
+            return
+        members = list(enumerate(engine.engines)) if hasattr(engine, "engines") else [(-1, engine)]
+        if [p.engine for p in self._idle_probes] != [e for _, e in members]:
+            # The run's fixed batches: the same points as its last pictures.
+            self._idle_probes = [Probe(e) for _, e in members]
+        for (i, e), probe in zip(members, self._idle_probes):
+            probe.set_view(view)
+            self._emit(Snapshotted(self._run_id, build_snapshot(
+                e, probe, self._run_id, 0.0, e.drain(), force=True), member=i))
 
     def _run_comparison(self, start: Start, inbox: Inbox) -> None:
         """The members of a comparison in lockstep (:class:`~ganviz.runner.compare.Lockstep`)."""
