@@ -1,5 +1,6 @@
 """Shared test setup: Qt runs offscreen (no display needed), one torch thread."""
 
+import gc
 import os
 
 # Before anything imports PySide6: the GUI tests need no display.
@@ -8,6 +9,21 @@ os.environ.setdefault("GANVIZ_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Collect a test's cyclic garbage here, on the GUI thread, once it let go of it.
+
+    A window turns automatic collection off (ganviz.qt.collector): otherwise
+    the next test's training thread could be the one to destroy this test's
+    Qt objects, which can deadlock the process. After ``yield`` pytest has
+    dropped the test's fixtures and arguments.
+    """
+    try:
+        return (yield)
+    finally:
+        gc.collect()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -176,6 +176,38 @@ def test_close_while_training_ends_the_run_and_its_process(qtbot, make_window, m
         assert not transport._process.is_alive()
 
 
+def test_qt_objects_in_garbage_cycles_die_on_the_gui_thread_not_a_busy_other_one(qtbot):
+    """A worker keeps cyclic garbage collection on the GUI thread: a Qt object in a cycle
+    outlives a background thread's allocations (which would collect it there otherwise)
+    and dies when the GUI thread's event loop collects."""
+    import threading
+    import weakref
+
+    from PySide6.QtCore import QObject
+
+    from ganviz.qt.worker import Worker
+
+    worker = Worker(supervisor=None)
+    died_in = []
+    obj = QObject()
+    obj.me = obj  # a cycle: only the cyclic collector frees it (and its C++ object)
+    alive = weakref.ref(obj, lambda _: died_in.append(threading.current_thread().name))
+    del obj
+
+    def allocate() -> None:  # as training or the event reader does: thousands of containers
+        for _ in range(200):
+            junk = [[i] for i in range(1000)]
+            del junk
+
+    busy = threading.Thread(target=allocate, name="busy")
+    busy.start()
+    busy.join()
+    assert died_in == []
+    qtbot.waitUntil(lambda: bool(died_in), timeout=10_000)
+    assert died_in == ["MainThread"] and alive() is None
+    worker.deleteLater()
+
+
 def test_a_killed_training_process_is_noticed_and_play_starts_a_new_one(qtbot, make_window):
     window = make_window(mode="process")
     _wait_step(qtbot, window, 5, timeout=30_000)
