@@ -180,6 +180,7 @@ def test_qt_objects_in_garbage_cycles_die_on_the_gui_thread_not_a_busy_other_one
     """A worker keeps cyclic garbage collection on the GUI thread: a Qt object in a cycle
     outlives a background thread's allocations (which would collect it there otherwise)
     and dies when the GUI thread's event loop collects."""
+    import gc
     import threading
     import weakref
 
@@ -203,7 +204,11 @@ def test_qt_objects_in_garbage_cycles_die_on_the_gui_thread_not_a_busy_other_one
     busy.start()
     busy.join()
     assert died_in == []
+    # Live objects past the threshold at which automatic collection would have run: the
+    # GUI thread's collector collects on its next tick.
+    keep = [[] for _ in range(2 * gc.get_threshold()[0])]
     qtbot.waitUntil(lambda: bool(died_in), timeout=10_000)
+    del keep
     assert died_in == ["MainThread"] and alive() is None
     worker.deleteLater()
 
