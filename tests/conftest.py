@@ -11,19 +11,21 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 
+# Cyclic garbage is collected on this (the GUI) thread only, from the start, as the app
+# does once a window trains (ganviz.qt.collector): otherwise a test's training thread could
+# be the one to destroy an earlier test's Qt objects, which can deadlock the process.
+gc.disable()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """Collect a test's cyclic garbage here, on the GUI thread, once it let go of it.
+    """After each test (its fixtures and arguments dropped), collect what is due, here."""
+    from ganviz.qt.collector import collect_due
 
-    A window turns automatic collection off (ganviz.qt.collector): otherwise
-    the next test's training thread could be the one to destroy this test's
-    Qt objects, which can deadlock the process. After ``yield`` pytest has
-    dropped the test's fixtures and arguments.
-    """
     try:
         return (yield)
     finally:
-        gc.collect()
+        collect_due()
 
 
 @pytest.fixture(autouse=True, scope="session")

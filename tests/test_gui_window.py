@@ -188,29 +188,34 @@ def test_qt_objects_in_garbage_cycles_die_on_the_gui_thread_not_a_busy_other_one
 
     from ganviz.qt.worker import Worker
 
-    worker = Worker(supervisor=None)
-    died_in = []
-    obj = QObject()
-    obj.me = obj  # a cycle: only the cyclic collector frees it (and its C++ object)
-    alive = weakref.ref(obj, lambda _: died_in.append(threading.current_thread().name))
-    del obj
+    gc.enable()  # as in a fresh process (the tests keep it off: conftest.py)
+    try:
+        worker = Worker(supervisor=None)
+        assert not gc.isenabled()
+        died_in = []
+        obj = QObject()
+        obj.me = obj  # a cycle: only the cyclic collector frees it (and its C++ object)
+        alive = weakref.ref(obj, lambda _: died_in.append(threading.current_thread().name))
+        del obj
 
-    def allocate() -> None:  # as training or the event reader does: thousands of containers
-        for _ in range(200):
-            junk = [[i] for i in range(1000)]
-            del junk
+        def allocate() -> None:  # as training or the event reader does: many containers
+            for _ in range(200):
+                junk = [[i] for i in range(1000)]
+                del junk
 
-    busy = threading.Thread(target=allocate, name="busy")
-    busy.start()
-    busy.join()
-    assert died_in == []
-    # Live objects past the threshold at which automatic collection would have run: the
-    # GUI thread's collector collects on its next tick.
-    keep = [[] for _ in range(2 * gc.get_threshold()[0])]
-    qtbot.waitUntil(lambda: bool(died_in), timeout=10_000)
-    del keep
-    assert died_in == ["MainThread"] and alive() is None
-    worker.deleteLater()
+        busy = threading.Thread(target=allocate, name="busy")
+        busy.start()
+        busy.join()
+        assert died_in == []
+        # Live objects past the threshold at which automatic collection would have run:
+        # the GUI thread's collector collects on its next tick.
+        keep = [[] for _ in range(2 * gc.get_threshold()[0])]
+        qtbot.waitUntil(lambda: bool(died_in), timeout=10_000)
+        del keep
+        assert died_in == ["MainThread"] and alive() is None
+        worker.deleteLater()
+    finally:
+        gc.disable()
 
 
 def test_a_killed_training_process_is_noticed_and_play_starts_a_new_one(qtbot, make_window):

@@ -10,28 +10,48 @@ and which can deadlock the process: the collecting thread holds the GIL while
 it waits for a Qt lock that the GUI thread holds while it waits for the GIL.
 
 :func:`collect_on_gui_thread` turns automatic collection off and lets a
-timer of the GUI thread collect each generation when automatic collection
-would have (pyqtgraph's ``GarbageCollector``).
+timer of the GUI thread collect what automatic collection would have
+(:func:`collect_due`), as pyqtgraph's ``GarbageCollector`` does.
 """
 
 from __future__ import annotations
 
 import gc
 
-_collector = None
+#: How often the GUI thread looks for garbage due, ms.
+INTERVAL_MS = 1000
+
+_timer = None
 
 
-def collect_on_gui_thread(interval: float = 1.0) -> None:
-    """From now on, collect cyclic garbage on the GUI thread only, every ``interval`` s.
+def collect_due() -> int:
+    """Collect the generations whose thresholds were passed, as automatic collection would.
+
+    Returns
+    -------
+    int
+        Unreachable objects found (0 when no generation was due).
+    """
+    t0, t1, t2 = gc.get_threshold()
+    c0, c1, c2 = gc.get_count()
+    if c0 <= t0:
+        return 0
+    return gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
+
+
+def collect_on_gui_thread() -> None:
+    """From now on, collect cyclic garbage on the GUI thread only.
 
     Call it from the GUI thread once a ``QApplication`` exists; later calls
-    do nothing. For the rest of the process automatic collection stays off,
-    so code that keeps no event loop running (a test between windows) calls
-    ``gc.collect()`` itself.
+    only make sure automatic collection is still off. For the rest of the
+    process, garbage is collected while the event loop runs; code that runs
+    none for long (a test between windows) calls :func:`collect_due` itself.
     """
-    global _collector
-    if _collector is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
+    global _timer
+    if _timer is None:
+        from PySide6.QtCore import QCoreApplication, QTimer
 
-        _collector = GarbageCollector(interval=interval)
-    gc.disable()  # again, should anything have turned it back on
+        _timer = QTimer(QCoreApplication.instance())
+        _timer.timeout.connect(collect_due)
+        _timer.start(INTERVAL_MS)
+    gc.disable()
