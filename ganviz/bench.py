@@ -305,12 +305,17 @@ class GuiBenchError(RuntimeError):
     """The app could not be measured (no snapshot came, the run failed); says why."""
 
 
-#: The app's worker modes and drawing on/off, in the order the bench measures them.
-GUI_CASES = (("process", True), ("process", False), ("thread", True), ("thread", False))
+#: The comparison the bench trains in the window: 4 variants, drawn as 4 small multiples
+#: (lr_g differs, so that the latency trials can still change lr_d).
+GUI_COMPARE = "lr_g=0.001,0.002,0.0005,0.00025"
+#: The app's worker modes, drawing on/off and comparison, in the order the bench measures them.
+GUI_CASES = (("process", True, None), ("process", False, None), ("thread", True, None),
+             ("thread", False, None), ("process", True, GUI_COMPARE))
 
 
 def measure_gui(config: Config, mode: str = "process", draw: bool = True, seconds: float = 6.0,
-                tiny: bool = False, windows: int = 5, latency_trials: int = 5) -> dict:
+                tiny: bool = False, windows: int = 5, latency_trials: int = 5,
+                compare: str | None = None) -> dict:
     """The app offscreen, as ``python main.py`` opens it, with one worker mode.
 
     Opens :class:`ganviz.app.main_window.MainWindow` (``QT_QPA_PLATFORM=offscreen``
@@ -322,6 +327,9 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
     With drawing on it then changes ``lr_d`` the way a slider does
     (``MainWindow.on_params`` in the GUI thread) and times until a snapshot
     carrying the new value reaches the GUI thread, ``latency_trials`` times.
+    With ``compare`` (``KEY=V1,V2,...``) the window trains that comparison
+    and draws it as small multiples; the training rate is then the first
+    variant's, and ``panels_per_s`` counts the panels drawn (all variants).
 
     Returns
     -------
@@ -331,8 +339,9 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
         without drawing), ``draw_ms`` (median time of one frame's drawing),
         ``snapshots_per_s``, ``latency_ms`` (median; ``latency_max_ms`` the
         worst; None without drawing), ``startup_s`` (window to first
-        snapshot) and ``child_peak_rss_mib`` (the training process's peak
-        memory, process mode).
+        snapshot), ``child_peak_rss_mib`` (the training process's peak
+        memory, process mode) and, for a comparison, ``members`` and
+        ``panels_per_s``.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
@@ -360,6 +369,8 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
             if not isinstance(event, SNAPSHOT_EVENTS):
                 return
             snap = event.snapshot
+            if event.member > 0:  # a comparison: the first variant's clock
+                return
             self.snaps.append((time.perf_counter(), snap.step, snap.config.get("lr_d")))
             if self.loop is not None and self.until is not None and self.until(snap):
                 self.loop.quit()
@@ -377,19 +388,28 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
     rec = Recorder()
     window = MainWindow(config, None, mode=mode, draw=draw)
     frames: list[float] = []  # seconds of each drawn frame
-    draw_now = window.draw
+    panels = [0]  # panels of the small multiples drawn
+    name = "draw" if compare is None else "draw_comparison"
+    draw_now, panel_now = getattr(window, name), window.multiples.draw
 
-    def timed_draw(snap) -> None:
+    def timed_draw(*args) -> None:
         t = time.perf_counter()
-        draw_now(snap)
+        draw_now(*args)
         frames.append(time.perf_counter() - t)
 
-    window.draw = timed_draw
+    def counted_panel(*args) -> None:
+        panels[0] += 1
+        panel_now(*args)
+
+    setattr(window, name, timed_draw)
+    window.multiples.draw = counted_panel
     try:
         window.show()
         t_open = time.perf_counter()
         window.start()
         window.controller.worker.event.connect(rec.on_event)
+        if compare is not None and not window.controller.compare(compare):
+            raise GuiBenchError(f"the comparison {compare!r} was refused: {window.banner.text()}")
         deadline = t_open + 120
         while not rec.snaps and not rec.failed and time.perf_counter() < deadline:
             spin(100, until=lambda snap: True)
@@ -397,10 +417,10 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
             raise GuiBenchError(f"the app produced no snapshot: {rec.failed or 'timed out'}")
         startup = rec.snaps[0][0] - t_open
         spin(300 if tiny else 1500)  # warm-up: first frames, caches, the child's first steps
-        rates, fps, sps = [], [], []
+        rates, fps, sps, pps = [], [], [], []
         n_windows = 2 if tiny else windows
         for _ in range(n_windows):
-            t0, i0, f0 = time.perf_counter(), len(rec.snaps), len(frames)
+            t0, i0, f0, p0 = time.perf_counter(), len(rec.snaps), len(frames), panels[0]
             spin(1000 * seconds / n_windows)
             t1 = time.perf_counter()
             got = rec.snaps[i0:]
@@ -408,6 +428,7 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
                 rates.append((got[-1][1] - got[0][1]) / (got[-1][0] - got[0][0]))
             fps.append((len(frames) - f0) / (t1 - t0))
             sps.append(len(got) / (t1 - t0))
+            pps.append((panels[0] - p0) / (t1 - t0))
         if rec.failed:
             raise GuiBenchError(f"the run failed: {rec.failed}")
         latencies = []
@@ -436,6 +457,9 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
             "latency_max_ms": round(max(latencies), 1) if latencies else None,
             "startup_s": round(startup, 2),
             "child_peak_rss_mib": _children_peak_rss_mib(),
+            **({} if compare is None else {
+                "members": len(window.controller.comparison.values),
+                "panels_per_s": round(statistics.median(pps), 1)}),
         }
     finally:
         window.close()
@@ -443,20 +467,27 @@ def measure_gui(config: Config, mode: str = "process", draw: bool = True, second
         app.processEvents()
 
 
+def _gui_case(mode: str, draw: bool, comparison: str | None = None) -> str:
+    """A row's name: ``process, on``; ``process, on, 4 variants`` for a comparison."""
+    name = f"{mode}, {'on' if draw else 'off'}"
+    return name if comparison is None else f"{name}, {len(comparison.split(','))} variants"
+
+
 def gui_rows(config: Config, seconds: float = 6.0, tiny: bool = False, cases=GUI_CASES) -> tuple[list, str]:
-    """:func:`measure_gui` for each (worker mode, drawing) in ``cases``.
+    """:func:`measure_gui` for each (worker mode, drawing, comparison) in ``cases``.
 
     Returns the rows measured and a note ("" when every case was measured;
     otherwise why one was not: the app cannot be imported, a run failed).
     """
     rows, notes = [], []
-    for mode, draw in cases:
+    for mode, draw, comparison in cases:
         try:
-            rows.append(measure_gui(config, mode, draw, seconds=seconds, tiny=tiny))
+            rows.append(measure_gui(config, mode, draw, seconds=seconds, tiny=tiny,
+                                    compare=comparison))
         except ImportError as exc:
             return rows, f"the app cannot be imported: {exc}"
         except GuiBenchError as exc:
-            notes.append(f"{mode}, drawing {'on' if draw else 'off'}: {exc}")
+            notes.append(f"{_gui_case(mode, draw, comparison)}: {exc}")
     return rows, "; ".join(notes)
 
 
@@ -678,7 +709,7 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
     if gui:
         result["gui"], result["gui_note"] = gui_rows(config, seconds=p["gui_seconds"], tiny=tiny)
         for row in result["gui"]:
-            if row.get("steps_per_s"):
+            if row.get("steps_per_s") and "members" not in row:  # a comparison: per variant
                 row["ratio"] = round(row["steps_per_s"] / ref, 3)
     result["load"] = None
     if load:
@@ -687,8 +718,10 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
     result["thread_difference"] = thread_difference(
         config, max(2, result["reference"]["threads"]), steps=50 if tiny else 200)
     result["probe"] = probe_costs(config, repeats=2 if tiny else 7)
-    # The app's default: the worker in a process, drawing.
-    g = next((r for r in result["gui"] if r["worker"] == "process" and r["draw"]), {})
+    # The app's default: the worker in a process, drawing (one run; and a comparison).
+    g = next((r for r in result["gui"] if r["worker"] == "process" and r["draw"]
+              and "members" not in r), {})
+    gc_ = next((r for r in result["gui"] if "members" in r), {})
     result["ratios"] = {
         "engine/reference": result["engine"]["ratio"],
         "engine_live/reference": result["engine_live"]["ratio"],
@@ -699,6 +732,8 @@ def run(config: Config = BENCH_CONFIG, tiny: bool = False, gui: bool = True, loa
         "engine/reference >= 2.0": result["engine"]["ratio"] >= 2.0,
         "gui/reference >= 1.0": None if not g.get("ratio") else g["ratio"] >= 1.0,
         "gui frames/s >= 30": None if not g.get("frames_per_s") else g["frames_per_s"] >= 30,
+        "gui frames/s >= 30 with 4 small multiples": (
+            None if not gc_.get("frames_per_s") else gc_["frames_per_s"] >= 30),
         "latency <= 100 ms": None if g.get("latency_ms") is None else g["latency_ms"] <= 100,
         "engine keeps >= 30% under load 3": (
             kept["engine"] >= 0.3 if kept and result["load"]["processes"] >= 3 else None),
@@ -888,13 +923,17 @@ def format_table(result: dict) -> str:
         f"{100 * live_['measure_share']:.0f}% of wall time outside training steps"
     )
     lines.append("")
-    lines.append(f"{'gui (worker, drawing)':24s} {'it/s':>9s} {'frames/s':>9s} {'draw ms':>8s} "
+    lines.append(f"{'gui (worker, drawing)':28s} {'it/s':>9s} {'frames/s':>9s} {'draw ms':>8s} "
                  f"{'latency ms':>11s} {'start s':>8s} {'x reference':>12s}")
     for g in result["gui"]:
+        name = g["worker"] + (", on" if g["draw"] else ", off")
+        if "members" in g:  # it/s: each variant's; panels: all variants' panels drawn per s
+            name += f", {g['members']} variants"
         lines.append(
-            f"{g['worker'] + (', on' if g['draw'] else ', off'):24s} {_num(g['steps_per_s'])} "
+            f"{name:28s} {_num(g['steps_per_s'])} "
             f"{_num(g['frames_per_s'])} {_num(g['draw_ms'], '8.2f')} {_num(g['latency_ms'], '11.1f')} "
             f"{_num(g['startup_s'], '8.2f')} {_num(g.get('ratio'), '12.2f')}"
+            + (f"  ({g['panels_per_s']} panels/s)" if "members" in g else "")
         )
     if result["gui_note"]:
         lines.append(f"gui: {result['gui_note']}")

@@ -221,10 +221,16 @@ def test_tiny_bench_under_load(loads, monkeypatch):
 def test_tiny_gui_bench(qapp):
     """The app offscreen, briefly, its worker in a thread (no child process to start)."""
     rows, note = bench.gui_rows(SMALL, seconds=0.6, tiny=True,
-                                cases=(("thread", True), ("thread", False)))
+                                cases=(("thread", True, None), ("thread", False, None),
+                                       ("thread", True, "lr_g=0.001,0.002,0.004")))
     assert note == ""
-    assert [(g["worker"], g["draw"]) for g in rows] == [("thread", True), ("thread", False)]
-    on, off = rows
+    assert [(g["worker"], g["draw"]) for g in rows] == [("thread", True), ("thread", False),
+                                                        ("thread", True)]
+    on, off, compared = rows
+    # the comparison: 3 panels drawn, the first variant's training rate
+    assert compared["members"] == 3 and "members" not in on
+    for key in ("steps_per_s", "frames_per_s", "panels_per_s", "latency_ms"):
+        assert positive(compared[key]), key
     for key in ("steps_per_s", "frames_per_s", "draw_ms", "snapshots_per_s", "latency_ms"):
         assert positive(on[key]), key
     assert on["latency_max_ms"] >= on["latency_ms"]
