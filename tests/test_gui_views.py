@@ -536,3 +536,37 @@ def test_event_labels_stay_inside_and_do_not_cover_each_other(qtbot, pg_style):
     assert labels[0].anchors[0] == (0, 0) and labels[1].anchors[0] == (1, 0)
     assert labels[0].orthoPos == 0.97 and labels[1].orthoPos < 0.97
 
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_linked_panels_show_one_range_that_takes_in_every_panels_samples(qtbot, pg_style, dim):
+    """Small multiples: one range for all panels, the union of what each panel's samples
+    need, and it stays put while they are drawn again (no panel pulls it back to its own)."""
+    from dataclasses import replace
+
+    from ganviz.views.multiples import Multiples
+
+    grid = Multiples()
+    qtbot.addWidget(grid)
+    grid.resize(900, 500)
+    grid.show()
+    grid.set_members(dim, ["left", "right"])
+    rng = np.random.default_rng(0)
+    shift = np.zeros(dim)
+    shift[0] = 1.0
+    snaps = [replace(make_snapshot(dim), fake=rng.normal(size=(64, dim)) * 0.2 + s * shift)
+             for s in (-6.0, 7.0)]  # one panel's samples left of the grid, the other's right
+    changes = []
+    grid.views[0].plot.vb.sigRangeChanged.connect(lambda *_: changes.append(1))
+    for i, snap in enumerate(snaps):
+        grid.draw(i, snap)
+    for view in grid.views:
+        x0, x1 = view.plot.vb.viewRange()[0]
+        assert x0 <= -6.0 and x1 >= 7.0, (x0, x1)  # both panels' samples are in view
+    shown = [v.plot.vb.viewRange() for v in grid.views]
+    changes.clear()
+    for _ in range(3):  # drawn again and again: the range stays
+        for i, snap in enumerate(snaps):
+            grid.draw(i, replace(snap, step=snap.step + 1))
+    assert changes == []
+    assert [v.plot.vb.viewRange() for v in grid.views] == shown

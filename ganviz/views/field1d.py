@@ -175,6 +175,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._extent = None  # (x0, x1) of the target: where the view starts
         self._xrange = None  # (x0, x1) shown: the extent, grown to take in the samples
         self._sent_view = None
+        self.shared = None  # linked panels' SharedRange (views.multiples): it sets the ranges
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(VIEW_SETTLE_MS)
@@ -198,10 +199,37 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self._sent_view = rect
             self.view_changed.emit(rect)
 
+    def _leads(self) -> bool:
+        """Whether this view sets its own ranges (not a linked panel after the first)."""
+        return self.shared is None or self.shared.leads(self)
+
     def _set_xrange(self, x0: float, x1: float) -> None:
         self._xrange = (x0, x1)
-        self.plot.setXRange(x0, x1, padding=0.0)
-        self.plot.disableAutoRange(axis="x")
+        if self._leads():
+            self.plot.setXRange(x0, x1, padding=0.0)
+            self.plot.disableAutoRange(axis="x")
+
+    def apply_range(self, kind: str, want) -> None:
+        """Show ``want`` if the view must change. ``kind`` "x": (x0, x1), grown at once and
+        shrunk once the view is SHRINK_AT times wider than needed; "y": the left axis' top,
+        changed only when it must (no jitter)."""
+        if kind == "x":
+            v0, v1 = self._xrange or self._extent
+            inside = v0 <= want[0] and want[1] <= v1
+            if not inside or (v1 - v0) > SHRINK_AT * (want[1] - want[0]):
+                self._set_xrange(*want)
+        elif self._ymax is None or want > self._ymax or want < 0.7 * self._ymax:
+            self._ymax = want
+            if self._leads():
+                self.plot.setYRange(0.0, want, padding=0.0)
+                self.plot.disableAutoRange(axis="y")
+
+    def adopt_range(self, kind: str, leader) -> None:
+        """Take the range ``leader`` (the first of linked panels) decided."""
+        if kind == "x":
+            self._xrange = leader._xrange
+        else:
+            self._ymax = leader._ymax
 
     def _follow_samples(self, x: np.ndarray) -> None:
         """Grow the x range to take in the generated samples, within EXTEND_MAX times the
@@ -214,10 +242,10 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         lo, hi = np.percentile(x, [1, 99])
         pad = 0.05 * span
         want = (max(min(e0, lo - pad), mid - reach), min(max(e1, hi + pad), mid + reach))
-        v0, v1 = self._xrange or self._extent
-        inside = v0 <= want[0] and want[1] <= v1
-        if not inside or (v1 - v0) > SHRINK_AT * (want[1] - want[0]):
-            self._set_xrange(*want)
+        if self.shared is not None:  # linked panels: one range takes in every panel's samples
+            self.shared.want(self, "x", want)
+        else:
+            self.apply_range("x", want)
 
     def _sync_views(self) -> None:
         self.dview.setGeometry(self.plot.vb.sceneBoundingRect())
@@ -392,10 +420,10 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         top = float(np.nanmax(snap.p_data)) if snap.p_data is not None else 1.0
         peak = float(np.nanmax(snap.p_g)) if np.isfinite(snap.p_g).any() else 0.0
         want = HEADROOM * max(1.05 * top, min(1.05 * peak, PEAK_CAP * top))
-        if self._ymax is None or want > self._ymax or want < 0.7 * self._ymax:
-            self._ymax = want
-            self.plot.setYRange(0.0, want, padding=0.0)
-            self.plot.disableAutoRange(axis="y")
+        if self.shared is not None:  # linked panels: room for every panel's densities
+            self.shared.want(self, "y", want)
+        else:
+            self.apply_range("y", want)
         cap = self._ymax / HEADROOM
         if peak > cap * 1.02 and snap.xs is not None:  # cut by the axis: say how high it is
             at = float(snap.xs[int(np.nanargmax(snap.p_g))])

@@ -372,6 +372,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._grid_range = None  # ((x0, x1), (y0, y1)) of the target's extent
         self._view_range = None  # what the view shows now (the grid, or grown)
         self._sent_view = None  # the visible rectangle last sent to the run
+        self.shared = None  # linked panels' SharedRange (views.multiples): it sets the range
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(VIEW_SETTLE_MS)
@@ -573,6 +574,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         data the legend hid modes (the top of ring8 at 1280x720)."""
         (x0, x1), (y0, y1) = rng
         self._view_range = rng
+        if self.shared is not None and not self.shared.leads(self):
+            return  # a linked panel: the first panel's range is shown here too
         vb_h = self.plot.vb.height()
         share = 0.0
         if vb_h > 0 and self.legend.isVisible():
@@ -606,15 +609,10 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         pad = 0.05 * span
         want = ((max(min(gx0, lo[0] - pad), cx - reach), min(max(gx1, hi[0] + pad), cx + reach)),
                 (max(min(gy0, lo[1] - pad), cy - reach), min(max(gy1, hi[1] + pad), cy + reach)))
-        (vx0, vx1), (vy0, vy1) = self._view_range or self._grid_range
-        # Grow at once; shrink back only when the view is SHRINK_AT times larger than needed
-        # in one direction (no jitter while the samples move about inside).
-        inside = (vx0 <= want[0][0] and want[0][1] <= vx1 and vy0 <= want[1][0]
-                  and want[1][1] <= vy1)
-        roomy = ((vx1 - vx0) > SHRINK_AT * (want[0][1] - want[0][0])
-                 or (vy1 - vy0) > SHRINK_AT * (want[1][1] - want[1][0]))
-        if not inside or roomy:
-            self._set_view(want)
+        if self.shared is not None:  # linked panels: one range takes in every panel's samples
+            self.shared.want(self, "xy", want)
+        else:
+            self.apply_range("xy", want)
         # Off the plot is off what is shown: the aspect-locked plot shows more than asked.
         (vx0, vx1), (vy0, vy1) = self.visible_rect()
         out = ((finite[:, 0] < vx0) | (finite[:, 0] > vx1)
@@ -636,6 +634,22 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                              0.0 if ey >= vy1 - 0.1 * (vy1 - vy0) else 0.5))
         self.edge.setPos(ex, ey)
         self.edge.setVisible(True)
+
+    def apply_range(self, kind: str, want) -> None:
+        """Show ``want`` (``kind`` "xy": ((x0, x1), (y0, y1))) if the view must change: grow at
+        once; shrink back only when the view is SHRINK_AT times larger than needed in one
+        direction (no jitter while the samples move about inside)."""
+        (vx0, vx1), (vy0, vy1) = self._view_range or self._grid_range
+        inside = (vx0 <= want[0][0] and want[0][1] <= vx1 and vy0 <= want[1][0]
+                  and want[1][1] <= vy1)
+        roomy = ((vx1 - vx0) > SHRINK_AT * (want[0][1] - want[0][0])
+                 or (vy1 - vy0) > SHRINK_AT * (want[1][1] - want[1][0]))
+        if not inside or roomy:
+            self._set_view(want)
+
+    def adopt_range(self, kind: str, leader) -> None:
+        """Take the range ``leader`` (the first of linked panels) decided."""
+        self._view_range = leader._view_range
 
     def _draw_arrows(self, snap) -> None:
         if not self.visible["arrows"] or snap.fake is None or snap.fake_grad is None:

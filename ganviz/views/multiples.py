@@ -56,6 +56,49 @@ def mean_se_text(values, what: str = "modes captured") -> str:
     return f"{what}: {a.mean():.1f} \u00b1 {se:.1f} (s.e. over {len(a)} seeds)"
 
 
+def union(kind: str, wants) -> tuple | float:
+    """What takes in every want: (x0, x1) for ``kind`` "x", ((x0, x1), (y0, y1)) for "xy",
+    the largest top for "y"."""
+    wants = list(wants)
+    if kind == "y":
+        return max(wants)
+    if kind == "x":
+        return (min(w[0] for w in wants), max(w[1] for w in wants))
+    return ((min(w[0][0] for w in wants), max(w[0][1] for w in wants)),
+            (min(w[1][0] for w in wants), max(w[1][1] for w in wants)))
+
+
+class SharedRange:
+    """The range of linked panels, decided once for all of them.
+
+    Each panel says what its own samples want (:meth:`want`); the first panel
+    shows the union of the latest wants, and the others, linked to it, adopt
+    it. Were each panel to set the shared range for its own samples, the
+    range would change back and forth at every frame (and every panel be
+    drawn twice).
+    """
+
+    def __init__(self, views: list) -> None:
+        self.views = views
+        self._wants: dict[str, dict[int, object]] = {}
+
+    def leads(self, view) -> bool:
+        """Whether ``view`` sets the range (the first panel)."""
+        return not self.views or view is self.views[0]
+
+    def want(self, view, kind: str, value) -> None:
+        """``view``'s samples want ``value`` (see :func:`union`); show what all panels want."""
+        wants = self._wants.setdefault(kind, {})
+        wants[id(view)] = value
+        leader = self.views[0]
+        leader.apply_range(kind, union(kind, wants.values()))
+        for other in self.views[1:]:
+            other.adopt_range(kind, leader)
+
+    def forget(self) -> None:
+        self._wants.clear()
+
+
 class Multiples(QWidget):
     """One data view per variant, titled by its value, axes linked to the first."""
 
@@ -71,6 +114,7 @@ class Multiples(QWidget):
         self.views: list = []
         self.titles: list[QLabel] = []
         self._cells: list[QWidget] = []
+        self.shared = SharedRange(self.views)
         self.dim = None
         self._presenting = False
         self._layers: dict = {}
@@ -84,6 +128,7 @@ class Multiples(QWidget):
             self.grid.removeWidget(cell)
             cell.deleteLater()
         self.views, self.titles, self._cells = [], [], []
+        self.shared = SharedRange(self.views)
         self.dim = dim
         rows, cols = grid_shape(len(labels))
         for i, text in enumerate(labels):
@@ -96,9 +141,11 @@ class Multiples(QWidget):
             title.setStyleSheet(f"background:{style.BACKGROUND}; color:{colour(i)}; "
                                 "font-weight:bold; padding:2px;")
             view = DensityView1D() if dim == 1 else FieldView2D()
+            view.shared = self.shared
             if self.views:  # linked axes: the same x (and y) range in every panel
                 view.plot.setXLink(self.views[0].plot)
                 view.plot.setYLink(self.views[0].plot)
+                view.plot.disableAutoRange()  # the first panel's range, never its own
             else:
                 view.view_changed.connect(self.view_changed)
             view.legend.setVisible(i == 0)  # one legend explains every panel
@@ -120,6 +167,7 @@ class Multiples(QWidget):
             self.views[i].draw(snap)
 
     def forget(self) -> None:
+        self.shared.forget()
         for view in self.views:
             view.forget()
 
