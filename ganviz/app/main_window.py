@@ -33,8 +33,9 @@ FRAME_MS = 16
 #: The time series are redrawn every SERIES_EVERY frames, every SLOW_EVERY past LONG_HISTORY
 #: points: they cost 20-30 ms a frame on one core (a 2-D view about 10 ms).
 SERIES_EVERY, LONG_HISTORY, SLOW_EVERY = 3, 20_000, 4
-#: Compare mode: panels of the small multiples drawn per frame at most (they take turns).
-PANELS_PER_FRAME = 2
+#: Compare mode: panels of the small multiples drawn per frame at most (more take turns):
+#: four 2-D panels cost about 20 ms a frame to draw and paint at 1600x1000.
+PANELS_PER_FRAME = 4
 BANNER_STYLE = {
     "info": "background:#1f3b57; color:#e3f2fd; border:1px solid #3a6d99;",
     "warn": "background:#5a4a12; color:#fff8e1; border:1px solid #a68a1f;",
@@ -568,8 +569,8 @@ class MainWindow(QMainWindow):
         n = len(comparison.latest)
         todo = [i for i in range(n) if comparison.latest[i] is not None
                 and (everything or drawn.get(i) is not comparison.latest[i])]
-        # At most PANELS_PER_FRAME panels a frame, taking turns: a frame of 4 to 8 2-D panels
-        # would cost 4 to 8 times one view's.
+        # At most PANELS_PER_FRAME panels a frame, taking turns: a frame of 6 to 8 2-D panels
+        # would cost 6 to 8 times one view's.
         start = self._frames % n
         todo.sort(key=lambda i: (i - start) % n)
         if not everything and len(todo) > PANELS_PER_FRAME:

@@ -23,6 +23,12 @@ from ganviz.core.loop import DivergencePolicy, Inbox, Schedule
 from .commands import Change, Pause, Quit, RequestSpectrum, RequestState, Resume, Start, Step
 
 
+#: Members of a comparison whose snapshots come as often as a single run's; more stretch
+#: the period in proportion (8 members: every other round), so that snapshots never take
+#: much more than a fifth of the training process's time.
+ROUND_MEMBERS = 4
+
+
 class Host:
     """Runs the runs the supervisor starts, handing events to ``emit``.
 
@@ -158,9 +164,12 @@ class Host:
                 if start.frozen:
                     engine.freeze(**{n: True for n in start.frozen})
             schedule = self._schedule
-            if schedule.seconds is not None:  # a round's snapshots cost as many as its members
-                schedule = dataclasses.replace(schedule,
-                                               seconds=schedule.seconds * max(1, len(configs) / 2))
+            if schedule.seconds is not None:
+                # A round's snapshots cost as many as its members (about 1.3 ms each at the
+                # bench config): up to ROUND_MEMBERS a round keeps the single run's period,
+                # which the window needs to draw every panel 30 times a second.
+                schedule = dataclasses.replace(schedule, seconds=schedule.seconds * max(
+                    1, len(configs) / ROUND_MEMBERS))
             lock = Lockstep(configs, engines, inbox, follow=schedule.seconds is not None,
                             states=list(start.states) or None, schedule=schedule,
                             policy=DivergencePolicy(), max_steps=start.max_steps,
