@@ -570,3 +570,30 @@ def test_linked_panels_show_one_range_that_takes_in_every_panels_samples(qtbot, 
             grid.draw(i, replace(snap, step=snap.step + 1))
     assert changes == []
     assert [v.plot.vb.viewRange() for v in grid.views] == shown
+
+
+def test_mode_rings_and_the_arrow_legend_follow_each_snapshot(qtbot, pg_style):
+    """What a panel keeps from the last frame (the rings' pens, the arrows' rows, the legend
+    text) is redrawn as soon as the snapshot says otherwise: a mode lost, a new scale."""
+    from dataclasses import replace
+
+    from PySide6.QtCore import Qt
+
+    from ganviz.views.field2d import FieldView2D
+
+    view = FieldView2D()
+    qtbot.addWidget(view)
+    view.resize(600, 600)
+    view.show()
+    snap = make_snapshot(2)  # modes (1, 0) missed, (-1, 0) captured
+    view.draw(snap)
+    styles = lambda: [p.style() for p in view.modes.data["pen"]]  # noqa: E731
+    assert styles() == [Qt.PenStyle.DashLine, Qt.PenStyle.SolidLine]
+    view.draw(replace(snap, step=11, mode_counts=np.array([5, 0])))  # the other way round
+    assert styles() == [Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine]
+    label = lambda: next(lab.text for s, lab in view.legend.items if s.item is view.arrows)  # noqa: E731
+    first = label()
+    view.draw(replace(snap, step=12, fake_grad=snap.fake_grad * 10))
+    assert label() != first and f"{view.arrow_scale:.2g}" in label()
+    assert view.arrow_scale == pytest.approx(10 * float(first.split("|grad| ")[1].rstrip(")")),
+                                             rel=0.05)

@@ -353,6 +353,9 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.gain = 1.0
         self.contrast = 1.0
         self.arrow_scale = None  # |gradient| of a full-length arrow, last drawn
+        self._arrow_text = ""  # the legend's words for it (changed only when they change)
+        self._picked = (None, None)  # (z, the rows spread over it): z is fixed for a run
+        self._modes_drawn = None  # (centres, counts, pen width) last drawn
         # Where generated samples lie outside the view: a marker with count and direction.
         self.edge = pg.TextItem("", color=style.GEN, anchor=(0.5, 0.5),
                                 fill=pg.mkBrush(20, 20, 24, 210))
@@ -459,6 +462,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._grid_range = None
         self._view_range = None
         self._sent_view = None
+        self._picked = (None, None)
+        self._modes_drawn = None
         self.edge.setVisible(False)
         self.flat.setVisible(False)
 
@@ -659,15 +664,21 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             span = float(max(rng[0][1] - rng[0][0], rng[1][1] - rng[1][0]))
         else:
             span = float(np.ptp(snap.fake)) or 1.0
-        pick = spread_over_z(snap.z) if snap.z is not None and len(snap.z) == len(snap.fake) \
-            else np.linspace(0, len(snap.fake) - 1, min(N_ARROWS, len(snap.fake))).astype(int)
+        if snap.z is not None and len(snap.z) == len(snap.fake):
+            # The probe's z is the same array until the run changes: pick its rows once.
+            if self._picked[0] is not snap.z:
+                self._picked = (snap.z, spread_over_z(snap.z))
+            pick = self._picked[1]
+        else:
+            pick = np.linspace(0, len(snap.fake) - 1, min(N_ARROWS, len(snap.fake))).astype(int)
         x, y, scale = scaled_arrows(np.asarray(snap.fake)[pick], np.asarray(snap.fake_grad)[pick],
                                     span, self.gain)
         self.arrows.setData(x, y)
-        if scale != self.arrow_scale:
-            self.arrow_scale = scale
-            text = (f"-grad of G's loss (full arrow: |grad| {scale:.2g})" if scale > 0
-                    else "-grad of G's loss (zero)")
+        self.arrow_scale = scale
+        text = (f"-grad of G's loss (full arrow: |grad| {scale:.2g})" if scale > 0
+                else "-grad of G's loss (zero)")
+        if text != self._arrow_text:  # a new legend text lays the legend out again
+            self._arrow_text = text
             for sample, label in self.legend.items:
                 if sample.item is self.arrows:
                     label.setText(text, size=self.legend.opts["labelTextSize"])
@@ -676,10 +687,16 @@ class FieldView2D(pg.GraphicsLayoutWidget):
     def _draw_modes(self, snap) -> None:
         if snap.mode_centres is None:
             self.modes.setData([], [])
+            self._modes_drawn = None
             return
         centres = np.asarray(snap.mode_centres)
         counts = snap.mode_counts if snap.mode_counts is not None else np.ones(len(centres))
         width = 2 * self.presenter.pen_scale
+        drawn = self._modes_drawn
+        if (drawn is not None and drawn[2] == width and np.array_equal(drawn[0], centres)
+                and np.array_equal(drawn[1] > 0, np.asarray(counts) > 0)):
+            return  # the same rings: a pen per mode costs more than the rest of a panel
+        self._modes_drawn = (centres, np.asarray(counts), width)
         pens = [pg.mkPen("#ffffff" if c > 0 else "#ff5252", width=width,
                          style=pg.QtCore.Qt.PenStyle.SolidLine if c > 0
                          else pg.QtCore.Qt.PenStyle.DashLine) for c in counts]
