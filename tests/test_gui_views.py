@@ -597,3 +597,20 @@ def test_mode_rings_and_the_arrow_legend_follow_each_snapshot(qtbot, pg_style):
     assert label() != first and f"{view.arrow_scale:.2g}" in label()
     assert view.arrow_scale == pytest.approx(10 * float(first.split("|grad| ")[1].rstrip(")")),
                                              rel=0.05)
+
+
+def test_linked_panels_send_the_union_of_what_they_show(qtbot, pg_style):
+    """Panels of different widths show different rectangles (the aspect is locked): the
+    run is asked for fields over their union, so that each panel is covered."""
+    from ganviz.views.multiples import Multiples
+
+    grid = Multiples()
+    qtbot.addWidget(grid)
+    grid.set_members(2, ["a", "b", "c"])
+    sent = []
+    grid.view_changed.connect(sent.append)
+    grid.views[0].view_changed.emit(((-4.0, 4.0), (-3.0, 3.0)))
+    grid.views[2].view_changed.emit(((-5.0, 3.5), (-2.0, 3.5)))
+    assert sent == [((-4.0, 4.0), (-3.0, 3.0)), ((-5.0, 4.0), (-3.0, 3.5))]
+    grid.views[1].view_changed.emit(((-4.5, 3.9), (-2.5, 3.4)))  # inside the union: no news
+    assert len(sent) == 2

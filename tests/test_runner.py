@@ -251,3 +251,33 @@ def test_a_view_is_drawn_by_a_running_and_by_a_finished_run(supervise, mode):
     assert redrawn.step == 30 and redrawn.xs[-1] == 12.0 and len(redrawn.xs) == len(start.xs)
     assert redrawn.metrics["js"] == final.snapshot.metrics["js"]  # the same state, measured alike
     assert sup.status == "finished"
+
+
+def test_the_last_view_is_sent_again_when_the_run_finishes():
+    """A view sent as the run ends can reach it after its last snapshot (and be lost with
+    the run): when the run (every member of a comparison) has finished, the supervisor
+    sends it once more, so that the host draws the ended run over what is shown."""
+    from ganviz.runner.commands import Change
+
+    class Capture:  # a transport that keeps what it is sent
+        alive = True
+
+        def __init__(self):
+            self.sent = []
+
+        def send(self, cmd):
+            self.sent.append(cmd)
+
+        def close(self, timeout):
+            return True
+
+    for variants, members in ((None, 1), (("k", (1, 2)), 2)):
+        sup = Supervisor(SMALL, "thread")
+        sup._transport = cap = Capture()
+        sup.variants, sup.run_id, sup.status = variants, 0, "running"
+        sup.set_view(((-5, 5),))
+        views = lambda: [c.changes["view"] for c in cap.sent if isinstance(c, Change)]  # noqa: E731
+        assert views() == [((-5.0, 5.0),)]
+        for m in range(members):
+            sup._take(Finished(0, None, member=m))
+        assert sup.status == "finished" and views() == [((-5.0, 5.0),)] * 2

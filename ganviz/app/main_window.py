@@ -736,10 +736,12 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(200, self._save_when_drawn)
 
     def _save_when_drawn(self) -> None:
-        """Save once the data view's fields cover what it shows (a view that grew at the
-        last step has them drawn again over its new rectangle), or after 10 s."""
-        view = self.view1d if self._dim == 1 else self.view2d
-        if not view.settled() and time.monotonic() < self._shot_deadline:
+        """Save once the data views' fields cover what they show (a view that grew at the
+        last step has them drawn again over its new rectangle; each panel of a comparison),
+        or after 10 s."""
+        views = ([self.view1d if self._dim == 1 else self.view2d]
+                 if self.controller.comparison is None else self.multiples.views)
+        if not all(v.settled() for v in views) and time.monotonic() < self._shot_deadline:
             QTimer.singleShot(100, self._save_when_drawn)
             return
         self.save_screenshot()

@@ -69,6 +69,7 @@ class Supervisor:
         self.variants: tuple | None = None  # a comparison: (key, values); None: one run
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._finished = 0  # members of the current run that finished
+        self._view = None  # the rectangle the window last showed (set_view)
         self._transport = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -208,9 +209,10 @@ class Supervisor:
     def set_view(self, view) -> None:
         """The rectangle the window shows, ((x0, x1),) or ((x0, x1), (y0, y1)), data units:
         the run draws its fields over it from the next snapshot (the metrics never follow)."""
+        self._view = tuple(tuple(float(v) for v in r) for r in view)
         if self._transport is not None and self.status in ("running", "finished"):
             # A finished run is drawn again over the new view by its host.
-            self._transport.send(Change({"view": tuple(tuple(float(v) for v in r) for r in view)}))
+            self._transport.send(Change({"view": self._view}))
 
     def freeze(self, which: str, on: bool) -> None:
         """Freeze (``on``) or thaw D (``which`` = "d") or G ("g"): evaluated, never updated."""
@@ -302,6 +304,10 @@ class Supervisor:
             self._finished += 1
             if self.variants is None or self._finished >= len(self.variants[1]):
                 self.status = "finished"
+                if self._view is not None and self._transport is not None:
+                    # A view sent as the run ended may have reached it after its last
+                    # snapshot: the host draws the ended run over the view once more.
+                    self._transport.send(Change({"view": self._view}))
         elif isinstance(event, Errored):
             self.status = "failed"
         elif isinstance(event, Started):

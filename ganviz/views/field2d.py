@@ -135,7 +135,8 @@ def target_extent(snap):
 
 def view_settled(view, snap) -> bool:
     """Whether ``view`` (a 1-D or 2-D field view) draws fields over the rectangle it last
-    sent: its settle timer is idle and ``snap``'s grid spans that rectangle."""
+    sent: its settle timer is idle and ``snap``'s grid covers that rectangle (a panel of a
+    comparison gets the union of the panels' rectangles)."""
     if view._settle.isActive():
         return False
     if snap is None or snap.xs is None or view._sent_view is None:
@@ -143,7 +144,11 @@ def view_settled(view, snap) -> bool:
     grid = [(float(snap.xs[0]), float(snap.xs[-1]))]
     if snap.ys is not None:
         grid.append((float(snap.ys[0]), float(snap.ys[-1])))
-    return not moved(grid, view._sent_view, 2 * VIEW_MOVED)
+    for (g0, g1), (r0, r1) in zip(grid, view._sent_view):
+        tol = 2 * VIEW_MOVED * max(r1 - r0, 1e-12)
+        if g0 > r0 + tol or g1 < r1 - tol:
+            return False
+    return True
 
 
 def moved(old, new, share: float = VIEW_MOVED) -> bool:
@@ -523,8 +528,9 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                 lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
                 flat = finite.size and float(np.ptp(finite)) < FLAT_CRITIC * max(
                     1.0, float(np.abs(finite).max()))
-                self._say_flat(f"flat critic: D varies by {float(np.ptp(finite)):.2g} over the "
-                               "plane" if flat else "")
+                spread = float(np.ptp(finite)) if finite.size else 0.0
+                self._say_flat(f"flat critic: D varies by {spread:.2g} over the plane"
+                               if flat else "", f"flat critic ({spread:.2g})")
                 if hi - lo < 1e-9:
                     lo, hi = lo - 0.5, hi + 0.5
                 self.d_img.setImage(upsample(d), autoLevels=False)
@@ -560,12 +566,20 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._cbar_shown = label
             self.cbar.getAxis("left").setLabel(label)
 
-    def _say_flat(self, text: str) -> None:
+    def _say_flat(self, text: str, short: str = "") -> None:
+        """Say ``text`` at the bottom edge of what is shown (the legend is at the top); in a
+        plot too narrow for it (a panel of a comparison), ``short``, wrapped to fit."""
+        self.flat.setTextWidth(-1)
         self.flat.setText(text)
         self.flat.setVisible(bool(text))
         if text and self._view_range is not None:
-            (x0, x1), (y0, y1) = self._view_range
-            self.flat.setPos(0.5 * (x0 + x1), y0)  # the bottom edge: the legend is at the top
+            width = self.plot.vb.width() - 12
+            if 0 < width < self.flat.textItem.boundingRect().width():
+                self.flat.setText(short or text)
+                if width < self.flat.textItem.boundingRect().width():
+                    self.flat.setTextWidth(width)
+            (x0, x1), (y0, _) = self.visible_rect()
+            self.flat.setPos(0.5 * (x0 + x1), y0)
 
     def _draw_points(self, snap) -> None:
         if snap.fake is not None and self.visible["fake"]:

@@ -23,6 +23,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from . import style
+from .field2d import moved
 from .timeseries import SMOOTH_SHARE, held, smooth
 
 #: Least height in px of a time-series panel: panels that would be lower are left out.
@@ -115,6 +116,8 @@ class Multiples(QWidget):
         self.titles: list[QLabel] = []
         self._cells: list[QWidget] = []
         self.shared = SharedRange(self.views)
+        self._sent = None
+        self._shown: dict[int, tuple] = {}
         self.dim = None
         self._presenting = False
         self._layers: dict = {}
@@ -129,6 +132,8 @@ class Multiples(QWidget):
             cell.deleteLater()
         self.views, self.titles, self._cells = [], [], []
         self.shared = SharedRange(self.views)
+        self._sent = None  # the union of the panels' rectangles, last sent
+        self._shown: dict[int, tuple] = {}  # what each panel said it shows
         self.dim = dim
         rows, cols = grid_shape(len(labels))
         for i, text in enumerate(labels):
@@ -146,8 +151,7 @@ class Multiples(QWidget):
                 view.plot.setXLink(self.views[0].plot)
                 view.plot.setYLink(self.views[0].plot)
                 view.plot.disableAutoRange()  # the first panel's range, never its own
-            else:
-                view.view_changed.connect(self.view_changed)
+            view.view_changed.connect(lambda rect, i=i: self._send_union(i, rect))
             view.legend.setVisible(i == 0)  # one legend explains every panel
             view.plot.setTitle(None)  # the panel's title is its value
             for key, on in self._layers.items():
@@ -161,6 +165,18 @@ class Multiples(QWidget):
             self._cells.append(cell)
         self._fonts()
 
+    def _send_union(self, i: int, shown) -> None:
+        """Panel ``i`` shows ``shown``: send the union of what the panels show. With the
+        aspect locked, panels of different widths (their colour bars' labels differ) show
+        different rectangles, and every member's fields must cover its own panel."""
+        self._shown[i] = shown
+        rects = list(self._shown.values())
+        rect = tuple((min(r[a][0] for r in rects), max(r[a][1] for r in rects))
+                     for a in range(len(rects[0])))
+        if moved(self._sent, rect):
+            self._sent = rect
+            self.view_changed.emit(rect)
+
     def draw(self, i: int, snap) -> None:
         """Draw variant ``i``'s snapshot into its panel."""
         if 0 <= i < len(self.views):
@@ -168,6 +184,8 @@ class Multiples(QWidget):
 
     def forget(self) -> None:
         self.shared.forget()
+        self._sent = None
+        self._shown.clear()
         for view in self.views:
             view.forget()
 
