@@ -597,3 +597,23 @@ def test_mode_rings_and_the_arrow_legend_follow_each_snapshot(qtbot, pg_style):
     assert label() != first and f"{view.arrow_scale:.2g}" in label()
     assert view.arrow_scale == pytest.approx(10 * float(first.split("|grad| ")[1].rstrip(")")),
                                              rel=0.05)
+
+
+def test_mode_raster_draws_a_reopened_sessions_counts(qtbot, pg_style):
+    """A history loaded from a session (no snapshot yet) fills the raster and the bars."""
+    from ganviz.views.timeseries import TimeSeriesView
+
+    view = TimeSeriesView()
+    qtbot.addWidget(view)
+    view.resize(500, 900)
+    view.show()
+    history = History()
+    history.load({"step": np.array([10.0, 20.0])},
+                 {"step": np.array([10.0, 20.0]), "js": np.array([0.5, 0.4]),
+                  "modes_total": np.array([2.0, 2.0]),
+                  "mode_count_0": np.array([0.0, 6.0]), "mode_count_1": np.array([12.0, 6.0])})
+    view.draw(history, None)
+    image = view.raster.image
+    assert image is not None and image.shape[0] == 2
+    assert image[1, 0] == 1.0 and image[0, -1] == 0.5
+    assert list(view.bars.opts["height"]) == [0.5, 0.5]
