@@ -105,3 +105,15 @@ def describe_p_data(data: str) -> dict | None:
             "rule": rule, "components": fit.spec.text(),
             "text": f"p_data is an estimate: a {k}-component Gaussian mixture fitted to "
                     f"{n:,} points{used}, {rule}"}
+
+
+def with_p_data(result: dict, data: str) -> dict:
+    """A finished run's JSON object with ``p_data`` added when the target is estimated.
+
+    The one place that adds it: headless runs and ``--screenshot`` print the same
+    object. ``p_data`` is :func:`describe_p_data` without its ``text``.
+    """
+    note = describe_p_data(data)
+    if note is None:
+        return result
+    return {**result, "p_data": {k: v for k, v in note.items() if k != "text"}}
