@@ -406,3 +406,15 @@ def test_a_session_opens_after_its_points_were_pruned(tmp_path, monkeypatch):
     assert np.array_equal(points.resolve_points(loaded.config.data).points, x)
     assert (points.store_dir() / f"{drawn.digest}.npy").exists()  # there for a training process
     assert points.prune_store(limit=0) == []  # and in use: never deleted under it
+
+
+def test_points_in_use_are_written_again_when_another_process_pruned_them(tmp_path, monkeypatch):
+    """A run about to start resolves its data first: its file is back for the training process."""
+    forget_points(monkeypatch, tmp_path)
+    drawn = points.register_points(_stored(11), "drawn")
+    stored = points.store_dir() / f"{drawn.digest}.npy"
+    stored.unlink()  # pruned by another ganviz process
+    assert np.array_equal(points.resolve_points(drawn.data).points, drawn.points)
+    assert stored.exists()
+    monkeypatch.setattr(points, "_store", {})  # the training process: only the file
+    assert np.array_equal(points.resolve_points(drawn.data).points, drawn.points)

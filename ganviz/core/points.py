@@ -269,9 +269,16 @@ def _save_to_store(a: np.ndarray, digest: str) -> None:
 
 
 def _mark_used(digest: str) -> None:
-    """Record a use of a stored file (its modification time): pruning deletes the least recent."""
+    """Record a use of a stored file (its modification time): pruning deletes the least recent.
+
+    Points this process holds whose file is gone (another process pruned it) are
+    written again, so a training process started for them finds them.
+    """
     try:
         os.utime(store_dir() / f"{digest}.npy")
+    except FileNotFoundError:
+        if digest in _store:
+            _save_to_store(_store[digest], digest)
     except OSError:
         pass
 
@@ -329,6 +336,7 @@ def prune_store(limit: int | None = None, now: float | None = None) -> list[str]
 
 def _from_store(digest: str) -> np.ndarray | None:
     if digest in _store:
+        _mark_used(digest)
         return _store[digest]
     path = store_dir() / f"{digest}.npy"
     try:
