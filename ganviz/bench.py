@@ -52,8 +52,8 @@ from torch import nn
 
 from .core.config import Config
 from .core.data import make_target
-from .core.events import Snapshotted
-from .core.loop import Schedule, train
+from .core.events import Diverged, Finished, Snapshotted, Stopped
+from .core.loop import DivergencePolicy, Schedule, train
 from .core.trainer import Engine, ReferenceEngine, resolve_device, set_threads
 
 #: The benchmark's run: ring8, MLP 2-128-128, batch 256, Adam, k = 1.
@@ -131,6 +131,10 @@ def plain_loop(config: Config = BENCH_CONFIG, threads: int | None = None) -> Cal
     return step
 
 
+class RunEnded(RuntimeError):
+    """The benchmarked run ended (diverged, stopped or finished): there is no speed to time."""
+
+
 def loop_chunks(config: Config = BENCH_CONFIG, engine_class=Engine,
                 every: int = LOOP_EVERY, threads: int | None = None) -> Callable[[], int]:
     """The training loop at full speed, one snapshot at a time.
@@ -142,20 +146,33 @@ def loop_chunks(config: Config = BENCH_CONFIG, engine_class=Engine,
     ``threads`` attribute is the thread count it is timed at (default: the
     policy's, :func:`~ganviz.core.trainer.set_threads`), its ``close()``
     ends the run.
+
+    Raises
+    ------
+    RunEnded
+        From the returned function, when the run diverges (the loop stops,
+        as a headless run does, instead of pausing for a user who is not
+        there) or otherwise ends: one line with the step and the cause.
     """
     policy = set_threads()
     threads = policy if threads is None else threads
     events = train(config, schedule=Schedule.every_steps(every, measure="off"),
-                   engine=engine_class(config))
+                   policy=DivergencePolicy(on_divergence="stop"), engine=engine_class(config))
     step_now = next(events).snapshot.step  # Started: the run is built
 
     def chunk() -> int:
         nonlocal step_now
-        event = next(events)
-        while not isinstance(event, Snapshotted):
-            event = next(events)
-        done, step_now = event.snapshot.step - step_now, event.snapshot.step
-        return done
+        for event in events:
+            if isinstance(event, Snapshotted):
+                done, step_now = event.snapshot.step - step_now, event.snapshot.step
+                return done
+            if isinstance(event, Diverged):
+                raise RunEnded(f"the benchmarked run diverged at step {event.step:,} "
+                               f"({event.quantity} is not finite; likely cause: {event.cause}); "
+                               f"lower lr_d / lr_g or pick another config")
+            if isinstance(event, (Finished, Stopped)):
+                break
+        raise RunEnded(f"the benchmarked run ended at step {step_now:,}; there is nothing more to time")
 
     chunk.threads = threads
     chunk.close = events.close
@@ -1047,7 +1064,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown preset {args.preset!r}; accepted: {', '.join(names)}")
         config = load_preset(args.preset).config
     if args.options:
-        table = options(config, tiny=args.tiny)
+        try:
+            table = options(config, tiny=args.tiny)
+        except RunEnded as exc:
+            print(f"ganviz.bench: {exc}", file=sys.stderr)
+            return 1
         if args.json:
             json.dump({"options": table, "preset": args.preset}, sys.stdout)
             sys.stdout.write("\n")
@@ -1055,12 +1076,16 @@ def main(argv: list[str] | None = None) -> int:
             for name, row in table.items():
                 print(f"{name:32s} {row['steps_per_s']:8.1f} it/s  x{row.get('ratio', 1.0):.3f}")
         return 0
-    result = run(config, tiny=args.tiny, gui=not args.no_gui, load=args.load)
-    result["preset"] = args.preset
-    if not args.no_compare:
-        result["comparison"] = comparison(config, tiny=args.tiny)
-    if args.sweep:
-        result["sweep"] = sweep(config, tiny=args.tiny)
+    try:
+        result = run(config, tiny=args.tiny, gui=not args.no_gui, load=args.load)
+        result["preset"] = args.preset
+        if not args.no_compare:
+            result["comparison"] = comparison(config, tiny=args.tiny)
+        if args.sweep:
+            result["sweep"] = sweep(config, tiny=args.tiny)
+    except RunEnded as exc:
+        print(f"ganviz.bench: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

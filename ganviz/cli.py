@@ -239,7 +239,7 @@ def _toy(args, path):
     """(game, start, steps) when the command line asks for the dynamics lab, else None.
 
     ``--dynamics GAME`` or a preset with a ``dynamics`` field; ``--set`` takes the
-    keys the toy reads (dynamics.CONFIG_KEYS) and its own (theta0, psi0, psi_clip).
+    keys the toy reads (dynamics.CONFIG_KEYS) and its own (theta0, psi0, psi_clip, momentum).
     """
     from .core import dynamics
 
@@ -261,6 +261,7 @@ def _toy(args, path):
         raise UsageError(f"preset {preset.name!r} is the {preset.dynamics} game, not {kind}")
     start = dict(zip(("theta0", "psi0"), preset.start if preset else (1.0, 1.0)))
     start["psi_clip"] = preset.psi_clip if preset else None
+    start["momentum"] = preset.momentum if preset else None  # None: the run's sgd
     overrides = {}
     for text in args.set:
         key, sep, raw = text.partition("=")
@@ -283,7 +284,7 @@ def _toy(args, path):
                          "--dynamics dirac")
     base = preset.config if preset else Config.from_dict(dynamics.DEFAULTS)
     config = Config.from_dict(overrides, base=base)
-    game = dynamics.Game.from_config(config, kind, start.pop("psi_clip"))
+    game = dynamics.Game.from_config(config, kind, start.pop("psi_clip"), start.pop("momentum"))
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be a positive integer, got {args.steps}")
     steps = args.steps or (preset.steps if preset else 500)

@@ -273,3 +273,31 @@ def test_load_processes_end_with_a_crashed_bench(tmp_path):
         for pid in pids:
             if not pid_gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_loop_chunks_end_a_diverging_run_with_one_line(monkeypatch):
+    """A run that diverges ends the bench's chunks with an error, never a pause that waits forever."""
+    from ganviz.core import loop
+
+    def never_wait(self, timeout):
+        raise AssertionError("the loop paused and waits for a resume that never comes")
+
+    monkeypatch.setattr(loop.Inbox, "wait", never_wait)
+    diverging = SMALL.replace(optimizer="sgd", lr_d=1e4, lr_g=1e4)
+    chunks = bench.loop_chunks(diverging, every=4)
+    try:
+        with pytest.raises(bench.RunEnded, match=r"diverged at step \d+ .*not finite"):
+            for _ in range(50):
+                chunks()
+    finally:
+        chunks.close()
+
+
+def test_bench_main_says_one_line_on_a_diverging_run(monkeypatch, capsys):
+    def diverged(*args, **kwargs):
+        raise bench.RunEnded("the benchmarked run diverged at step 2")
+
+    monkeypatch.setattr(bench, "options", diverged)
+    assert bench.main(["--options", "--tiny"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ganviz.bench: the benchmarked run diverged at step 2"]

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -207,6 +208,137 @@ def test_the_optimistic_operator_is_the_two_step_recurrences_derivative():
     assert (d[400] / d[200]) ** (1 / 200) == pytest.approx(dyn.spectral_radius(game), abs=1e-3)
 
 
+# --- the run's sgd: momentum 0.9 ---------------------------------------------------------
+
+
+def torch_sgd_trajectory(game, x0, steps):
+    """The Dirac-GAN trained by torch.optim.SGD(momentum) on the registry's own loss terms
+    (autograd, float64): alternating (k D steps, then G) or simultaneous steps."""
+    import torch
+
+    from ganviz.core import losses
+
+    entry = losses.get(game.loss)
+    theta = torch.tensor(x0[0], dtype=torch.float64, requires_grad=True)
+    psi = torch.tensor(x0[1], dtype=torch.float64, requires_grad=True)
+    opt_g = torch.optim.SGD([theta], lr=game.lr_g, momentum=game.momentum)
+    opt_d = torch.optim.SGD([psi], lr=game.lr_d, momentum=game.momentum)
+    zero = torch.zeros((), dtype=torch.float64)
+
+    def loss_d():  # the real sample at 0 has logit 0; the fake one -psi theta (D(x) = -psi x)
+        return (entry.d_real(zero - psi * 0) + entry.d_fake(-psi * theta)).sum()
+
+    def loss_g():
+        return entry.g_fake(-psi * theta).sum()
+
+    out = [list(x0)]
+    for _ in range(steps):
+        if game.update == "alternating":
+            for _ in range(game.k):
+                opt_d.zero_grad()
+                loss_d().backward()
+                opt_d.step()
+            opt_g.zero_grad()
+            loss_g().backward()
+            opt_g.step()
+        else:
+            opt_d.zero_grad()
+            opt_g.zero_grad()
+            gd = torch.autograd.grad(loss_d(), psi)[0]
+            gg = torch.autograd.grad(loss_g(), theta)[0]
+            psi.grad, theta.grad = gd, gg
+            opt_d.step()
+            opt_g.step()
+        out.append([theta.item(), psi.item()])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("game", [
+    Game(update="alternating", k=2, lr_d=0.1, lr_g=0.05, momentum=0.9),
+    Game(update="simultaneous", lr_d=0.08, lr_g=0.05, momentum=0.9, loss="nonsaturating"),
+    Game(update="alternating", lr_d=0.05, lr_g=0.05, momentum=0.9, loss="lsgan"),
+], ids=["alternating-k2", "simultaneous", "alternating-lsgan"])
+def test_momentum_steps_are_torch_sgd_with_momentum(game):
+    """The toy's sgd is torch.optim.SGD(momentum=0.9), the run's optimizer, step for step."""
+    ours = dyn.trajectory(game, 1.0, 1.0, 60)
+    # The same arithmetic up to how each writes f' (tanh here, torch's softplus backward):
+    # rounding, grown by the spiral over 60 steps; plain steps differ by 1e-3 within two.
+    np.testing.assert_allclose(ours, torch_sgd_trajectory(game, (1.0, 1.0), 60), rtol=1e-8)
+    plain = dyn.trajectory(replace(game, momentum=0.0), 1.0, 1.0, 60)
+    assert np.abs(plain[2] - ours[2]).max() > 1e-3
+
+
+def momentum_state_path(game, x0, steps):
+    """Iterate the linear operator on (theta, psi, m_theta, m_psi) from buffers at zero
+    (optimistic: from the state after its first, plain, step)."""
+    A = dyn.update_operator(game)
+    x0 = np.asarray(x0, dtype=float)
+    if game.update == "optimistic":
+        m0 = dyn.field(game, *x0)
+        z = np.concatenate([x0 + game.rates * m0, m0])
+        out = [x0, z[:2]]
+        steps -= 1
+    else:
+        z = np.concatenate([x0, np.zeros(2)])
+        out = [x0]
+    for _ in range(steps):
+        z = A @ z
+        out.append(z[:2])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous", "extragradient", "optimistic"])
+def test_the_momentum_operator_is_the_linear_games_exact_step(update):
+    """On the bilinear game the field is linear, so the iterates are exactly the operator's powers."""
+    game = Game(kind="bilinear", loss="wgan", update=update, k=3 if update == "alternating" else 1,
+                lr_d=0.07, lr_g=0.04, momentum=0.9)
+    assert dyn.update_operator(game).shape == (4, 4)
+    path = dyn.trajectory(game, 1.0, -0.5, 50)
+    np.testing.assert_allclose(path, momentum_state_path(game, (1.0, -0.5), 50), rtol=1e-10,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous", "extragradient", "optimistic"])
+def test_the_momentum_operator_is_the_nonlinear_steps_derivative(update):
+    """On the Dirac-GAN with R1 and noise: the iterates from near the equilibrium follow it."""
+    game = Game(update=update, lr_d=0.1, lr_g=0.05, r1=0.3, instance_noise=0.3, momentum=0.9)
+    eps = 1e-7
+    path = dyn.trajectory(game, eps, -eps, 30)
+    # the non-linear terms are O(eps^2) relative to the iterates (~eps): 1e-8 of eps here
+    np.testing.assert_allclose(path, momentum_state_path(game, (eps, -eps), 30), rtol=0,
+                               atol=1e-8 * eps)
+
+
+def test_simultaneous_momentum_eigenvalues_are_the_heavy_ball_roots():
+    """H = h I: on each eigenvalue j of J, l^2 - (1 + mu + h j) l + mu = 0 (REFERENCES.md's j)."""
+    for loss, a in (("minimax", 0.5), ("wgan", 1.0), ("lsgan", 0.25)):
+        for h, mu in ((0.2, 0.9), (0.05, 0.5), (0.01, 0.9)):
+            game = Game(loss=loss, update="simultaneous", lr_d=h, lr_g=h, momentum=mu)
+            close(dyn.update_eigenvalues(game), heavy_ball(1j * a, h, mu) + heavy_ball(-1j * a, h, mu),
+                  tol=1e-12)
+            # the product of each pair of roots is mu
+            values = dyn.update_eigenvalues(game)
+            assert np.prod(values) == pytest.approx(mu ** 2, abs=1e-12)
+
+
+def test_momentum_0_is_the_plain_operator():
+    for update in ("alternating", "simultaneous", "extragradient", "optimistic"):
+        plain = Game(update=update, lr_d=0.3, lr_g=0.2, r1=0.1)
+        assert dyn.update_operator(plain).shape == ((4, 4) if update == "optimistic" else (2, 2))
+        assert dyn.spectral_radius(plain) == dyn.spectral_radius(Game(
+            update=update, lr_d=0.3, lr_g=0.2, r1=0.1, momentum=0.0))
+
+
+def test_a_runs_sgd_gives_the_toy_momentum_and_the_papers_presets_plain_steps():
+    assert Game.from_config(Config(optimizer="sgd")).momentum == 0.9
+    assert Game.from_config(Config(optimizer="sgd"), momentum=0).momentum == 0
+    with pytest.raises(ConfigError, match="accepted: sgd"):
+        Game.from_config(Config(optimizer="adam"))
+    papers = [load_preset(n) for n in preset_names() if n.startswith("paper-")]
+    toys = [p for p in papers if p.dynamics]
+    assert toys and all(p.momentum == 0 for p in toys)  # the papers take plain gradient steps
+
+
 # --- the paper's tables ----------------------------------------------------------------------
 
 
@@ -279,17 +411,38 @@ def test_each_paper_preset_passes_its_line(name, capsys, tmp_path):
     assert float(rows[-1].split(",")[3]) == result["distance"]
 
 
+def heavy_ball(j, h, mu):
+    """Both roots of lambda^2 - (1 + mu + h j) lambda + mu = 0: simultaneous momentum steps
+    at rate h on the eigendirection of J's eigenvalue j (REFERENCES.md's Dirac-GAN Jacobian)."""
+    b = 1 + mu + h * j
+    root = np.sqrt(complex(b * b - 4 * mu))
+    return [(b + root) / 2, (b - root) / 2]
+
+
 def test_headless_dynamics_prints_the_spectra_and_the_end(capsys):
+    """The toy's sgd is the run's, momentum 0.9; --set momentum=0 takes plain gradient steps."""
     argv = ["--headless", "--dynamics", "dirac", "--set", "r1=0.3", "--set", "update=simultaneous",
             "--set", "theta0=0.5", "--set", "psi0=-1", "--steps", "40"]
-    assert main(argv) == 0
+    j = [-0.15 + 0.4769696j, -0.15 - 0.4769696j]
+    assert main([*argv, "--set", "momentum=0"]) == 0
     r = json.loads(capsys.readouterr().out)
-    close([complex(*p) for p in r["eigenvalues"]], [-0.15 + 0.4769696j, -0.15 - 0.4769696j])
+    assert r["momentum"] == 0
+    close([complex(*p) for p in r["eigenvalues"]], j)
     close([complex(*p) for p in r["update_eigenvalues"]], [0.97 + 0.0953939j, 0.97 - 0.0953939j])
     assert r["spectral_radius"] == pytest.approx(abs(0.97 + 0.0953939j), abs=1e-6)
     end = dyn.trajectory(Game(update="simultaneous", r1=0.3), 0.5, -1.0, 40)[-1]
     assert [r["theta"], r["psi"]] == end.tolist()
     assert r["distance"] == pytest.approx(math.hypot(*end), abs=1e-15)
+
+    assert main(argv) == 0  # the run's sgd: the operator acts on (theta, psi, m_theta, m_psi)
+    r = json.loads(capsys.readouterr().out)
+    assert r["momentum"] == 0.9
+    close([complex(*p) for p in r["eigenvalues"]], j)  # the field does not change
+    expected = heavy_ball(j[0], 0.2, 0.9) + heavy_ball(j[1], 0.2, 0.9)
+    close([complex(*p) for p in r["update_eigenvalues"]], expected)
+    assert r["spectral_radius"] == pytest.approx(max(abs(v) for v in expected), abs=1e-6)
+    end = dyn.trajectory(Game(update="simultaneous", r1=0.3, momentum=0.9), 0.5, -1.0, 40)[-1]
+    assert [r["theta"], r["psi"]] == end.tolist()
 
 
 @pytest.mark.parametrize("argv,words", [
@@ -303,6 +456,8 @@ def test_headless_dynamics_prints_the_spectra_and_the_end(capsys):
     (["--dynamics", "bilinear", "--set", "loss=minimax"], "--dynamics dirac"),
     (["--dynamics", "dirac", "--set", "data=ring8"], "does not apply to --dynamics"),
     (["--dynamics", "dirac", "--set", "theta0=nan"], "theta0 must be a finite number"),
+    (["--dynamics", "dirac", "--set", "momentum=1"], "momentum must be a number from 0"),
+    (["--dynamics", "dirac", "--set", "optimizer=adam"], "the toy takes the run's sgd steps"),
     (["--preset", "ring8", "--dynamics", "dirac"], "is an MLP run"),
 ])
 def test_bad_dynamics_input_is_one_line_and_exit_2(argv, words, capsys):

@@ -154,11 +154,16 @@ def test_the_lab_follows_the_runs_settings_as_they_change(linked):
     ex, ey = lab.view.field_eigen.getData()
     np.testing.assert_allclose(ex, -0.15, atol=1e-9)
     np.testing.assert_allclose(sorted(ey), [-0.4769696, 0.4769696], atol=1e-6)
-    assert "0.974679" in lab.radius.text()
+    # The run's sgd has momentum 0.9, so has the toy: on each eigenvalue j of J the update
+    # operator has the heavy-ball roots of l^2 - (1 + mu + h j) l + mu (0.974679 without it).
+    assert lab.game.momentum == 0.9
+    b = 1 + 0.9 + 0.2 * (-0.15 + 0.4769696j)
+    radius = max(abs((b + s * np.sqrt(b * b - 3.6)) / 2) for s in (1, -1))
+    assert f"{radius:.6f}" in lab.radius.text() and "1.154037" in lab.radius.text()
     source.apply(loss="hinge", lr_d=0.05, lr_g=0.1, k=3, update="alternating", r1=0.0,
                  consensus=0.5, instance_noise=0.2, r2=0.1)
     expected = Game(loss="hinge", lr_d=0.05, lr_g=0.1, k=3, consensus=0.5, instance_noise=0.2,
-                    r2=0.1)
+                    r2=0.1, momentum=0.9)
     assert lab.game == expected
     assert lab.view.radius == pytest.approx(dyn.spectral_radius(expected), abs=1e-15)
     np.testing.assert_array_equal(np.stack(drawn(lab.view.path), axis=1),

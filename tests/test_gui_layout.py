@@ -147,3 +147,29 @@ def test_an_own_target_keeps_its_data_in_the_data_box(qtbot, pg_style):
     panel.params_changed.connect(sent.append)
     panel.data.activated.emit(panel.data.currentIndex())
     assert sent == [{"data": config.data}]
+
+
+def test_scenario_describes_a_typed_or_drawn_target_instead_of_the_presets(qtbot, pg_style):
+    import numpy as np
+
+    from ganviz.app.controls import ControlPanel
+    from ganviz.core import points
+
+    preset = load_preset("ring8")
+    panel = ControlPanel(preset.config, "ring8")
+    qtbot.addWidget(panel)
+    assert preset.explanation[:40] in panel.explanation.text()
+    panel.show_config(preset.config.replace(data="mixture:0.9*N(0,0;0.1)+0.1*N(2,2;0.3)"))
+    text = panel.explanation.text()
+    assert "Modified from ring8" in text and "the target is yours" in text
+    assert "Your typed target: a mixture of 2 Gaussians in 2-D" in text
+    assert "0.9 x N(0, 0; 0.1); 0.1 x N(2, 2; 0.3)" in text and "exact" in text
+    assert preset.explanation[:40] not in text  # not the preset's ring any more
+    drawn = points.register_points(np.random.default_rng(3).normal(size=(250, 2)), "drawn")
+    panel.show_config(preset.config.replace(data=drawn.data))
+    text = panel.explanation.text()
+    assert "Your target: 250 points in 2-D, drawn in the window" in text
+    assert "p_data is an estimate: a Gaussian KDE of 250 points" in text
+    assert preset.explanation[:40] not in text
+    panel.show_config(preset.config.replace(data="grid25"))  # a named target: the preset's text
+    assert preset.explanation[:40] in panel.explanation.text()

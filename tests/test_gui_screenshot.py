@@ -126,3 +126,19 @@ def test_screenshot_of_a_comparison_prints_its_runs_and_draws_each_variant(tmp_p
     image = iio.imread(out)
     assert image.shape[:2] == (720, 1280)
     assert image[..., :3].astype(float).std() > 20
+
+
+def test_the_window_and_a_headless_run_say_alike_that_p_data_is_an_estimate(tmp_path):
+    """A loaded (points:) target: --screenshot prints the same p_data note a headless run does."""
+    path = tmp_path / "p.csv"
+    x = np.random.default_rng(0).normal(size=(400, 2))
+    path.write_text("".join(f"{float(a)!r},{float(b)!r}\n" for a, b in x))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GANVIZ_CACHE=str(tmp_path / "cache"))
+    common = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    args = ["--set", f"data=points:{path}", "--set", "hidden=16", "--steps", "20"]
+    window = _json(subprocess.run([sys.executable, "main.py", *args, "--screenshot",
+                                   str(tmp_path / "x.png")], **common))
+    headless = _json(subprocess.run([sys.executable, "main.py", "--headless", *args], **common))
+    assert window["p_data"]["estimate"] == "kernel density estimate"
+    assert window["p_data"]["n_points"] == 400
+    assert window["p_data"] == headless["p_data"]

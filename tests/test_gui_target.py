@@ -285,3 +285,21 @@ def test_play_right_after_a_new_target_while_paused_trains_the_new_run(qtbot, ma
     window.controller.play()
     qtbot.waitUntil(lambda: _latest(window).run_id > run and _latest(window).step > 3,
                     timeout=20_000)
+
+
+def test_after_a_drawing_is_applied_the_scenario_says_what_the_target_is(qtbot, make_window):
+    """The preset's explanation is about its own target: a drawing replaces it with its own."""
+    window = make_window(RING, "ring8")
+    _started(qtbot, window)
+    explanation = window.controls.explanation
+    ring_text = window.controls._presets["ring8"].explanation[:40]
+    assert ring_text in explanation.text()
+    tools, view = window.target_tools, window.view2d
+    tools.start_tool("draw")
+    stroke(view, view.plot.vb, [(-1.5, -1.0), (1.5, -1.0)])
+    n = len(tools.overlays[2].points)
+    assert tools.apply()
+    text = explanation.text()
+    assert f"Your target: {n:,} points in 2-D, drawn in the window" in text
+    assert "p_data is an estimate" in text and ring_text not in text
+    assert "Modified from ring8" in text

@@ -614,3 +614,23 @@ def test_linked_panels_send_the_union_of_what_they_show(qtbot, pg_style):
     assert sent == [((-4.0, 4.0), (-3.0, 3.0)), ((-5.0, 4.0), (-3.0, 3.5))]
     grid.views[1].view_changed.emit(((-4.5, 3.9), (-2.5, 3.4)))  # inside the union: no news
     assert len(sent) == 2
+
+
+def test_mode_raster_draws_a_reopened_sessions_counts(qtbot, pg_style):
+    """A history loaded from a session (no snapshot yet) fills the raster and the bars."""
+    from ganviz.views.timeseries import TimeSeriesView
+
+    view = TimeSeriesView()
+    qtbot.addWidget(view)
+    view.resize(500, 900)
+    view.show()
+    history = History()
+    history.load({"step": np.array([10.0, 20.0])},
+                 {"step": np.array([10.0, 20.0]), "js": np.array([0.5, 0.4]),
+                  "modes_total": np.array([2.0, 2.0]),
+                  "mode_count_0": np.array([0.0, 6.0]), "mode_count_1": np.array([12.0, 6.0])})
+    view.draw(history, None)
+    image = view.raster.image
+    assert image is not None and image.shape[0] == 2
+    assert image[1, 0] == 1.0 and image[0, -1] == 0.5
+    assert list(view.bars.opts["height"]) == [0.5, 0.5]

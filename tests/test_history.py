@@ -61,3 +61,23 @@ def test_a_diverged_per_step_value_stays_nan_and_float32_text_reads_back_exactly
     table = _table(out.getvalue())
     assert np.float32(table[0]["loss_d"]) == value
     assert table[1]["loss_d"] == "nan" and table[1]["js"] == ""
+
+
+def test_mode_counts_are_kept_per_measurement_and_thinned_keeping_the_latest(monkeypatch):
+    from types import SimpleNamespace
+
+    from ganviz.core import history
+
+    monkeypatch.setattr(history, "MODE_ROWS", 4)
+    h = History()
+    for step in range(1, 7):
+        h.add(SimpleNamespace(run_id=0, history={}, fields_step=step, mode_counts=np.array([step, 0]),
+                              metrics={"js": 0.1}))
+        h.add(SimpleNamespace(run_id=0, history={}, fields_step=step, mode_counts=np.array([99, 99]),
+                              metrics={"js": 0.1}))  # the same measurement again: not a new row
+    assert len(h.modes) <= 4 and h.modes[-1][0] == 6.0
+    assert all(c[0] == s for s, c in h.modes)
+    _, measured = h.columns()
+    assert set(measured) >= {"mode_count_0", "mode_count_1"}
+    kept = np.isfinite(measured["mode_count_0"])
+    assert list(measured["step"][kept]) == [s for s, _ in h.modes]

@@ -350,3 +350,71 @@ def test_snapshot_says_what_p_data_is(tmp_path):
         else:
             assert np.allclose(info["weights"], [0.75, 0.25]) and list(info["mode_stds"]) == [0.3, 0.2]
             assert snap.metrics["modes_total"] == 2
+
+
+def _stored(seed, n=200):
+    return np.random.default_rng(seed).normal(size=(n, 2))
+
+
+def test_the_store_is_bounded_least_recently_used_first(tmp_path, monkeypatch):
+    """Past the cap the files used longest ago go; recently used, in-use and new ones stay."""
+    forget_points(monkeypatch, tmp_path)
+    sets = [points.register_points(_stored(i), "inline") for i in range(5)]
+    folder = points.store_dir()
+    files = [folder / f"{s.digest}.npy" for s in sets]
+    size = files[0].stat().st_size
+    old = 1_000_000.0
+    for i, f in enumerate(files):  # used long ago, in this order
+        os.utime(f, (old + i, old + i))
+    monkeypatch.setattr(points, "_store", {})  # another process: none of them in memory
+    points._from_store(sets[0].digest)  # ... until a run reads the oldest: it is used now
+    monkeypatch.setattr(points, "STORE_BYTES", 3 * size)
+    new = points.register_points(_stored(99), "drawn")  # a new file: the store is pruned
+    left = {f.name[:16] for f in folder.glob("*.npy")}
+    assert left == {new.digest, sets[0].digest, sets[4].digest}
+    assert sum(f.stat().st_size for f in folder.glob("*.npy")) <= 3 * size
+
+
+def test_pruning_spares_points_in_use_and_files_used_within_the_grace(tmp_path, monkeypatch):
+    forget_points(monkeypatch, tmp_path)
+    kept = points.register_points(_stored(1), "inline")  # held by this process
+    fresh = points.register_points(_stored(2), "inline")
+    stale = points.register_points(_stored(3), "inline")
+    folder = points.store_dir()
+    now = 5_000_000.0
+    os.utime(folder / f"{kept.digest}.npy", (0, 0))
+    os.utime(folder / f"{fresh.digest}.npy", (now - 60, now - 60))  # used a minute ago
+    os.utime(folder / f"{stale.digest}.npy", (1, 1))
+    (folder / "notes.txt").write_text("not the store's")
+    del points._store[fresh.digest], points._store[stale.digest]
+    assert points.prune_store(limit=0, now=now) == [stale.digest]
+    assert sorted(f.name for f in folder.iterdir()) == sorted(
+        [f"{kept.digest}.npy", f"{fresh.digest}.npy", "notes.txt"])
+
+
+def test_a_session_opens_after_its_points_were_pruned(tmp_path, monkeypatch):
+    """A session carries its points: a pruned store file is written again on opening."""
+    forget_points(monkeypatch, tmp_path)
+    x = _stored(7)
+    drawn = points.register_points(x, "drawn")
+    session = tmp_path / "s.json"
+    save_session(session, Session(config=Config(data=drawn.data, hidden=16)))
+    monkeypatch.setattr(points, "_store", {})
+    os.utime(points.store_dir() / f"{drawn.digest}.npy", (0, 0))
+    assert points.prune_store(limit=0) == [drawn.digest]
+    loaded = load_session(session)
+    assert np.array_equal(points.resolve_points(loaded.config.data).points, x)
+    assert (points.store_dir() / f"{drawn.digest}.npy").exists()  # there for a training process
+    assert points.prune_store(limit=0) == []  # and in use: never deleted under it
+
+
+def test_points_in_use_are_written_again_when_another_process_pruned_them(tmp_path, monkeypatch):
+    """A run about to start resolves its data first: its file is back for the training process."""
+    forget_points(monkeypatch, tmp_path)
+    drawn = points.register_points(_stored(11), "drawn")
+    stored = points.store_dir() / f"{drawn.digest}.npy"
+    stored.unlink()  # pruned by another ganviz process
+    assert np.array_equal(points.resolve_points(drawn.data).points, drawn.points)
+    assert stored.exists()
+    monkeypatch.setattr(points, "_store", {})  # the training process: only the file
+    assert np.array_equal(points.resolve_points(drawn.data).points, drawn.points)

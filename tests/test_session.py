@@ -399,3 +399,35 @@ def test_a_comparison_section_round_trips_bit_for_bit_and_refuses_a_bad_member(t
     path.write_text(json.dumps(doc))
     with pytest.raises(SessionError, match="1 members for 2 values"):
         load_session(path)
+
+
+def test_per_mode_counts_survive_a_session_file(tmp_path):
+    """The "Modes over time" raster's rows are saved with the history and read back."""
+    from types import SimpleNamespace
+
+    from ganviz.core.history import History
+
+    h = History()
+    for step, counts in ((5, [3, 0, 9]), (10, [4, 4, 4]), (20, [0, 12, 0])):
+        h.add(SimpleNamespace(run_id=0, history={}, fields_step=step, mode_counts=np.array(counts),
+                              metrics={"js": 0.5, "modes_captured": 2, "modes_total": 3}))
+    steps, measured = h.columns()
+    path = tmp_path / "modes.json"
+    save_session(path, Session(CFG, step=20, history=steps, measured=measured))
+    s = load_session(path)
+    again = History()
+    again.load(s.history, s.measured)
+    assert [step for step, _ in again.modes] == [5.0, 10.0, 20.0]
+    assert [list(c) for _, c in again.modes] == [[3, 0, 9], [4, 4, 4], [0, 12, 0]]
+
+
+def test_a_session_without_mode_counts_reads_as_before(tmp_path):
+    from ganviz.core.history import History
+
+    path = tmp_path / "old.json"
+    save_session(path, Session(CFG, step=2, history={"step": np.array([1.0, 2.0]), "loss_d": np.ones(2)},
+                               measured={"step": np.array([2.0]), "js": np.array([0.25])}))
+    s = load_session(path)
+    h = History()
+    h.load(s.history, s.measured)
+    assert h.modes == [] and h.measured.n == 1

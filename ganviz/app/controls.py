@@ -500,12 +500,14 @@ class ControlPanel(QWidget):
             return
         text = lambda t: self._linked(_esc(t))  # noqa: E731
         changed = self.modified_keys()
+        own = _own_target(self._config.data) if "data" in changed else None
         parts = []
         if changed:
+            said = ("the target is yours (below); what follows describes the preset's settings"
+                    if own else "the text below describes the preset's settings")
             parts.append(f'<p style="color:{MODIFIED_COLOUR}"><b>Modified from '
-                         f'{_esc(p.name)}</b> ({_esc(", ".join(changed))} changed): the text '
-                         "below describes the preset's settings.</p>")
-        parts.append(f"<p>{text(p.explanation)}</p>")
+                         f'{_esc(p.name)}</b> ({_esc(", ".join(changed))} changed): {said}.</p>')
+        parts.append(f"<p>{_esc(own) if own else text(p.explanation)}</p>")
         if p.look_for:
             look = f"<b>Look for:</b> {text(p.look_for)}"
             if changed:
@@ -728,3 +730,14 @@ class LectureBar(QWidget):
         if edit.isModified():
             edit.setModified(False)
             self.params_changed.emit({key: edit.text()})
+
+
+def _own_target(data: str) -> str | None:
+    """A drawn, loaded or typed target described (points, estimate; components); else None."""
+    from ganviz.core import datakey
+    from ganviz.core.config import ConfigError
+
+    try:
+        return datakey.describe_target(data)
+    except ConfigError:
+        return None

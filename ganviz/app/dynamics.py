@@ -11,8 +11,9 @@ Three tabs: the game (field, trajectory, distance, spectra), small multiples
 real run (eigenvalues of its field Jacobian, computed by the training process on
 request: ganviz/core/spectrum.py). Opened from the main window, "follow the run"
 keeps the toy on the run's loss, k, rates, update rule and regularisers as they
-change (the controller's ``applied`` signal); what the toy cannot model (an
-optimizer's state, EMA, spectral norm) is named in the message line. Nothing
+change (the controller's ``applied`` signal), with the run's sgd (momentum 0.9);
+what the toy cannot model (Adam's or RMSprop's state, EMA, spectral norm) is
+named in the message line. Nothing
 here imports torch.
 """
 
@@ -44,9 +45,14 @@ TIPS = {
             "wgan: v = (-psi, theta); hinge: (-psi, theta 1[psi theta < 1]); lsgan: least squares",
     "update": "alternating: k D steps, then one G step (Algorithm 1)<br>"
               "simultaneous: x += H w(x)<br>extragradient: x += H w(x + H w(x))<br>"
-              "optimistic: x += 2 H w(x) - H w(x_prev)",
+              "optimistic: x += 2 H w(x) - H w(x_prev)<br>"
+              "with momentum mu, each step goes through the player's buffer: "
+              "m <- mu m + w, x += H m",
     "k": "D steps per G step (alternating only)",
     "lr_d": "step size of psi (D)", "lr_g": "step size of theta (G)",
+    "momentum": "sgd's momentum mu (torch.optim.SGD): each player's buffer m <- mu m + w, "
+                "then x += lr m; the update operator acts on (theta, psi, m_theta, m_psi).<br>"
+                "0.9: the run's sgd; 0: plain gradient steps (the papers' toys)",
     "r1": "R1: (gamma/2) E_data |grad_x D|^2 = (gamma/2) psi^2 on D",
     "r2": "R2: (gamma/2) E_G |grad_x D|^2 = (gamma/2) psi^2 on D",
     "instance_noise": "std sigma of Gaussian noise on real and generated samples; "
@@ -67,7 +73,8 @@ TIPS = {
                "the exact method (docs/performance.md)",
 }
 #: The run's keys the lab follows (``lr_d``, ``lr_g`` and the toy's own regularisers).
-FOLLOWED = ("loss", "update", "k", "lr_d", "lr_g", "r1", "r2", "instance_noise", "consensus")
+FOLLOWED = ("loss", "update", "k", "lr_d", "lr_g", "r1", "r2", "instance_noise", "consensus",
+            "momentum")
 #: Keys of the run the toy does not model, with the value that changes nothing.
 UNMODELLED = {"ema": 0.0, "spectral_norm": False}
 #: Small multiples: the keys one may vary and the values they start with.
@@ -82,6 +89,7 @@ MULTIPLES = {
     "lr": "0.05, 0.2, 0.5, 1",
     "lr_d": "0.05, 0.2, 0.5, 1",
     "lr_g": "0.05, 0.2, 0.5, 1",
+    "momentum": "0, 0.5, 0.9",
 }
 
 
@@ -143,6 +151,7 @@ class DynamicsLab(QWidget):
         integer("k", game.k, 1, 50)
         number("lr_d", game.lr_d, 1e-6, 5.0, 0.05, decimals=6)
         number("lr_g", game.lr_g, 1e-6, 5.0, 0.05, decimals=6)
+        number("momentum", game.momentum, 0.0, 0.99, 0.05)
         for key in ("r1", "r2", "instance_noise", "consensus"):
             number(key, getattr(game, key), 0.0, 10.0, 0.1)
         integer("steps", steps, 1, 100_000)
@@ -231,7 +240,7 @@ class DynamicsLab(QWidget):
             update=self.value("update"), k=self.value("k"), lr_d=self.value("lr_d"),
             lr_g=self.value("lr_g"), r1=self.value("r1"), r2=self.value("r2"),
             instance_noise=self.value("instance_noise"), consensus=self.value("consensus"),
-            psi_clip=clip if clip > 0 else None)
+            psi_clip=clip if clip > 0 else None, momentum=self.value("momentum"))
 
     def _edited(self, key: str) -> None:
         """The user changed a control: a setting the run has stops following it."""
@@ -486,9 +495,11 @@ def follow_values(config) -> tuple[dict, list[str]]:
         notes.append(f"The toy shows {values['loss']} for {loss} (wgan-gp's penalty "
                      "(|psi| - 1)^2 has no Jacobian at the equilibrium)."
                      if loss == "wgan-gp" else f"The toy has no {loss}.")
+    values["momentum"] = dyn.SGD_MOMENTUM  # the run's sgd
     optimizer = getattr(config, "optimizer", "sgd")
-    notes.append(f"The run's optimizer is {optimizer}; the toy takes plain gradient steps at "
-                 "the run's rates (no momentum or Adam state).")
+    if optimizer != "sgd":
+        notes.append(f"The run's optimizer is {optimizer}; the toy takes sgd steps (momentum "
+                     f"{dyn.SGD_MOMENTUM}) at the run's rates (no {optimizer} state).")
     off = [key for key, neutral in UNMODELLED.items()
            if hasattr(config, key) and getattr(config, key) not in (neutral, None)]
     if off:

@@ -726,7 +726,10 @@ class MainWindow(QMainWindow):
             print(json.dumps(comparison.summary()), flush=True)
             self.draw_comparison(everything=True)
         else:
-            print(json.dumps(event.metrics), flush=True)  # the object a headless run prints
+            from ganviz.core.datakey import with_p_data
+
+            # the object a headless run prints, p_data's estimate note included
+            print(json.dumps(with_p_data(event.metrics, event.metrics["config"]["data"])), flush=True)
             self.draw(snap)
             self.series.draw(self.controller.history, snap)  # the last measurement too
         self._drawn_version = self.controller.version

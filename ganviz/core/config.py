@@ -23,6 +23,8 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 #: Each optimizer's running buffers, each shaped like a network's flat parameters
 #: ((n,) float32): what a full state and a session file hold for it.
 OPTIMIZER_BUFFERS = {"sgd": ("buf",), "adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",)}
+#: optimizer=sgd's momentum, torch.optim.SGD(momentum=0.9): both engines and the toy games.
+SGD_MOMENTUM = 0.9
 DEVICES = ("auto", "cpu", "cuda")
 #: Update rules: how D's and G's steps interleave (docs/dynamics-options.md defines each;
 #: ganviz/core/dynamics.py on the toy games, ganviz/core/trainer/rules.py on the MLP GAN).

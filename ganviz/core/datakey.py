@@ -105,3 +105,54 @@ def describe_p_data(data: str) -> dict | None:
             "rule": rule, "components": fit.spec.text(),
             "text": f"p_data is an estimate: a {k}-component Gaussian mixture fitted to "
                     f"{n:,} points{used}, {rule}"}
+
+
+def with_p_data(result: dict, data: str) -> dict:
+    """A finished run's JSON object with ``p_data`` added when the target is estimated.
+
+    The one place that adds it: headless runs and ``--screenshot`` print the same
+    object. ``p_data`` is :func:`describe_p_data` without its ``text``.
+    """
+    note = describe_p_data(data)
+    if note is None:
+        return result
+    return {**result, "p_data": {k: v for k, v in note.items() if k != "text"}}
+
+
+#: The most components :func:`describe_target` lists one by one.
+LISTED_COMPONENTS = 8
+
+
+def describe_target(data: str) -> str | None:
+    """What a target of your own is, in a sentence or two; None for a named target.
+
+    A drawn or loaded point set: how many points, from where, and how p_data is
+    estimated from them (:func:`describe_p_data`). A typed mixture: its
+    components, "weight x N(mean; std)" each (up to LISTED_COMPONENTS), exact.
+    Plain text; the window's scenario panel shows it in place of a preset's
+    explanation once the data are yours.
+    """
+    from . import mixture, points
+
+    form = kind(data)
+    if form == "mixture":
+        spec = mixture.parse_mixture(data)
+        m = len(spec.weights)
+
+        def one(w, mean, sd):
+            where = ", ".join(f"{v:.3g}" for v in mean)
+            return f"{w:.2g} x N({where}; {sd:.3g})"
+
+        listed = "; ".join(one(*c) for c in list(zip(spec.weights, spec.means, spec.stds))[:LISTED_COMPONENTS])
+        more = f"; and {m - LISTED_COMPONENTS} more" if m > LISTED_COMPONENTS else ""
+        return (f"Your typed target: {spec.describe()} (weight x N(mean; std)): {listed}{more}. "
+                f"Its density is exact, and each of its {m} component{'s' if m > 1 else ''} "
+                f"counts as a mode for mode coverage.")
+    if form != "points":
+        return None
+    found = points.resolve_points(data)
+    n = len(found.points)
+    origin = {"drawn": "drawn in the window", "inline": "listed in a preset"}.get(
+        found.source, f"loaded from {found.source}")
+    note = describe_p_data(data)
+    return (f"Your target: {n:,} points in {found.dim}-D, {origin}. {note['text']}.")

@@ -59,6 +59,17 @@ field v = (-phi, theta): the WGAN Dirac-GAN, with ``psi`` read as phi.
 
 ``k`` > 1 is accepted with ``alternating`` only: the joint rules move both players at once.
 
+**The optimizer.** ``optimizer=sgd`` is the run's: torch.optim.SGD with momentum mu =
+0.9 (config.SGD_MOMENTUM; dampening 0, no Nesterov). Each player keeps a buffer, zero at
+the start; every step of a player is m <- mu m + w_player, then x_player += lr m (the
+gradient is -w: torch's buf <- mu buf + g, p -= lr buf). In each rule a step above is
+such an optimizer step: ``alternating`` advances D's buffer k times and G's once;
+``simultaneous`` both once; ``extragradient`` both twice (to x_half, then from x with
+the gradient at x_half); ``optimistic`` moves by 2 Delta_t - Delta_{t-1} with
+Delta_t = H m_t. The update operator then acts on (theta, psi, m_theta, m_psi).
+``momentum=0`` gives plain gradient steps, the form of the papers' toys (the paper-...
+presets, Mescheder 2018 and Gidel 2019).
+
 All arrays are float64; theta and psi are dimensionless (the data live at 0 and
 theta on the real line, D's slope is psi per unit of x).
 """
@@ -70,7 +81,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .config import UPDATES, ConfigError
+from .config import SGD_MOMENTUM, UPDATES, ConfigError
 
 DYNAMICS = ("dirac", "bilinear")
 #: The registry's losses the Dirac-GAN supports, in menu order.
@@ -78,10 +89,11 @@ TOY_LOSSES = ("minimax", "nonsaturating", "wgan", "lsgan", "hinge")
 #: The run's Config keys the toy reads (``lr`` sets both rates); --dynamics refuses the others.
 CONFIG_KEYS = ("loss", "update", "k", "lr", "lr_d", "lr_g", "r1", "r2", "consensus",
                "instance_noise", "optimizer")
-#: The toy's own keys, not the run's: the start and the clip of psi.
-OWN_KEYS = ("theta0", "psi0", "psi_clip")
+#: The toy's own keys, not the run's: the start, the clip of psi, and sgd's momentum
+#: (the run's 0.9 unless set; 0 for the papers' plain gradient steps).
+OWN_KEYS = ("theta0", "psi0", "psi_clip", "momentum")
 #: Where the toy's defaults differ from a run's: the paper's loss and step h = 0.2, and
-#: plain gradient steps (the toy has no optimizer state).
+#: sgd (the toy models no Adam or RMSprop state).
 DEFAULTS = {"loss": "minimax", "lr_d": 0.2, "lr_g": 0.2, "optimizer": "sgd"}
 #: Gauss-Hermite nodes for the expectation over instance noise.
 NOISE_NODES = 40
@@ -163,6 +175,10 @@ class Game:
         Clip psi (phi) to [-psi_clip, psi_clip] after every update, as Gidel et al.'s
         notebook does; None: no clipping. Trajectories only (the linearisation at
         the equilibrium is inside any clip box).
+    momentum : float
+        Heavy-ball momentum mu in [0, 1) of both players' optimizer steps (the module
+        docstring); 0: plain gradient steps. :meth:`from_config` gives a run's sgd
+        its 0.9.
     """
 
     kind: str = "dirac"
@@ -176,6 +192,7 @@ class Game:
     consensus: float = 0.0
     instance_noise: float = 0.0
     psi_clip: float | None = None
+    momentum: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in DYNAMICS:
@@ -202,20 +219,28 @@ class Game:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
         if self.psi_clip is not None and not (math.isfinite(self.psi_clip) and self.psi_clip > 0):
             raise ConfigError(f"psi_clip must be a finite number > 0, got {self.psi_clip!r}")
+        m = self.momentum
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m < 1:
+            raise ConfigError(f"momentum must be a number from 0 (plain gradient steps) up to "
+                              f"but not including 1, got {m!r}")
 
     @classmethod
-    def from_config(cls, config, kind: str = "dirac", psi_clip: float | None = None) -> "Game":
-        """The game a run's Config describes (its loss, update, k, rates and regularisers).
+    def from_config(cls, config, kind: str = "dirac", psi_clip: float | None = None,
+                    momentum: float | None = None) -> "Game":
+        """The game a run's Config describes (its loss, update, k, rates, regularisers and
+        sgd: momentum SGD_MOMENTUM unless ``momentum`` is given, 0 for plain steps).
 
         The bilinear game has its own objective, so the config's loss is not read for it.
         """
         if config.optimizer != "sgd":
-            raise ConfigError(f"optimizer={config.optimizer}: the toy takes plain gradient "
-                              "steps; accepted: sgd")
-        keys = {f.name for f in fields(cls)} - {"kind", "loss", "psi_clip"}
+            raise ConfigError(f"optimizer={config.optimizer}: the toy takes the run's sgd steps "
+                              f"(momentum {SGD_MOMENTUM}, or --set momentum=0 for plain "
+                              "gradient steps); accepted: sgd")
+        keys = {f.name for f in fields(cls)} - {"kind", "loss", "psi_clip", "momentum"}
         values = {key: getattr(config, key) for key in keys}
         loss = "wgan" if kind == "bilinear" else config.loss
-        return cls(kind=kind, loss=loss, psi_clip=psi_clip, **values)
+        momentum = SGD_MOMENTUM if momentum is None else momentum
+        return cls(kind=kind, loss=loss, psi_clip=psi_clip, momentum=momentum, **values)
 
     @property
     def rates(self) -> np.ndarray:
@@ -308,17 +333,22 @@ def eigenvalues(game: Game) -> np.ndarray:
 def update_operator(game: Game) -> np.ndarray:
     """The Jacobian of one iteration of the update rule at the equilibrium.
 
-    Every sub-step x -> x + M w(x) (M: the rates of the players it moves) is
-    linearised as I + M J; an iteration is their product. Optimistic steps use
-    the previous point too: its operator acts on (x, x_prev).
+    Plain steps (momentum 0): every sub-step x -> x + M w(x) (M: the rates of
+    the players it moves) is linearised as I + M J; an iteration is their
+    product. Optimistic steps use the previous point too: its operator acts on
+    (x, x_prev). With momentum the state is (x, m), the players' positions and
+    buffers (:func:`_momentum_operator`).
 
     Returns
     -------
     ndarray
-        (2, 2) float64, or (4, 4) for ``optimistic``.
+        (2, 2) float64 for plain steps, (4, 4) for plain ``optimistic`` steps and
+        for every rule with momentum.
     """
     J, I = jacobian(game), np.eye(2)
     H = np.diag(game.rates)
+    if game.momentum:
+        return _momentum_operator(game, J, H)
     if game.update == "alternating":
         D = I + np.diag([0.0, game.lr_d]) @ J
         G = I + np.diag([game.lr_g, 0.0]) @ J
@@ -330,8 +360,37 @@ def update_operator(game: Game) -> np.ndarray:
     return np.block([[I + 2 * H @ J, -H @ J], [I, np.zeros((2, 2))]])
 
 
+def _momentum_operator(game: Game, J: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """(4, 4): one iteration with momentum mu, linearised, on z = (theta, psi, m_theta, m_psi).
+
+    An optimizer step of the players selected by E (a 0/1 diagonal) is
+    m' = m + E((mu - 1) m + J x), x' = x + H E m', i.e.
+    S_E = [[I + H E J, mu H E], [E J, I - (1 - mu) E]];
+    alternating is S_G S_D^k; simultaneous S_I. Extragradient: m1 = mu m + J x,
+    x_half = x + H m1, m2 = mu m1 + J x_half, then (x + H m2, m2). Optimistic, on
+    (x_t, m_{t-1}): m_t = mu m_{t-1} + J x_t, x_{t+1} = x_t + 2 H m_t - H m_{t-1}.
+    """
+    mu, I, O = float(game.momentum), np.eye(2), np.zeros((2, 2))
+
+    def step(E):
+        return np.block([[I + H @ E @ J, mu * H @ E], [E @ J, I - (1 - mu) * E]])
+
+    if game.update == "alternating":
+        return step(np.diag([1.0, 0.0])) @ np.linalg.matrix_power(step(np.diag([0.0, 1.0])), game.k)
+    if game.update == "simultaneous":
+        return step(I)
+    if game.update == "extragradient":
+        m1 = np.block([J, mu * I])
+        x_half = np.block([I + H @ J, mu * H])
+        m2 = mu * m1 + J @ x_half
+        return np.vstack([np.block([I, O]) + H @ m2, m2])
+    m_t = np.block([J, mu * I])
+    return np.vstack([np.block([I, -H]) + 2 * H @ m_t, m_t])
+
+
 def update_eigenvalues(game: Game) -> np.ndarray:
-    """(2,) complex, (4,) for ``optimistic``: the eigenvalues of :func:`update_operator`."""
+    """(2,) complex for plain steps, (4,) for plain ``optimistic`` steps and with momentum:
+    the eigenvalues of :func:`update_operator`."""
     return _sorted(np.linalg.eigvals(update_operator(game)))
 
 
@@ -414,6 +473,8 @@ def trajectory(game: Game, theta0: float = 1.0, psi0: float = 1.0, steps: int = 
         x[1] = min(max(x[1], lo), hi)
         return x
 
+    if game.momentum:
+        return _momentum_trajectory(game, out, w, clip)
     previous = w(x)
     with np.errstate(all="ignore"):
         for i in range(1, steps + 1):
@@ -434,6 +495,36 @@ def trajectory(game: Game, theta0: float = 1.0, psi0: float = 1.0, steps: int = 
     return out
 
 
+def _momentum_trajectory(game: Game, out: np.ndarray, w, clip) -> np.ndarray:
+    """:func:`trajectory` with momentum: each player's buffer m <- mu m + w, then x += lr m."""
+    mu, H = float(game.momentum), game.rates
+    x, m = out[0].copy(), np.zeros(2)  # torch starts a buffer at the first gradient: mu * 0 + g
+    previous = None  # Delta_{t-1} of optimistic steps
+    with np.errstate(all="ignore"):
+        for i in range(1, len(out)):
+            if game.update == "alternating":
+                for _ in range(game.k):
+                    m[1] = mu * m[1] + w(x)[1]
+                    x[1] += game.lr_d * m[1]
+                    clip(x)
+                m[0] = mu * m[0] + w(x)[0]
+                x[0] += game.lr_g * m[0]
+            elif game.update == "simultaneous":
+                m = mu * m + w(x)
+                x = clip(x + H * m)
+            elif game.update == "extragradient":
+                m = mu * m + w(x)
+                m = mu * m + w(clip(x + H * m))
+                x = clip(x + H * m)
+            else:
+                m = mu * m + w(x)
+                delta = H * m
+                x = clip(x + 2 * delta - (delta if previous is None else previous))
+                previous = delta
+            out[i] = x
+    return out
+
+
 def distance(points) -> np.ndarray:
     """Euclidean distance of (..., 2) points from the equilibrium (0, 0)."""
     return np.hypot(*np.moveaxis(np.asarray(points, dtype=float), -1, 0))
@@ -446,12 +537,14 @@ def summary(game: Game, theta0: float = 1.0, psi0: float = 1.0, steps: int = 500
     -------
     dict
         JSON-ready: ``eigenvalues`` and ``update_eigenvalues`` as lists of [re, im],
-        ``spectral_radius``, and ``theta``, ``psi``, ``distance`` after ``steps``.
+        ``spectral_radius``, ``momentum``, and ``theta``, ``psi``, ``distance`` after
+        ``steps``.
     """
     path = trajectory(game, theta0, psi0, steps)
     theta, psi = (float(v) for v in path[-1])
     return {
         "dynamics": game.kind, "loss": game.loss, "update": game.update, "steps": steps,
+        "momentum": game.momentum,
         "eigenvalues": _pairs(eigenvalues(game)),
         "update_eigenvalues": _pairs(update_eigenvalues(game)),
         "spectral_radius": spectral_radius(game),

@@ -22,6 +22,12 @@ MEASURED_SERIES = ("js", "kl", "w1", "modes_captured", "modes_total", "high_qual
                    "value", "value_opt")
 #: Measured columns of the metrics files beyond the metric names of the config module.
 EXTRA_NAMES = ("kl", "value", "value_opt")
+#: Per-mode sample counts are measured columns ``mode_count_0``, ``mode_count_1``, ...
+#: (in a session file; the metrics CSV keeps its fixed columns).
+MODE_COUNT = "mode_count_"
+#: Most per-mode rows kept; beyond it every other row is dropped (the raster's
+#: columns are far fewer).
+MODE_ROWS = 4096
 
 
 class Series:
@@ -123,22 +129,32 @@ class History:
         self._fields_step = None
         #: What happened during the run, for the time series' markers: (step, short label).
         self.events: list[tuple[int, str]] = []
+        #: Samples per mode at each measurement of a mixture target: (step, (m,) float64),
+        #: the "Modes over time" raster's columns.
+        self.modes: list[tuple[float, np.ndarray]] = []
 
     def clear(self) -> None:
         self.steps.clear()
         self.measured.clear()
         self._fields_step = None
         self.events = []
+        self.modes = []
 
     def mark(self, step: int, label: str) -> None:
         """Record an event (a setting changed, a network frozen, ...) at iteration ``step``."""
         self.events = [*self.events, (int(step), str(label))]  # a new list: views compare by value
 
     def columns(self) -> tuple[dict, dict]:
-        """(per-iteration, per-measurement) columns with their ``step``: copies, for a session file."""
+        """(per-iteration, per-measurement) columns with their ``step``: copies, for a session file.
+
+        The per-measurement columns include the samples per mode, ``mode_count_i``
+        for mode i, NaN at a measurement without them.
+        """
+        measured = {"step": self.measured.x.copy(),
+                    **{n: self.measured.y(n).astype(np.float64) for n in MEASURED_SERIES}}
+        measured.update(_mode_columns(measured["step"], self.modes))
         return ({"step": self.steps.x.copy(), **{n: self.steps.y(n).astype(np.float64) for n in STEP_SERIES}},
-                {"step": self.measured.x.copy(),
-                 **{n: self.measured.y(n).astype(np.float64) for n in MEASURED_SERIES}})
+                measured)
 
     def load(self, steps: dict, measured: dict, run_id=None) -> None:
         """Start run ``run_id`` from columns saved by :meth:`columns` (missing ones read as NaN)."""
@@ -147,6 +163,12 @@ class History:
         for series, columns in ((self.steps, steps), (self.measured, measured)):
             if len(columns.get("step", ())):
                 series.append(columns["step"], columns)
+        self.modes = _mode_rows(measured)
+
+    def _keep_modes(self, step: int, counts) -> None:
+        self.modes.append((float(step), np.asarray(counts, dtype=np.float64).copy()))
+        if len(self.modes) > MODE_ROWS:
+            self.modes = self.modes[::-1][::2][::-1]  # every other row, the latest kept
 
     def add(self, snap) -> None:
         """Append a snapshot's per-iteration history and, when fresh, its measurements."""
@@ -160,6 +182,35 @@ class History:
         if "js" in m and snap.fields_step != self._fields_step:
             self._fields_step = snap.fields_step
             self.measured.append([snap.fields_step], {k: [_num(m.get(k))] for k in MEASURED_SERIES})
+            if getattr(snap, "mode_counts", None) is not None:
+                self._keep_modes(snap.fields_step, snap.mode_counts)
+
+
+def _mode_columns(steps: np.ndarray, modes: list) -> dict:
+    """``mode_count_i`` columns aligned with the measured ``steps`` (NaN where a step has none)."""
+    if not modes:
+        return {}
+    m = len(modes[-1][1])
+    out = np.full((m, len(steps)), np.nan)
+    for step, counts in modes:
+        where = np.searchsorted(steps, step)
+        if len(counts) == m and where < len(steps) and steps[where] == step:
+            out[:, where] = counts
+    return {f"{MODE_COUNT}{i}": out[i] for i in range(m)}
+
+
+def _mode_rows(measured: dict) -> list:
+    """The (step, counts) rows of saved ``mode_count_i`` columns (rows with every count finite)."""
+    names = [k for k in measured if k.startswith(MODE_COUNT) and k[len(MODE_COUNT):].isdigit()]
+    m = len(names)
+    if not m or set(names) != {f"{MODE_COUNT}{i}" for i in range(m)}:
+        return []
+    counts = np.stack([np.asarray(measured[f"{MODE_COUNT}{i}"], dtype=np.float64) for i in range(m)], axis=1)
+    steps = np.asarray(measured.get("step", ()), dtype=np.float64)
+    if len(steps) != len(counts):
+        return []
+    ok = np.isfinite(counts).all(axis=1) & (counts >= 0).all(axis=1)
+    return [(float(x), c.copy()) for x, c in zip(steps[ok], counts[ok])]
 
 
 def measured_columns(snap) -> dict:

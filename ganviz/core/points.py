@@ -12,7 +12,8 @@ drawing) and DIGEST the first 16 hex digits of the SHA-256 of the points
 the on-disk store (so a training process started with ``spawn`` finds what the
 window registered), then the file at SOURCE, whose digest must match. A
 session carries its points, so it reopens with the same target bit for bit
-even if the file has moved or changed.
+even if the file has moved or changed. The on-disk store is bounded
+(:func:`prune_store`): past STORE_BYTES, the files used longest ago go.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ MAX_BYTES = 256 * 2**20
 #: Sources that name no file: a preset's inline list, a drawing in the window.
 INLINE_SOURCES = ("inline", "drawn")
 ACCEPTED = "a CSV or whitespace-separated text file, or an NPY file, of 1 or 2 numeric columns"
+#: The on-disk store's bound, bytes: past it the files used longest ago are deleted
+#: (about 16 of the largest point sets; thousands of drawn ones).
+STORE_BYTES = 256 * 2**20
+#: A stored file used less than this long ago (seconds) is never deleted: another
+#: process (a window's training process) may be about to read it.
+STORE_GRACE = 3600.0
+_STORED = re.compile(r"^[0-9a-f]{16}\.npy$")
 
 _DIGEST = re.compile(r"#([0-9a-f]{16})$")
 #: How the density is made of the points, written after them: ``@kde`` (default), ``@gmm``, ``@gmm:K``.
@@ -190,6 +198,8 @@ def register_points(points, source: str) -> PointSet:
     if digest not in _store:
         _store[digest] = a
         _save_to_store(a, digest)
+    else:
+        _mark_used(digest)
     return PointSet(_store[digest], source, digest)
 
 
@@ -247,17 +257,86 @@ def _save_to_store(a: np.ndarray, digest: str) -> None:
     (this process keeps them; another process then reads the source file or says it cannot)."""
     path = store_dir() / f"{digest}.npy"
     if path.exists():
+        _mark_used(digest)
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(path, "wb", what="points store") as f:
             np.save(f, a, allow_pickle=False)
     except OSError:
+        return
+    prune_store()
+
+
+def _mark_used(digest: str) -> None:
+    """Record a use of a stored file (its modification time): pruning deletes the least recent.
+
+    Points this process holds whose file is gone (another process pruned it) are
+    written again, so a training process started for them finds them.
+    """
+    try:
+        os.utime(store_dir() / f"{digest}.npy")
+    except FileNotFoundError:
+        if digest in _store:
+            _save_to_store(_store[digest], digest)
+    except OSError:
         pass
+
+
+def prune_store(limit: int | None = None, now: float | None = None) -> list[str]:
+    """Bound the on-disk store: delete the files used longest ago until it holds ``limit`` bytes.
+
+    A file is never deleted when this process holds its points (a run, a
+    session or a preset being opened needs them) or when it was used less
+    than STORE_GRACE seconds ago (another process may be about to read it);
+    a deleted file is written again when its points are next registered (a
+    session carries its points). Only the store's own ``DIGEST.npy`` files
+    are touched; a store that cannot be listed is left as it is.
+
+    Parameters
+    ----------
+    limit : int, optional
+        Bytes to keep (default STORE_BYTES).
+    now : float, optional
+        The current time, seconds since the epoch (default: the clock).
+
+    Returns
+    -------
+    list of str
+        The digests deleted, least recently used first.
+    """
+    import time
+
+    limit = STORE_BYTES if limit is None else int(limit)
+    now = time.time() if now is None else float(now)
+    try:
+        entries = []
+        with os.scandir(store_dir()) as it:
+            for entry in it:
+                if _STORED.match(entry.name) and entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    entries.append((st.st_mtime, st.st_size, entry.name[:16], entry.path))
+    except OSError:
+        return []
+    total = sum(size for _, size, _, _ in entries)
+    deleted = []
+    for mtime, size, digest, path in sorted(entries):  # least recently used first
+        if total <= limit:
+            break
+        if digest in _store or now - mtime < STORE_GRACE:
+            continue
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        deleted.append(digest)
+    return deleted
 
 
 def _from_store(digest: str) -> np.ndarray | None:
     if digest in _store:
+        _mark_used(digest)
         return _store[digest]
     path = store_dir() / f"{digest}.npy"
     try:
@@ -269,6 +348,7 @@ def _from_store(digest: str) -> np.ndarray | None:
         return None
     a.flags.writeable = False
     _store[digest] = a
+    _mark_used(digest)
     return a
 
 

@@ -8,8 +8,10 @@ optional ``order``: presets are listed by it (the story they tell), then by name
 A preset with ``"dynamics": "dirac"`` or ``"bilinear"`` is a toy game of the dynamics
 lab (ganviz/core/dynamics.py), not an MLP run: its config's loss, update, k, rates and
 regularisers define the game; ``start`` ([theta0, psi0], default [1, 1]) and
-``psi_clip`` (optional) the trajectory; ``pass`` ({"distance": [low, high]}) the
-range the distance from the equilibrium must end in after ``steps`` (tests check it).
+``psi_clip`` (optional) the trajectory; ``momentum`` (optional) the optimizer's: its
+sgd is the run's, momentum 0.9, unless given (0: the plain gradient steps of the
+papers' toys); ``pass`` ({"distance": [low, high]}) the range the distance from the
+equilibrium must end in after ``steps`` (tests check it).
 
 A preset's target can be any ``data`` form: a name, ``mixture:SPEC`` (the whole
 target is in the text) or its own points, written ``"data": "points:inline"``
@@ -51,6 +53,7 @@ class Preset:
     dynamics: str = ""  # "dirac" or "bilinear": a toy game of the dynamics lab
     start: tuple[float, float] = (1.0, 1.0)  # the toy's (theta0, psi0)
     psi_clip: float | None = None  # the toy's clip of psi after every update
+    momentum: float | None = None  # the toy's sgd momentum (None: the run's 0.9; 0: plain steps)
     passes: tuple[float, float] | None = None  # the toy's final distance must lie in it
     compare: str | None = None  # "KEY=V1,V2,...": a comparison preset's variants
 
@@ -191,12 +194,16 @@ def _read_toy(path: Path, raw: dict, config: Config) -> dict:
         if not isinstance(passes, dict) or set(passes) != {"distance"}:
             raise ConfigError(f'preset file {path}: pass must be {{"distance": [low, high]}}')
         passes = _numbers(path, "pass distance", passes["distance"])
+    momentum = raw.get("momentum")
+    if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, (int, float))):
+        raise ConfigError(f"preset file {path}: momentum must be a number")
     try:
-        Game.from_config(config, raw["dynamics"], clip)
+        Game.from_config(config, raw["dynamics"], clip, momentum)
     except ConfigError as exc:
         raise ConfigError(f"preset file {path}: {exc}") from None
     return dict(dynamics=raw["dynamics"], start=_numbers(path, "start", raw.get("start", [1, 1])),
-                psi_clip=None if clip is None else float(clip), passes=passes)
+                psi_clip=None if clip is None else float(clip), passes=passes,
+                momentum=None if momentum is None else float(momentum))
 
 
 def _numbers(path: Path, key: str, value) -> tuple[float, float]:

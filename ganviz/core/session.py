@@ -27,6 +27,10 @@ A comparison's session keeps the base config, the compared key and values,
 and per member the same state sections and its history, in a ``comparison``
 section; each member's state is validated against its own config.
 
+The measured history may hold per-mode sample counts as columns
+``mode_count_0``, ``mode_count_1``, ... (:class:`ganviz.core.history.History`);
+files without them read as before.
+
 Version 1 files (weights only) are read too: their optimizers start afresh.
 """
 

@@ -131,11 +131,9 @@ def run_fixed(
     _save(save, engine, preset, kept)
     seconds = time.perf_counter() - t0
     # A target estimated from points says so, from how many and by which rule.
-    from ganviz.core.datakey import describe_p_data
+    from ganviz.core.datakey import with_p_data
 
-    note = describe_p_data(config.data)
-    if note is not None:
-        result["p_data"] = {k: v for k, v in note.items() if k != "text"}
+    result = with_p_data(result, config.data)
     result["steps_per_s"] = round(steps / seconds, 1) if seconds > 0 else None
     result["seconds"] = round(seconds, 2)
     return result

@@ -416,8 +416,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                 if mixture:
                     top = float(np.nanmax(total))
                     self.plots["modes"].setYRange(0, top + 0.5, padding=0)
-        if snap is not None:
-            self._keep_mode_counts(snap)
+        self._keep_mode_counts(history)
         self._draw_events(getattr(history, "events", ()))
         self._place_labels()
     def _follow_scale(self, snap) -> None:
@@ -462,15 +461,18 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         else:
             dots.setData([], [])
 
-    def _keep_mode_counts(self, snap) -> None:
-        """Keep each measurement's samples per mode: the raster's columns and the bars."""
-        counts = getattr(snap, "mode_counts", None)
-        if counts is None or snap.fields_step == self._mode_step:
+    def _keep_mode_counts(self, history) -> None:
+        """Each measurement's samples per mode (``history.modes``, also a reopened
+        session's): the raster's columns and the bars."""
+        modes = getattr(history, "modes", ())
+        if not modes:
             return
-        self._mode_step = snap.fields_step
-        counts = np.asarray(counts, dtype=np.float64)
-        share = counts / counts.sum() if counts.sum() > 0 else counts
-        self._mode_rows.append((float(snap.fields_step), share))
+        if modes[-1][0] == self._mode_step and len(modes) == len(self._mode_rows):
+            return
+        self._mode_step = modes[-1][0]
+        self._mode_rows = [(step, counts / counts.sum() if counts.sum() > 0 else counts)
+                           for step, counts in modes]
+        share = self._mode_rows[-1][1]
         self.bars.setOpts(x=np.arange(len(share)), height=share, width=0.7)
         self.plots["bars"].setXRange(-0.6, len(share) - 0.4, padding=0)
         self.plots["bars"].setYRange(0.0, max(0.25, float(share.max()) * 1.1), padding=0)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from ..config import OPTIMIZER_BUFFERS, ConfigError
+from ..config import OPTIMIZER_BUFFERS, SGD_MOMENTUM, ConfigError
 from ..models import FlatMLP
 
 #: Optimizer hyper-parameters besides the learning rate (shared by both engines).
-SGD_MOMENTUM = 0.9  # as in the paper
+#: SGD_MOMENTUM (0.9, as in the paper) is config's: the toy games read it too, without torch.
 ADAM_BETAS = (0.5, 0.999)  # as in DCGAN: the defaults of config keys adam_beta1, adam_beta2
 ADAM_EPS = 1e-8
 RMSPROP_ALPHA = 0.99
