@@ -558,7 +558,7 @@ def test_linked_panels_show_one_range_that_takes_in_every_panels_samples(qtbot, 
              for s in (-6.0, 7.0)]  # one panel's samples left of the grid, the other's right
     changes = []
     grid.views[0].plot.vb.sigRangeChanged.connect(lambda *_: changes.append(1))
-    for i, snap in enumerate(snaps):
+    for i, snap in reversed(list(enumerate(snaps))):  # a later panel's snapshot comes first
         grid.draw(i, snap)
     for view in grid.views:
         x0, x1 = view.plot.vb.viewRange()[0]

@@ -209,6 +209,10 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self.plot.setXRange(x0, x1, padding=0.0)
             self.plot.disableAutoRange(axis="x")
 
+    def has_range(self) -> bool:
+        """Whether a run was drawn, so that the view has a range to keep or grow."""
+        return self._extent is not None
+
     def apply_range(self, kind: str, want) -> None:
         """Show ``want`` if the view must change. ``kind`` "x": (x0, x1), grown at once and
         shrunk once the view is SHRINK_AT times wider than needed; "y": the left axis' top,

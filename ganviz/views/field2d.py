@@ -654,6 +654,10 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.edge.setPos(ex, ey)
         self.edge.setVisible(True)
 
+    def has_range(self) -> bool:
+        """Whether a run was drawn, so that the view has a range to keep or grow."""
+        return self._grid_range is not None
+
     def apply_range(self, kind: str, want) -> None:
         """Show ``want`` (``kind`` "xy": ((x0, x1), (y0, y1))) if the view must change: grow at
         once; shrink back only when the view is SHRINK_AT times larger than needed in one

@@ -92,6 +92,9 @@ class SharedRange:
         wants = self._wants.setdefault(kind, {})
         wants[id(view)] = value
         leader = self.views[0]
+        if not leader.has_range():  # the first panel has drawn nothing yet: it applies
+            view.apply_range(kind, value)  # every want kept here when it draws; until then
+            return  # the panel keeps its own (shown once the first panel sets the range)
         leader.apply_range(kind, union(kind, wants.values()))
         for other in self.views[1:]:
             other.adopt_range(kind, leader)
