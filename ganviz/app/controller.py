@@ -186,9 +186,11 @@ class Controller(QObject):
         elif isinstance(event, SpectrumReady):
             self.spectrum.emit(event)
 
-    def request_spectrum(self, tag, k: int = 16) -> bool:
-        """Ask the run for its field's spectrum (``spectrum`` brings it); False with no run."""
-        return self.worker is not None and self.supervisor.request_spectrum(tag, k)
+    def request_spectrum(self, tag, k: int = 16, member: int = 0) -> bool:
+        """Ask the run (a comparison: its variant ``member``) for its field's spectrum
+        (``spectrum`` brings it); False with no run."""
+        return self.worker is not None and self.supervisor.request_spectrum(tag, k,
+                                                                            member=member)
 
     def _keep(self, event) -> None:
         snap = event.snapshot
