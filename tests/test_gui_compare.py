@@ -222,3 +222,78 @@ def test_presentation_mode_png_and_recording_take_the_small_multiples(qtbot, mak
     assert window.exporter.save_window(tmp_path / "w.png")
     image = iio.imread(tmp_path / "w.png")
     assert image[..., :3].astype(float).std() > 20
+
+
+# --- events on the overlaid series --------------------------------------------------------
+
+
+def test_restarts_and_changes_mark_every_variants_series(qtbot, make_window):
+    window = make_window(SMALL)
+    c0 = window.controller
+    assert c0.compare("k=1,2")
+    c = c0.comparison
+    qtbot.waitUntil(lambda: all(s is not None and s.step >= 5 for s in c.latest), timeout=30_000)
+    # Starting the comparison is a reset of the scenario: marked at the new runs' start.
+    assert [h.events for h in c.histories] == [[(0, "reset")]] * 2
+    c0.pause()
+    qtbot.waitUntil(lambda: c0.paused, timeout=10_000)
+    assert c0.set_params({"lr_g": 3e-4})  # hot: every variant, at one step
+    at = c.latest[0].step
+    assert [h.events[-1] for h in c.histories] == [(at, "lr G 0.0003")] * 2
+    window.draw_comparison(everything=True)
+    assert window.compare_series.marker_labels() == [(0.0, "reset"), (float(at), "lr G 0.0003")]
+    assert c0.set_params({"hidden": 8})  # cold: a new run of every variant, marked as such
+    qtbot.waitUntil(lambda: all(s is not None and s.config["hidden"] == 8 for s in c.latest),
+                    timeout=30_000)
+    assert [h.events for h in c.histories] == [[(0, "hidden changed")]] * 2
+    window.draw_comparison(everything=True)
+    assert window.compare_series.marker_labels() == [(0.0, "hidden changed")]
+    # Markers on every panel shown, the label on the top one only.
+    series = window.compare_series
+    plots = {id(p) for p, _line in series.markers.items}
+    assert plots == {id(series.plots[k]) for k in series._shown} and len(plots) >= 2
+
+
+def _history(steps, events=()):
+    from ganviz.core.history import History
+
+    h = History()
+    for step in steps:
+        h.steps.append(np.array([float(step)]), {"loss_d": np.array([1.0]),
+                                                 "loss_g": np.array([0.5]),
+                                                 "grad_norm_g": np.array([0.1])})
+    for step, label in events:
+        h.mark(step, label)
+    return h
+
+
+def test_the_overlaid_series_mark_each_event_once_with_labels_inside_the_top_panel(
+        qtbot, pg_style):
+    from ganviz.views.multiples import CompareSeries, events_of
+
+    series = CompareSeries()
+    qtbot.addWidget(series)
+    series.resize(380, 700)
+    series.show()
+    series.set_members(["k=1", "k=5"])
+    a = _history(range(1, 401), [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D")])
+    b = _history(range(1, 401), [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D"),
+                                 (395, "only b")])
+    assert events_of([a, b]) == [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D"),
+                                 (395, "only b")]
+    series.draw([a, b])
+    vb = series.plots[series._shown[0]].vb
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] > 300, timeout=5000)  # the axis ranged itself
+    series._place_labels()
+    assert [text for _s, text in series.marker_labels()] == ["reset", "lr G 0.0003", "freeze D",
+                                                            "only b"]
+    labels = [line.label for _p, line in series.markers.items if getattr(line, "label", None)]
+    panel = vb.sceneBoundingRect()
+    for label in labels:  # every label reads inside the top panel, none cut at its edge
+        box = label.sceneBoundingRect()
+        assert panel.left() - 1 <= box.left() and box.right() <= panel.right() + 1, label.format
+    # Those in the right third read to the left of their lines, at other heights.
+    assert labels[2].anchors[0] == (1, 0) and labels[3].anchors[0] == (1, 0)
+    assert labels[2].orthoPos != labels[3].orthoPos
+    series.forget()
+    assert series.markers.items == []

@@ -37,6 +37,11 @@ _SHORT = {"lr_d": "lr D", "lr_g": "lr G", "batch_size": "batch", "gp_weight": "G
 _START_LABELS = {"reset": "reset", "session": "session opened", "": ""}
 
 
+def start_label(reason: str) -> str:
+    """The time series' marker of a run that started for ``reason`` ("" for none)."""
+    return _START_LABELS.get(reason, reason)
+
+
 class Controller(QObject):
     """Commands the run and keeps what the views draw.
 
@@ -202,7 +207,7 @@ class Controller(QObject):
                 self.history.load(*self._seed_history[1], run_id=snap.run_id)
             self._seed_history = None
             self.new_run.emit(snap)
-            label = _START_LABELS.get(event.reason, event.reason)
+            label = start_label(event.reason)
             if label:
                 self.history.mark(snap.step, label)
         elif snap.run_id != self.history.run_id:

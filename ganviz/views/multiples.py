@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from . import style
 from .field2d import moved
-from .timeseries import SMOOTH_SHARE, held, smooth
+from .timeseries import SMOOTH_SHARE, EventMarkers, held, smooth
 
 #: Least height in px of a time-series panel: panels that would be lower are left out.
 PANEL_MIN_PX = 110
@@ -98,6 +98,16 @@ class SharedRange:
 
     def forget(self) -> None:
         self._wants.clear()
+
+
+def events_of(histories) -> list:
+    """The variants' events ((step, label)), each once, in order of step: a change applied to
+    every variant is one marker; a restart marks where each variant's new run began."""
+    seen: dict = {}
+    for h in histories:
+        for event in getattr(h, "events", ()):
+            seen.setdefault(tuple(event), None)
+    return sorted(seen, key=lambda e: e[0])
 
 
 class Multiples(QWidget):
@@ -261,11 +271,21 @@ class CompareSeries(QWidget):
         self.plots["raster"].setLabel("left", "seed")
         self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "grad_g", "js",
                                                          "modes")}
-        self._markers: list = []
+        self.markers = EventMarkers()
+        self._events: list = []
+        self._shown: list[str] = []
         self._mixture = False
-        self._events: tuple = ()
         self._labels: list[str] = []
         self.seeds = False
+        # Event labels are placed again once the step axis has moved (it ranges itself
+        # after a draw), on a timer owned by the view, as in the single run's series.
+        from PySide6.QtCore import QTimer
+
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(0)
+        self._label_timer.timeout.connect(self._place_labels)
+        self.plots["loss_d"].sigXRangeChanged.connect(self._label_timer.start)
         self._show(mixture=False)
 
     def set_members(self, labels: list[str], seeds: bool = False) -> None:
@@ -293,7 +313,8 @@ class CompareSeries(QWidget):
         self.raster.clear()
         self.summary.setText("")
         self.summary.setVisible(False)
-        self._draw_events(())
+        self._events = []
+        self.markers.clear()
         self._show(mixture=False)
 
     def set_presentation(self, on: bool) -> None:
@@ -333,8 +354,7 @@ class CompareSeries(QWidget):
             text = mean_se_text(finals or [])
             self.summary.setText(text)
             self.summary.setVisible(bool(text))
-        if histories:
-            self._draw_events(tuple(getattr(histories[0], "events", ())))
+        self._draw_events(events_of(histories))
 
     def _draw_raster(self, histories) -> None:
         """Rows: seeds; columns: RASTER_COLUMNS even steps from the first measurement to the
@@ -359,20 +379,24 @@ class CompareSeries(QWidget):
         self.raster.setImage(image, levels=(0, max(float(total), 1.0)))
         self.raster.setRect(float(steps[0]), -0.5, max(span, 1.0), float(len(rows)))
 
-    def _draw_events(self, events: tuple) -> None:
-        if events == self._events:
-            return
+    def _draw_events(self, events: list) -> None:
+        """Every event of the variants on each panel shown; the labels on the top one."""
         self._events = events
-        for plot, line in self._markers:
-            plot.removeItem(line)
-        self._markers = []
-        for step, label in events:
-            for key in ("loss_d", "js"):
-                line = pg.InfiniteLine(pos=step, angle=90, pen=style.pen(style.MUTED, 1, dash=True),
-                                       label=label if key == "loss_d" else None,
-                                       labelOpts={"position": 0.9, "color": style.LABEL})
-                self.plots[key].addItem(line, ignoreBounds=True)
-                self._markers.append((self.plots[key], line))
+        self.markers.draw([self.plots[k] for k in self._shown], events)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        if self._shown:
+            self.markers.place(self.plots[self._shown[0]].vb)
+
+    def marker_labels(self) -> list[tuple[float, str]]:
+        """(step, label) of every event marker drawn, in the order drawn (top panel)."""
+        return self.markers.labels()
+
+    def close(self) -> bool:
+        """Stop placing event labels first: closing clears the scene under them."""
+        self._label_timer.stop()
+        return super().close()
 
     def _show(self, mixture: bool | None = None) -> None:
         """Show the panels that apply (modes on a mixture, the raster over seeds) and fit:
@@ -395,6 +419,9 @@ class CompareSeries(QWidget):
         shown = [k for k in self.PANELS if k in keep]
         for key, plot in self.plots.items():  # one step axis label, at the bottom
             plot.getAxis("bottom").setLabel("iteration" if shown and key == shown[-1] else None)
+        if shown != self._shown:  # the markers follow the panels shown
+            self._shown = shown
+            self._draw_events(self._events)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().resizeEvent(event)
