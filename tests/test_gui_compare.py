@@ -297,3 +297,78 @@ def test_the_overlaid_series_mark_each_event_once_with_labels_inside_the_top_pan
     assert labels[2].orthoPos != labels[3].orthoPos
     series.forget()
     assert series.markers.items == []
+
+
+# --- the 2-D panels share their legend and, when the scales agree, one colour bar ----------
+
+
+def _drawn_multiples(qtbot, losses):
+    from test_gui_views import make_snapshot
+
+    from ganviz.views.multiples import Multiples
+
+    m = Multiples()
+    qtbot.addWidget(m)
+    m.resize(700, 560)  # six panels of some 200 px: the legend inside one was cut
+    m.show()
+    m.set_members(2, [f"loss={x}" for x in losses])
+    for i, loss in enumerate(losses):
+        m.draw(i, make_snapshot(2, loss=loss, step=10 + i))
+    return m
+
+
+def _bar_in_layout(view) -> bool:
+    layout = view.plot.layout
+    return any(layout.itemAt(i) is view.cbar for i in range(layout.count()))
+
+
+def test_narrow_2d_panels_share_one_legend_and_one_colour_bar(qtbot, pg_style):
+    from ganviz.views.multiples import colour
+
+    m = _drawn_multiples(qtbot, ["nonsaturating", "minimax", "lsgan", "hinge", "minimax",
+                                 "lsgan"])
+    # hinge draws D as a raw output on [-1.5, 1.5]: a scale of its own, so each panel keeps
+    # its bar (the panels stay equally wide for their linked axes).
+    assert m.shared_scale is None and not m.bar_view.isVisibleTo(m)
+    assert all(_bar_in_layout(v) and v.cbar.isVisible() for v in m.views)
+    from test_gui_views import make_snapshot
+
+    m.draw(3, make_snapshot(2, loss="minimax", step=13))  # now every panel draws P(real)
+    assert m.shared_scale == ("D(x) = P(real)", (0.0, 1.0))
+    assert m.bar_view.isVisibleTo(m) and m.bar.levels() == (0.0, 1.0)
+    assert m.bar.getAxis("left").labelText == "D(x) = P(real), every panel"
+    assert not any(_bar_in_layout(v) or v.cbar.isVisible() for v in m.views)
+    # One legend under the grid, none inside a panel; it wraps to the grid's width.
+    assert not any(v.legend.isVisible() for v in m.views)
+    text = m.legend.text()
+    for entry in ("real x ~ p_data", "fake G(z), fixed z", "p_data outline"):
+        assert entry in text
+    for i, view in enumerate(m.views):  # each panel's own arrow scale, in its colour
+        assert view.arrow_scale > 0
+        assert f'<span style="color:{colour(i)}">{view.arrow_scale:.2g}</span>' in text
+    qtbot.waitUntil(lambda: m.legend.height() >= m.legend.heightForWidth(m.legend.width()))
+    assert m.legend.width() <= m.width()
+    # A contrast or D* keeps one bar, at the new levels; a critic brings every bar back.
+    m.set_contrast(2.0)
+    assert m.shared_scale == ("D(x) = P(real), contrast x2", (0.25, 0.75))
+    assert m.bar.levels() == (0.25, 0.75)
+    m.set_heatmap("d_star")
+    assert m.shared_scale[0] == "D*(x) = P(real), contrast x2"
+    m.draw(1, make_snapshot(2, critic=True, step=30))
+    assert m.shared_scale is None and not m.bar_view.isVisibleTo(m)
+    assert all(_bar_in_layout(v) and v.cbar.isVisible() for v in m.views)
+    m.set_layer("d", False)  # no heatmap: no bar anywhere
+    assert not m.bar_view.isVisibleTo(m) and not any(v.cbar.isVisible() for v in m.views)
+
+
+def test_the_controls_heatmap_contrast_and_arrow_gain_reach_the_panels(qtbot, make_window):
+    window = make_window(SMALL)
+    assert window.controller.compare("k=1,2")
+    c = window.controller.comparison
+    qtbot.waitUntil(lambda: all(s is not None for s in c.latest), timeout=30_000)
+    window.controls.heatmap_changed.emit("gap")
+    window.controls.contrast_changed.emit(3.0)
+    window.controls.arrow_gain_changed.emit(10.0)
+    assert all((v.heat, v.contrast, v.gain) == ("gap", 3.0, 10.0) for v in window.multiples.views)
+    window.controller.compare("k=1,3")  # new panels start with the settings in force
+    assert all((v.heat, v.contrast, v.gain) == ("gap", 3.0, 10.0) for v in window.multiples.views)
