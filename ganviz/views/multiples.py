@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 
 from . import style
 from .field2d import moved
-from .timeseries import SMOOTH_SHARE, EventMarkers, held, smooth
+from .timeseries import SMOOTH_SHARE, DecadeAxis, EventMarkers, held, smooth
 
 #: Least height in px of a time-series panel: panels that would be lower are left out.
 PANEL_MIN_PX = 110
@@ -401,7 +401,10 @@ class CompareSeries(QWidget):
         self.presenter = style.Presenter()
         self.plots: dict[str, pg.PlotItem] = {}
         for row, key in enumerate(self.PANELS):
-            plot = self.graphics.addPlot(row=row, col=0)
+            # |grad G|'s log axis labelled at decades, as the single run's (pyqtgraph's own
+            # crowded 0.001-0.009 on top of each other).
+            axes = {"left": DecadeAxis("left")} if key == "grad_g" else None
+            plot = self.graphics.addPlot(row=row, col=0, axisItems=axes)
             style.style_plot(plot, self.TITLES[key], bottom="iteration")
             plot.setMenuEnabled(False)
             plot.setClipToView(True)
