@@ -372,3 +372,27 @@ def test_the_controls_heatmap_contrast_and_arrow_gain_reach_the_panels(qtbot, ma
     assert all((v.heat, v.contrast, v.gain) == ("gap", 3.0, 10.0) for v in window.multiples.views)
     window.controller.compare("k=1,3")  # new panels start with the settings in force
     assert all((v.heat, v.contrast, v.gain) == ("gap", 3.0, 10.0) for v in window.multiples.views)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_a_panel_drawn_before_the_first_after_a_new_run_waits_for_its_range(qtbot, pg_style,
+                                                                           dim):
+    # The panels take turns: after a restart the second may draw before the first, which
+    # decides the shared range. It used to raise (no range to grow from yet).
+    from test_gui_views import make_snapshot
+
+    from ganviz.views.multiples import Multiples
+
+    m = Multiples()
+    qtbot.addWidget(m)
+    m.resize(600, 400)
+    m.show()
+    m.set_members(dim, ["k=1", "k=2"])
+    for i in (0, 1):
+        m.draw(i, make_snapshot(dim, step=10 + i))
+    m.forget()
+    m.draw(1, make_snapshot(dim, step=20))  # before the first: nothing to grow yet
+    m.draw(0, make_snapshot(dim, step=20))
+    lead = m.views[0]
+    shown = lead._view_range if dim == 2 else lead._xrange
+    assert shown is not None
