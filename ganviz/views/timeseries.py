@@ -102,6 +102,9 @@ class DecadeAxis(pg.AxisItem):
         decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
         steps = [d + math.log10(m) for d in range(lo, hi) for m in (2, 5)]
         steps = [v for v in steps if minVal <= v <= maxVal]
+        every = max(1, math.ceil(len(decades) * 18 / max(size, 1.0)))  # 18 px a label at least
+        if every > 1:  # a short panel over many decades: every other (third...) decade
+            return [(float(every), decades[::every])]
         if len(decades) >= 2:
             return [(1.0, decades), (None, steps)]
         return [(None, sorted(decades + steps))]
