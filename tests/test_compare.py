@@ -251,3 +251,22 @@ def test_an_interrupted_comparison_exits_130_and_writes_what_was_done(tmp_path, 
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and rows[0]["variant"] and "Traceback" not in stderr
+
+
+def test_a_step_asked_before_a_paused_comparison_began_is_taken():
+    """A Step sent right after a paused start (before the members' first Paused) is done,
+    as in a single run: it used to wait in the members' inboxes for ever."""
+    from ganviz.core.events import Snapshotted
+    from ganviz.runner.supervisor import Supervisor
+
+    sup = Supervisor(Config(data="gaussian", z_dim=1, hidden=4, layers=1, batch_size=16),
+                     "thread")
+    try:
+        sup.pause()
+        sup.compare("loss", ("minimax", "hinge"))
+        sup.step(3)
+        got = _members_at(sup, 2, lambda e: isinstance(e, Snapshotted))
+        steps = {e.member: e.snapshot.step for e in got if isinstance(e, Snapshotted)}
+        assert steps == {0: 3, 1: 3}
+    finally:
+        sup.stop()

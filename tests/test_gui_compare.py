@@ -222,3 +222,177 @@ def test_presentation_mode_png_and_recording_take_the_small_multiples(qtbot, mak
     assert window.exporter.save_window(tmp_path / "w.png")
     image = iio.imread(tmp_path / "w.png")
     assert image[..., :3].astype(float).std() > 20
+
+
+# --- events on the overlaid series --------------------------------------------------------
+
+
+def test_restarts_and_changes_mark_every_variants_series(qtbot, make_window):
+    window = make_window(SMALL)
+    c0 = window.controller
+    assert c0.compare("k=1,2")
+    c = c0.comparison
+    qtbot.waitUntil(lambda: all(s is not None and s.step >= 5 for s in c.latest), timeout=30_000)
+    # Starting the comparison is a reset of the scenario: marked at the new runs' start.
+    assert [h.events for h in c.histories] == [[(0, "reset")]] * 2
+    c0.pause()
+    qtbot.waitUntil(lambda: c0.paused, timeout=10_000)
+    assert c0.set_params({"lr_g": 3e-4})  # hot: every variant, at one step
+    at = c.latest[0].step
+    assert [h.events[-1] for h in c.histories] == [(at, "lr G 0.0003")] * 2
+    window.draw_comparison(everything=True)
+    assert window.compare_series.marker_labels() == [(0.0, "reset"), (float(at), "lr G 0.0003")]
+    assert c0.set_params({"hidden": 8})  # cold: a new run of every variant, marked as such
+    qtbot.waitUntil(lambda: all(s is not None and s.config["hidden"] == 8 for s in c.latest),
+                    timeout=30_000)
+    assert [h.events for h in c.histories] == [[(0, "hidden changed")]] * 2
+    window.draw_comparison(everything=True)
+    assert window.compare_series.marker_labels() == [(0.0, "hidden changed")]
+    # Markers on every panel shown, the label on the top one only.
+    series = window.compare_series
+    plots = {id(p) for p, _line in series.markers.items}
+    assert plots == {id(series.plots[k]) for k in series._shown} and len(plots) >= 2
+
+
+def _history(steps, events=()):
+    from ganviz.core.history import History
+
+    h = History()
+    for step in steps:
+        h.steps.append(np.array([float(step)]), {"loss_d": np.array([1.0]),
+                                                 "loss_g": np.array([0.5]),
+                                                 "grad_norm_g": np.array([0.1])})
+    for step, label in events:
+        h.mark(step, label)
+    return h
+
+
+def test_the_overlaid_series_mark_each_event_once_with_labels_inside_the_top_panel(
+        qtbot, pg_style):
+    from ganviz.views.multiples import CompareSeries, events_of
+
+    series = CompareSeries()
+    qtbot.addWidget(series)
+    series.resize(380, 700)
+    series.show()
+    series.set_members(["k=1", "k=5"])
+    a = _history(range(1, 401), [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D")])
+    b = _history(range(1, 401), [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D"),
+                                 (395, "only b")])
+    assert events_of([a, b]) == [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D"),
+                                 (395, "only b")]
+    series.draw([a, b])
+    vb = series.plots[series._shown[0]].vb
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] > 300, timeout=5000)  # the axis ranged itself
+    series._place_labels()
+    assert [text for _s, text in series.marker_labels()] == ["reset", "lr G 0.0003", "freeze D",
+                                                            "only b"]
+    labels = [line.label for _p, line in series.markers.items if getattr(line, "label", None)]
+    panel = vb.sceneBoundingRect()
+    for label in labels:  # every label reads inside the top panel, none cut at its edge
+        box = label.sceneBoundingRect()
+        assert panel.left() - 1 <= box.left() and box.right() <= panel.right() + 1, label.format
+    # Those in the right third read to the left of their lines, at other heights.
+    assert labels[2].anchors[0] == (1, 0) and labels[3].anchors[0] == (1, 0)
+    assert labels[2].orthoPos != labels[3].orthoPos
+    series.forget()
+    assert series.markers.items == []
+
+
+# --- the 2-D panels share their legend and, when the scales agree, one colour bar ----------
+
+
+def _drawn_multiples(qtbot, losses):
+    from test_gui_views import make_snapshot
+
+    from ganviz.views.multiples import Multiples
+
+    m = Multiples()
+    qtbot.addWidget(m)
+    m.resize(700, 560)  # six panels of some 200 px: the legend inside one was cut
+    m.show()
+    m.set_members(2, [f"loss={x}" for x in losses])
+    for i, loss in enumerate(losses):
+        m.draw(i, make_snapshot(2, loss=loss, step=10 + i))
+    return m
+
+
+def _bar_in_layout(view) -> bool:
+    layout = view.plot.layout
+    return any(layout.itemAt(i) is view.cbar for i in range(layout.count()))
+
+
+def test_narrow_2d_panels_share_one_legend_and_one_colour_bar(qtbot, pg_style):
+    from ganviz.views.multiples import colour
+
+    m = _drawn_multiples(qtbot, ["nonsaturating", "minimax", "lsgan", "hinge", "minimax",
+                                 "lsgan"])
+    # hinge draws D as a raw output on [-1.5, 1.5]: a scale of its own, so each panel keeps
+    # its bar (the panels stay equally wide for their linked axes).
+    assert m.shared_scale is None and not m.bar_view.isVisibleTo(m)
+    assert all(_bar_in_layout(v) and v.cbar.isVisible() for v in m.views)
+    from test_gui_views import make_snapshot
+
+    m.draw(3, make_snapshot(2, loss="minimax", step=13))  # now every panel draws P(real)
+    assert m.shared_scale == ("D(x) = P(real)", (0.0, 1.0))
+    assert m.bar_view.isVisibleTo(m) and m.bar.levels() == (0.0, 1.0)
+    assert m.bar.getAxis("left").labelText == "D(x) = P(real), every panel"
+    assert not any(_bar_in_layout(v) or v.cbar.isVisible() for v in m.views)
+    # One legend under the grid, none inside a panel; it wraps to the grid's width.
+    assert not any(v.legend.isVisible() for v in m.views)
+    text = m.legend.text()
+    for entry in ("real x ~ p_data", "fake G(z), fixed z", "p_data outline"):
+        assert entry in text
+    for i, view in enumerate(m.views):  # each panel's own arrow scale, in its colour
+        assert view.arrow_scale > 0
+        assert f'<span style="color:{colour(i)}">{view.arrow_scale:.2g}</span>' in text
+    qtbot.waitUntil(lambda: m.legend.height() >= m.legend.heightForWidth(m.legend.width()))
+    assert m.legend.width() <= m.width()
+    # A contrast or D* keeps one bar, at the new levels; a critic brings every bar back.
+    m.set_contrast(2.0)
+    assert m.shared_scale == ("D(x) = P(real), contrast x2", (0.25, 0.75))
+    assert m.bar.levels() == (0.25, 0.75)
+    m.set_heatmap("d_star")
+    assert m.shared_scale[0] == "D*(x) = P(real), contrast x2"
+    m.draw(1, make_snapshot(2, critic=True, step=30))
+    assert m.shared_scale is None and not m.bar_view.isVisibleTo(m)
+    assert all(_bar_in_layout(v) and v.cbar.isVisible() for v in m.views)
+    m.set_layer("d", False)  # no heatmap: no bar anywhere
+    assert not m.bar_view.isVisibleTo(m) and not any(v.cbar.isVisible() for v in m.views)
+
+
+def test_the_controls_heatmap_contrast_and_arrow_gain_reach_the_panels(qtbot, make_window):
+    window = make_window(SMALL)
+    assert window.controller.compare("k=1,2")
+    c = window.controller.comparison
+    qtbot.waitUntil(lambda: all(s is not None for s in c.latest), timeout=30_000)
+    window.controls.heatmap_changed.emit("gap")
+    window.controls.contrast_changed.emit(3.0)
+    window.controls.arrow_gain_changed.emit(10.0)
+    assert all((v.heat, v.contrast, v.gain) == ("gap", 3.0, 10.0) for v in window.multiples.views)
+    window.controller.compare("k=1,3")  # new panels start with the settings in force
+    assert all((v.heat, v.contrast, v.gain) == ("gap", 3.0, 10.0) for v in window.multiples.views)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_a_panel_drawn_before_the_first_after_a_new_run_waits_for_its_range(qtbot, pg_style,
+                                                                           dim):
+    # The panels take turns: after a restart the second may draw before the first, which
+    # decides the shared range. It used to raise (no range to grow from yet).
+    from test_gui_views import make_snapshot
+
+    from ganviz.views.multiples import Multiples
+
+    m = Multiples()
+    qtbot.addWidget(m)
+    m.resize(600, 400)
+    m.show()
+    m.set_members(dim, ["k=1", "k=2"])
+    for i in (0, 1):
+        m.draw(i, make_snapshot(dim, step=10 + i))
+    m.forget()
+    m.draw(1, make_snapshot(dim, step=20))  # before the first: nothing to grow yet
+    m.draw(0, make_snapshot(dim, step=20))
+    lead = m.views[0]
+    shown = lead._view_range if dim == 2 else lead._xrange
+    assert shown is not None

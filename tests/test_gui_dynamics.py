@@ -116,14 +116,19 @@ class Source:
         class Signals(QObject):
             applied = Signal(object)
             spectrum = Signal(object)
+            comparison_changed = Signal(object)
 
         self._signals = Signals()
         self.applied, self.spectrum = self._signals.applied, self._signals.spectrum
+        self.comparison_changed = self._signals.comparison_changed
+        self.comparison = None
         self.config = config
         self.asked = []
+        self.members = []
 
-    def request_spectrum(self, tag, k=16):
+    def request_spectrum(self, tag, k=16, member=0):
         self.asked.append((tag, k))
+        self.members.append(member)
         return True
 
     def apply(self, **changes):
@@ -319,3 +324,59 @@ def test_a_new_run_forgets_the_rotation_history_and_the_request_it_replaced(link
     assert len(source.asked) == 3
     source.spectrum.emit(SpectrumReady(0, source.asked[1][0], 50, np.array([3j])))  # late
     assert lab.live.history == [] and "replaced" in lab.live_status.text() and lab.waiting
+
+
+def test_in_compare_mode_the_spectrum_is_the_chosen_variants_and_says_whose(linked):
+    from ganviz.app.compare import Comparison
+    from ganviz.core.events import SpectrumReady
+
+    lab, source = linked
+    lab.tabs.setCurrentIndex(2)
+    assert not lab.variant.isVisibleTo(lab)  # one run: nothing to choose
+    lab.request_spectrum()
+    assert source.members == [0]
+    source.spectrum.emit(SpectrumReady(0, source.asked[0][0], 5, np.array([1j, -1j])))
+    assert "Step 5: eigenvalues" in lab.live_status.text()
+    comparison = Comparison.parse("loss=minimax,hinge,lsgan", source.config)
+    source.comparison = comparison
+    source.comparison_changed.emit(comparison)
+    assert lab.variant.isVisibleTo(lab)
+    assert [lab.variant.itemText(i) for i in range(3)] == comparison.labels
+    assert lab.live.history == []  # another run: its rotation history starts afresh
+    lab.variant.setCurrentIndex(1)
+    assert lab.game.loss == "hinge" and "(loss=hinge)" in lab.note.text()  # the toy follows it
+    lab.request_spectrum()
+    assert source.members == [0, 1]
+    values = np.array([-0.5 + 2j, -0.5 - 2j])
+    source.spectrum.emit(SpectrumReady(0, source.asked[1][0], 40, values, None, "exact", 2,
+                                       16, 0.01))
+    assert lab.live_status.text().startswith("Step 40 of loss=hinge: eigenvalues all 2 (exact)")
+    assert "loss=hinge, step 40" in lab.live.plane.titleLabel.text
+    lab.variant.setCurrentIndex(2)
+    lab.request_spectrum()
+    assert source.members == [0, 1, 2]
+    source.spectrum.emit(SpectrumReady(0, source.asked[2][0], 41, None, reason="boom"))
+    assert lab.live_status.text() == "No spectrum of loss=lsgan: boom."
+    source.comparison = None
+    source.comparison_changed.emit(None)  # back to one run
+    assert not lab.variant.isVisibleTo(lab) and lab.member() == (0, "")
+    assert lab.game.loss == "minimax"
+
+
+def test_the_main_windows_lab_takes_the_chosen_variants_spectrum(qtbot, make_window):
+    from ganviz.core.config import Config
+
+    window = make_window(Config(data="gaussian", z_dim=1, hidden=4, layers=1, batch_size=16))
+    window.controller.pause()
+    assert window.controller.compare("loss=minimax,hinge")
+    next(a for a in window.view_menu.actions() if a.text() == "&Dynamics lab").trigger()
+    lab = window._dynamics_lab
+    qtbot.addWidget(lab)
+    assert [lab.variant.itemText(i) for i in range(2)] == ["loss=minimax", "loss=hinge"]
+    lab.variant.setCurrentIndex(1)
+    with qtbot.waitSignal(window.controller.spectrum, timeout=60_000) as got:
+        lab.spectrum_button.click()
+    assert got.args[0].reason == ""
+    assert " of loss=hinge: eigenvalues all 26 (exact)" in lab.live_status.text()
+    window.controller.leave_compare()
+    assert not lab.variant.isVisibleTo(lab)

@@ -634,3 +634,14 @@ def test_mode_raster_draws_a_reopened_sessions_counts(qtbot, pg_style):
     assert image is not None and image.shape[0] == 2
     assert image[1, 0] == 1.0 and image[0, -1] == 0.5
     assert list(view.bars.opts["height"]) == [0.5, 0.5]
+
+
+def test_a_short_log_axis_over_many_decades_labels_every_few(qapp):
+    from ganviz.views.timeseries import DecadeAxis
+
+    axis = DecadeAxis("left")
+    axis.setLogMode(False, True)
+    # 60 px for 1e-5 .. 1e1: seven decade labels would overlap; every third fits.
+    assert axis.tickValues(-5, 1.2, 60) == [(3.0, [-5.0, -2.0, 1.0])]
+    tall = axis.tickValues(-5, 1.2, 400)
+    assert tall[0] == (1.0, [-5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0]) and len(tall) == 2

@@ -164,6 +164,34 @@ def test_a_spectrum_request_brings_the_eigenvalues_of_the_paused_weights(supervi
     np.testing.assert_allclose(answer.eigenvalues, expected.eigenvalues, atol=1e-12)
 
 
+def test_a_comparison_gives_the_spectrum_of_the_variant_asked_for(supervise):
+    from ganviz.core.spectrum import spectrum
+
+    config = Config(data="gaussian", z_dim=1, hidden=4, layers=1, batch_size=16)
+    sup = supervise(config)
+    sup.pause()
+    sup.compare("loss", ("minimax", "hinge"))
+    _until(sup, Paused, lambda e: e.member == 1)
+    sup.step(3)
+    _until(sup, Snapshotted, lambda e: e.member == 1 and e.snapshot.step == 3)
+    sup.request_state("weights")
+    members = _until(sup, StateReady).state["members"]
+    answers = []
+    for member in (1, 0):
+        assert sup.request_spectrum(("lab", member), member=member)
+        answers.append(_until(sup, SpectrumReady, lambda e, m=member: e.tag == ("lab", m)))
+    for answer, member, loss in zip(answers, (1, 0), ("hinge", "minimax")):
+        assert answer.reason == "" and answer.step == 3
+        expected = spectrum(config.replace(loss=loss), members[member], 3)
+        np.testing.assert_allclose(answer.eigenvalues, expected.eigenvalues, atol=1e-12)
+    # The two variants' fields differ: the answer is not the first variant's twice.
+    assert not np.allclose(np.sort_complex(answers[0].eigenvalues),
+                           np.sort_complex(answers[1].eigenvalues))
+    sup.request_spectrum("far", member=2)
+    far = _until(sup, SpectrumReady, lambda e: e.tag == "far")
+    assert far.eigenvalues is None and far.reason == "no variant 2: the comparison has 2"
+
+
 def test_a_run_that_failed_has_no_state_to_save(supervise, monkeypatch):
     import ganviz.core.loop as loop
 

@@ -227,10 +227,15 @@ def on_member_event(controller, event) -> None:
     if isinstance(event, SNAPSHOT_EVENTS):
         if comparison.keep(event):
             seeded = controller._seed_history  # a session's histories, one per member
+            h = comparison.histories[event.member]
             if seeded is not None and seeded[0] == event.snapshot.run_id:
-                h = comparison.histories[event.member]
                 h.load(*seeded[1][event.member], run_id=event.run_id)
                 h.add(event.snapshot)
+            from ganviz.app.controller import start_label
+
+            label = start_label(event.reason)  # a reset, a cold change, a session opened
+            if label:
+                h.mark(event.snapshot.step, label)
             if event.member == 0:
                 controller.new_run.emit(event.snapshot)
         controller.latest = comparison.latest[0]

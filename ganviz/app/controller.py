@@ -37,6 +37,11 @@ _SHORT = {"lr_d": "lr D", "lr_g": "lr G", "batch_size": "batch", "gp_weight": "G
 _START_LABELS = {"reset": "reset", "session": "session opened", "": ""}
 
 
+def start_label(reason: str) -> str:
+    """The time series' marker of a run that started for ``reason`` ("" for none)."""
+    return _START_LABELS.get(reason, reason)
+
+
 class Controller(QObject):
     """Commands the run and keeps what the views draw.
 
@@ -186,9 +191,11 @@ class Controller(QObject):
         elif isinstance(event, SpectrumReady):
             self.spectrum.emit(event)
 
-    def request_spectrum(self, tag, k: int = 16) -> bool:
-        """Ask the run for its field's spectrum (``spectrum`` brings it); False with no run."""
-        return self.worker is not None and self.supervisor.request_spectrum(tag, k)
+    def request_spectrum(self, tag, k: int = 16, member: int = 0) -> bool:
+        """Ask the run (a comparison: its variant ``member``) for its field's spectrum
+        (``spectrum`` brings it); False with no run."""
+        return self.worker is not None and self.supervisor.request_spectrum(tag, k,
+                                                                            member=member)
 
     def _keep(self, event) -> None:
         snap = event.snapshot
@@ -200,7 +207,7 @@ class Controller(QObject):
                 self.history.load(*self._seed_history[1], run_id=snap.run_id)
             self._seed_history = None
             self.new_run.emit(snap)
-            label = _START_LABELS.get(event.reason, event.reason)
+            label = start_label(event.reason)
             if label:
                 self.history.mark(snap.step, label)
         elif snap.run_id != self.history.run_id:

@@ -9,7 +9,8 @@ message line and the plots keep the last accepted game.
 Three tabs: the game (field, trajectory, distance, spectra), small multiples
 (one key varied over a few values, side by side), and the live spectrum of the
 real run (eigenvalues of its field Jacobian, computed by the training process on
-request: ganviz/core/spectrum.py). Opened from the main window, "follow the run"
+request: ganviz/core/spectrum.py; in compare mode, of the variant chosen beside
+"Spectrum now"). Opened from the main window, "follow the run"
 keeps the toy on the run's loss, k, rates, update rule and regularisers as they
 change (the controller's ``applied`` signal), with the run's sgd (momentum 0.9);
 what the toy cannot model (Adam's or RMSprop's state, EMA, spectral norm) is
@@ -69,6 +70,8 @@ TIPS = {
     "spectrum_now": "Eigenvalues of the Jacobian of the real run's gradient field at its "
                     "current weights (float64, on one minibatch), computed beside training",
     "every": "Take a spectrum every N seconds while the lab is open (0: only on request)",
+    "variant": "The variant of the comparison whose spectrum is taken (the toy follows its "
+               "settings too)",
     "eigen_k": "Eigenvalues of largest modulus found by Arnoldi on a network too large for "
                "the exact method (docs/performance.md)",
 }
@@ -204,6 +207,8 @@ class DynamicsLab(QWidget):
         self._asked: dict = {}
         self._run_id = -1  # the newest run seen (the controller's new_run)
         self._count = 0  # requests made (their tags)
+        self._names: dict = {}  # tag -> the variant asked for ("" for a single run)
+        self.comparison = None  # the source's comparison, when one runs
         self.redraw()
         if source is not None:
             self.link(source)
@@ -291,7 +296,38 @@ class DynamicsLab(QWidget):
         self.spectrum_button.setEnabled(True)
         self.every.setEnabled(True)
         self.live_status.setText("Press Spectrum now to take the run's spectrum.")
+        if hasattr(source, "comparison_changed"):
+            source.comparison_changed.connect(self.on_comparison)
+        self.on_comparison(getattr(source, "comparison", None))
         self.follow.setChecked(True)
+
+    def on_comparison(self, comparison) -> None:
+        """A comparison runs (its variants to choose from) or none (None)."""
+        labels = [] if comparison is None else list(comparison.labels)
+        self.comparison = comparison
+        if labels != [self.variant.itemText(i) for i in range(self.variant.count())]:
+            self.variant.blockSignals(True)
+            self.variant.clear()
+            self.variant.addItems(labels)
+            self.variant.blockSignals(False)
+            self.live.forget()
+        self.variant.setVisible(bool(labels))
+        self.variant_label.setVisible(bool(labels))
+        if self.source is not None and self.follow.isChecked():
+            self.follow_config(self.source.config)
+
+    def _on_variant(self, _index: int) -> None:
+        """Another variant: its own rotation history, and the toy follows its settings."""
+        self.live.forget()
+        if self.source is not None and self.follow.isChecked():
+            self.follow_config(self.source.config)
+
+    def member(self) -> tuple[int, str]:
+        """(index, name) of the variant whose spectrum is asked for; (0, "") for a single run."""
+        if self.comparison is None or self.variant.count() == 0:
+            return 0, ""
+        i = max(self.variant.currentIndex(), 0)
+        return i, self.variant.itemText(i)
 
     def _on_follow(self, on: bool) -> None:
         if on and self.source is not None:
@@ -304,11 +340,14 @@ class DynamicsLab(QWidget):
         update rule and regularisers; the message says what the toy leaves out."""
         if not self.follow.isChecked():
             return
+        i, name = self.member()
+        if name:  # a comparison: the variant chosen for the spectrum
+            config = config.replace(**{self.comparison.key: self.comparison.values[i]})
         values, notes = follow_values(config)
         for key, value in values.items():
             self._set(key, value)
-        self.note.setText("Following the run. " + " ".join(notes) if notes
-                          else "Following the run.")
+        whom = f"Following the run ({name})." if name else "Following the run."
+        self.note.setText(f"{whom} " + " ".join(notes) if notes else whom)
         self.redraw()
 
     # --- small multiples --------------------------------------------------------------------
@@ -379,6 +418,13 @@ class DynamicsLab(QWidget):
         self.eigen_k.setRange(2, 64)
         self.eigen_k.setValue(16)
         self.eigen_k.setToolTip(TIPS["eigen_k"])
+        # In compare mode: whose spectrum (the controller's comparison_changed fills it).
+        self.variant = QComboBox()
+        self.variant.setToolTip(TIPS["variant"])
+        self.variant.currentIndexChanged.connect(self._on_variant)
+        self.variant_label = QLabel("of")
+        self.variant.setVisible(False)
+        self.variant_label.setVisible(False)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.request_spectrum)
         self.live_status = QLabel("Open the lab from the main window (View > Dynamics lab) "
@@ -388,6 +434,8 @@ class DynamicsLab(QWidget):
         self.every.setEnabled(False)
         row = QHBoxLayout()
         row.addWidget(self.spectrum_button)
+        row.addWidget(self.variant_label)
+        row.addWidget(self.variant)
         row.addWidget(QLabel("every"))
         row.addWidget(self.every)
         row.addWidget(QLabel("eigenvalues (large nets)"))
@@ -417,8 +465,10 @@ class DynamicsLab(QWidget):
             return
         self._count += 1
         tag = ("lab", self._count)
-        if self.source.request_spectrum(tag, self.eigen_k.value()):
+        member, name = self.member()
+        if self.source.request_spectrum(tag, self.eigen_k.value(), member=member):
             self._asked[tag] = self._run_id
+            self._names[tag] = name
             self.live_status.setText("Computing the spectrum beside the run...")
         else:
             self.live_status.setText("No run is going: press Play or Reset in the main window.")
@@ -427,21 +477,24 @@ class DynamicsLab(QWidget):
         """A spectrum came back (the controller's ``spectrum`` signal)."""
         if self._asked.pop(event.tag, None) is None:
             return  # not asked by this lab
+        name = self._names.pop(event.tag, "")
+        of = f" of {name}" if name else ""  # which variant of a comparison
         if event.run_id < self._run_id:
             self.live_status.setText("The run was replaced while its spectrum was computed: "
                                      "press Spectrum now again.")
             return
         if event.eigenvalues is None:
-            self.live_status.setText(f"No spectrum: {event.reason}.")
+            self.live_status.setText(f"No spectrum{of}: {event.reason}.")
             return
         how = (f"all {event.n_params:,} (exact)" if event.method == "exact" else
                f"{len(event.eigenvalues)} of largest modulus of {event.n_params:,} (Arnoldi)")
         values = event.eigenvalues
         self.live.show_spectrum(event.step, values, event.consensus,
+                                f"{name}, step {event.step:,}" if name else
                                 f"step {event.step:,}")
         top = float(values.real.max())
         self.live_status.setText(
-            f"Step {event.step:,}: eigenvalues {how}, minibatch {event.batch}, "
+            f"Step {event.step:,}{of}: eigenvalues {how}, minibatch {event.batch}, "
             f"{event.seconds * 1000:,.0f} ms. Largest Re λ {top:.4g} "
             f"({'a direction pushes away' if top > 1e-9 else 'no direction pushes away'}), "
             f"largest |λ| {float(abs(values).max()):.4g}.")

@@ -244,9 +244,10 @@ class MainWindow(QMainWindow):
         p.step_g_clicked.connect(c.step_g)
         p.preset_chosen.connect(self.on_preset)
         p.layer_toggled.connect(self.on_layer)
-        p.arrow_gain_changed.connect(self.view2d.set_arrow_gain)
-        p.contrast_changed.connect(self.view2d.set_contrast)
-        p.heatmap_changed.connect(self.view2d.set_heatmap)
+        for view in (self.view2d, self.multiples):  # compare mode's panels take them too
+            p.arrow_gain_changed.connect(view.set_arrow_gain)
+            p.contrast_changed.connect(view.set_contrast)
+            p.heatmap_changed.connect(view.set_heatmap)
         for view in (self.view1d, self.view2d, self.multiples):  # fields drawn over what is shown
             view.view_changed.connect(c.set_view)
         c.message.connect(self.show_message)

@@ -181,6 +181,11 @@ class Inbox:
         return bool(self._changes) or bool(self._calls)
 
     @property
+    def stepping(self) -> bool:
+        """True when single steps wait to be taken (unlocked peek)."""
+        return bool(self._steps)
+
+    @property
     def paused(self) -> bool:
         return self._paused
 

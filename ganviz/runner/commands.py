@@ -68,12 +68,14 @@ class RequestSpectrum:
     """Compute the eigenvalues of the run's field Jacobian at its current weights, tagged ``tag``.
 
     ``k``: eigenvalues wanted on a network too large for the exact method
-    (ganviz/core/spectrum.py); ``batch``: its minibatch (None: the run's).
+    (ganviz/core/spectrum.py); ``batch``: its minibatch (None: the run's);
+    ``member``: which variant of a comparison (ignored by a single run).
     """
 
     tag: object
     k: int = 16
     batch: int | None = None
+    member: int = 0
 
 
 @dataclass(frozen=True)

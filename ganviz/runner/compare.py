@@ -123,8 +123,10 @@ class Lockstep:
                 if isinstance(event, Diverged) and self._pause_on_divergence:
                     self.master.pause()  # one member diverged: all pause at the next round
                 yield i, event
-            # Each loop now waits in its paused branch: resuming one would block.
-            self._idle = paused and not started
+            # Each loop now waits in its paused branch: resuming one would block, unless
+            # single steps wait for it (those asked before its first Paused came out).
+            self._idle = paused and not started and not any(self.inboxes[i].stepping
+                                                            for i in alive)
 
     def _hand_out(self) -> bool:
         """Give the members what ``master`` holds; True when it makes every member yield."""

@@ -223,7 +223,13 @@ class Host:
             if reason:
                 self._emit(SpectrumReady(run_id, cmd.tag, 0, reason=reason))
                 return
-            engine = getattr(engine, "engines", [engine])[0]  # a comparison: its first variant
+            if hasattr(engine, "engines"):  # a comparison: the variant asked for
+                if not 0 <= cmd.member < len(engine.engines):
+                    self._emit(SpectrumReady(run_id, cmd.tag, 0, reason=f"no variant "
+                                             f"{cmd.member}: the comparison has "
+                                             f"{len(engine.engines)}"))
+                    return
+                engine = engine.engines[cmd.member]
             config, state, step = engine.config, engine.state(), engine.step
 
             def compute() -> None:

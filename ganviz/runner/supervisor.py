@@ -231,14 +231,16 @@ class Supervisor:
         self._transport.send(RequestState(tag))
         return True
 
-    def request_spectrum(self, tag, k: int = 16, batch: int | None = None) -> bool:
+    def request_spectrum(self, tag, k: int = 16, batch: int | None = None,
+                         member: int = 0) -> bool:
         """Ask for the eigenvalues of the run's field Jacobian now; a
         :class:`~ganviz.core.events.SpectrumReady` tagged ``tag`` brings them
-        (computed beside training, not in its way). False when no host is running.
+        (computed beside training, not in its way). ``member``: the variant of a
+        comparison whose field it is. False when no host is running.
         """
         if self._transport is None:
             return False
-        self._transport.send(RequestSpectrum(tag, int(k), batch))
+        self._transport.send(RequestSpectrum(tag, int(k), batch, int(member)))
         return True
 
     def _send(self, cmd) -> None:

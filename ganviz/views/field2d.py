@@ -377,6 +377,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._rect = QRectF(0, 0, 1, 1)
         self._cbar_label = "D(x) = P(real)"
         self._cbar_shown = self._cbar_label
+        self._own_bar = True  # False: a grid of panels draws the bar for this one
+        self._scale = None  # (label, levels) of a fixed colour scale; None when fitted
         self._grid_range = None  # ((x0, x1), (y0, y1)) of the target's extent
         self._view_range = None  # what the view shows now (the grid, or grown)
         self._sent_view = None  # the visible rectangle last sent to the run
@@ -411,11 +413,33 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         """Host an interactive item over the data (:mod:`ganviz.views.draw`), outside auto-range."""
         self.plot.addItem(item, ignoreBounds=True)
 
+    def colour_scale(self):
+        """(label, (lo, hi)) of the heatmap's colour scale when it is fixed (D as a
+        probability, D*, a raw output's range), None when fitted to a critic's values
+        or when the heatmap is hidden: panels with equal scales can share one bar."""
+        return self._scale if self.visible["d"] else None
+
+    def show_colour_bar(self, on: bool) -> None:
+        """Draw this view's colour bar (True), or leave its width to the data (False:
+        a bar beside a grid of views stands for it)."""
+        on = bool(on)
+        if on == self._own_bar:
+            return
+        self._own_bar = on
+        layout = self.plot.layout
+        if on:
+            layout.addItem(self.cbar, 2, 5)
+            layout.setColumnFixedWidth(4, 5)
+        else:
+            layout.removeItem(self.cbar)
+            layout.setColumnFixedWidth(4, 0)
+        self.cbar.setVisible(on and self.visible["d"])
+
     def set_layer(self, name: str, on: bool) -> None:
         """Show or hide one layer (a key of LAYERS)."""
         self.visible[name] = bool(on)
         for item in self.items[name]:
-            item.setVisible(bool(on))
+            item.setVisible(bool(on) and (item is not self.cbar or self._own_bar))
         if name == "p_g_lines":
             in_legend = any(sample.item is self.pg_lines[0] for sample, _ in self.legend.items)
             if on and not in_legend:
@@ -515,6 +539,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                 label += f", contrast x{self.contrast:g}"
             self._cbar_label = label
             self._cbar_shown = None
+            self._scale = None if levels is None else (label, levels)
             if levels is not None:
                 self._set_levels(levels)
             self._drawn.pop("d", None)
@@ -603,6 +628,14 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, top), padding=0.02)
         self.plot.disableAutoRange()
 
+    def _fit_text(self, item, share: float) -> None:
+        """Wrap a note's text to ``share`` of the plot's width (a narrow panel cut it at
+        both edges); its anchor then keeps it inside."""
+        width = max(self.plot.vb.width() * share, 90.0)  # a few words a line at least
+        item.setTextWidth(-1)
+        if item.textItem.boundingRect().width() > width:
+            item.setTextWidth(width)
+
     def _refit(self, *_args) -> None:
         """The legend's band follows the plot's height and the legend's size."""
         if self._view_range is not None and not self._refitting:
@@ -644,6 +677,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         arrow = _direction_arrow(mx - cx, my - cy)
         self.edge.setText(f"{arrow} {int(out.sum())} of {len(finite)} samples "
                           f"near ({mx:.2g}, {my:.2g})")
+        self._fit_text(self.edge, 0.5)
         # At the edge they lie beyond, inside the view, the text on the view's side.
         ex = min(max(mx, vx0), vx1)
         ey = min(max(my, vy0), vy1)
@@ -662,7 +696,10 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         """Show ``want`` (``kind`` "xy": ((x0, x1), (y0, y1))) if the view must change: grow at
         once; shrink back only when the view is SHRINK_AT times larger than needed in one
         direction (no jitter while the samples move about inside)."""
-        (vx0, vx1), (vy0, vy1) = self._view_range or self._grid_range
+        shown = self._view_range or self._grid_range
+        if shown is None:  # the first panel not drawn since a new run: its first draw sets it
+            return
+        (vx0, vx1), (vy0, vy1) = shown
         inside = (vx0 <= want[0][0] and want[0][1] <= vx1 and vy0 <= want[1][0]
                   and want[1][1] <= vy1)
         roomy = ((vx1 - vx0) > SHRINK_AT * (want[0][1] - want[0][0])

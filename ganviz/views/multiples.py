@@ -20,11 +20,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import style
 from .field2d import moved
-from .timeseries import SMOOTH_SHARE, held, smooth
+from .timeseries import SMOOTH_SHARE, DecadeAxis, EventMarkers, held, smooth
 
 #: Least height in px of a time-series panel: panels that would be lower are left out.
 PANEL_MIN_PX = 110
@@ -103,8 +103,51 @@ class SharedRange:
         self._wants.clear()
 
 
+def events_of(histories) -> list:
+    """The variants' events ((step, label)), each once, in order of step: a change applied to
+    every variant is one marker; a restart marks where each variant's new run began."""
+    seen: dict = {}
+    for h in histories:
+        for event in getattr(h, "events", ()):
+            seen.setdefault(tuple(event), None)
+    return sorted(seen, key=lambda e: e[0])
+
+
+def legend_html(legend, arrows=None, scales=()) -> str:
+    """One line of rich text for a pyqtgraph legend's entries, each after a mark in its
+    colour (a dot for samples, a dash for a line): it wraps in a narrow window, where the
+    legend inside a small panel was cut. ``arrows``: the arrows' item, whose entry gives
+    instead the |gradient| a full arrow stands for in each panel (``scales``, in the
+    variants' colours; None where not drawn yet): the arrows are scaled per panel."""
+    parts = []
+    for sample, label in legend.items:
+        item = sample.item
+        if isinstance(item, pg.ScatterPlotItem):
+            ink, mark = pg.mkBrush(item.opts["brush"]).color(), "\u25cf"
+        else:
+            pen = pg.mkPen(item.opts.get("pen"))
+            dashed = pen.style() != Qt.PenStyle.SolidLine
+            ink, mark = pen.color(), "- -" if dashed else "\u2014"
+        text = label.text.replace("&", "&amp;").replace("<", "&lt;")
+        if item is arrows:
+            values = ", ".join(f'<span style="color:{colour(i)}">'
+                               f'{"-" if s is None else f"{s:.2g}"}</span>'
+                               for i, s in enumerate(scales))
+            text = f"-grad of G's loss (a full arrow's |grad|: {values})"
+        parts.append(f'<span style="color:{ink.name()}">{mark}</span>&nbsp;{text}')
+    return "&nbsp;&nbsp;&nbsp; ".join(parts)
+
+
 class Multiples(QWidget):
-    """One data view per variant, titled by its value, axes linked to the first."""
+    """One data view per variant, titled by its value, axes linked to the first.
+
+    In 2-D the panels share what they can, which leaves their width to the data: one
+    legend under the grid (with each variant's full-arrow scale in its colour), and one
+    colour bar beside it when every panel's heatmap has the same fixed scale (D as a
+    probability, D*, the same raw output's range). When one panel has a scale of its
+    own (a critic's fitted values), every panel keeps its own bar beside it: the panels
+    then stay equally wide, as their linked, aspect-locked axes need.
+    """
 
     #: The rectangle every panel shows (their axes are linked), as the single views send
     #: it: the members draw their fields over it.
@@ -112,9 +155,35 @@ class Multiples(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.grid = QGridLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        body = QWidget()
+        self.grid = QGridLayout(body)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(4)
+        row.addWidget(body, 1)
+        # The colour bar of the panels that share one scale.
+        self.bar_view = pg.GraphicsLayoutWidget()
+        self.bar_view.setFixedWidth(84)
+        self.bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=style.d_colormap(),
+                                   interactive=False, width=18)
+        self.bar.axis.setStyle(tickFont=style.TICK_FONT)
+        self.bar_view.addItem(self.bar)
+        self.bar_view.setVisible(False)
+        row.addWidget(self.bar_view)
+        outer.addLayout(row, 1)
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet(f"background:{style.BACKGROUND}; color:#eeeeee; padding:3px;")
+        self.legend.setVisible(False)
+        outer.addWidget(self.legend)
+        self.presenter = style.Presenter()
+        for key in ("left", "right"):
+            self.presenter.axis(self.bar.getAxis(key))
         self.views: list = []
         self.titles: list[QLabel] = []
         self._cells: list[QWidget] = []
@@ -124,6 +193,10 @@ class Multiples(QWidget):
         self.dim = None
         self._presenting = False
         self._layers: dict = {}
+        self._settings: dict = {}  # heatmap, contrast, arrow gain: every panel's
+        self._colour_scales: list = []  # each panel's fixed colour scale (None: its own)
+        self._legend_text = None
+        self.shared_scale = None  # the scale the shared bar draws, when it shows
 
     def set_members(self, dim: int, labels: list[str]) -> None:
         """Build one panel per label (a new comparison); the old panels go."""
@@ -155,10 +228,15 @@ class Multiples(QWidget):
                 view.plot.setYLink(self.views[0].plot)
                 view.plot.disableAutoRange()  # the first panel's range, never its own
             view.view_changed.connect(lambda rect, i=i: self._send_union(i, rect))
-            view.legend.setVisible(i == 0)  # one legend explains every panel
+            # One legend explains every panel: in 1-D the first panel's; in 2-D one
+            # under the grid (a legend inside a narrow panel was cut).
+            view.legend.setVisible(i == 0 and dim == 1)
             view.plot.setTitle(None)  # the panel's title is its value
             for key, on in self._layers.items():
                 view.set_layer(key, on)
+            if dim == 2:
+                for name, value in self._settings.items():
+                    getattr(view, name)(value)
             view.set_presentation(self._presenting)
             lay.addWidget(title)
             lay.addWidget(view, 1)
@@ -166,6 +244,10 @@ class Multiples(QWidget):
             self.views.append(view)
             self.titles.append(title)
             self._cells.append(cell)
+        self._colour_scales = [None] * len(self.views)
+        self._legend_text = None
+        self._share_bar()
+        self._update_legend()
         self._fonts()
 
     def _send_union(self, i: int, shown) -> None:
@@ -183,7 +265,53 @@ class Multiples(QWidget):
     def draw(self, i: int, snap) -> None:
         """Draw variant ``i``'s snapshot into its panel."""
         if 0 <= i < len(self.views):
-            self.views[i].draw(snap)
+            view = self.views[i]
+            view.draw(snap)
+            if self.dim == 2:
+                self._after_draw(i, view)
+
+    def _after_draw(self, i: int, view) -> None:
+        """What a 2-D panel's draw changed of the shared parts: cheap comparisons."""
+        if view.colour_scale() != self._colour_scales[i]:
+            self._colour_scales[i] = view.colour_scale()
+            self._share_bar()
+        self._update_legend()
+
+    def _share_bar(self) -> None:
+        """One bar beside the grid when every panel's heatmap has the same fixed scale;
+        otherwise each panel keeps its own (a panel without one would be wider than the
+        others, and the linked, aspect-locked axes would then show each a different span)."""
+        from .field2d import nice_ticks
+
+        scales = self._colour_scales
+        shared = scales[0] if scales and scales[0] is not None and all(
+            s == scales[0] for s in scales) else None
+        self.shared_scale = shared
+        for view in self.views:
+            if hasattr(view, "show_colour_bar"):
+                view.show_colour_bar(shared is None)
+        self.bar_view.setVisible(shared is not None)
+        if shared is None:
+            return
+        label, levels = shared
+        ticks, unit = nice_ticks(*levels)
+        self.bar.setLevels(levels)
+        self.bar.axis.setTicks([ticks])
+        self.bar.getAxis("left").setLabel(f"{label}{f' ({unit})' if unit else ''}, every panel")
+
+    def _update_legend(self) -> None:
+        """The shared legend (2-D): the first panel's entries; the arrows' scale, which
+        differs per panel, as each variant's number in its colour."""
+        if self.dim != 2 or not self.views:
+            self.legend.setVisible(False)
+            return
+        view = self.views[0]
+        text = legend_html(view.legend, arrows=view.arrows,
+                           scales=[v.arrow_scale for v in self.views])
+        if text != self._legend_text:
+            self._legend_text = text
+            self.legend.setText(text)
+        self.legend.setVisible(True)
 
     def forget(self) -> None:
         self.shared.forget()
@@ -196,11 +324,34 @@ class Multiples(QWidget):
         self._layers[key] = on
         for view in self.views:
             view.set_layer(key, on)
+        if self.dim == 2:
+            self._colour_scales = [v.colour_scale() for v in self.views]
+            self._share_bar()
+            self._update_legend()
+
+    def _set_all(self, name: str, value) -> None:
+        """A 2-D setting of the controls (heatmap, contrast, arrow gain) for every panel."""
+        self._settings[name] = value
+        if self.dim == 2:
+            for i, view in enumerate(self.views):
+                getattr(view, name)(value)
+                self._after_draw(i, view)
+
+    def set_heatmap(self, kind: str) -> None:
+        """What every 2-D panel's heatmap shows (FieldView2D.set_heatmap)."""
+        self._set_all("set_heatmap", kind)
+
+    def set_contrast(self, factor: float) -> None:
+        self._set_all("set_contrast", factor)
+
+    def set_arrow_gain(self, gain: float) -> None:
+        self._set_all("set_arrow_gain", gain)
 
     def set_presentation(self, on: bool) -> None:
         self._presenting = bool(on)
         for view in self.views:
             view.set_presentation(on)
+        self.presenter.set(on)
         self._fonts()
 
     def _fonts(self) -> None:
@@ -209,6 +360,10 @@ class Multiples(QWidget):
             font = QFont(title.font())
             font.setPointSize(int(round(size)))
             title.setFont(font)
+        small = style.FONT_SIZE * (style.PRESENT_FONT if self._presenting else 1.0)
+        font = QFont(self.legend.font())
+        font.setPointSize(int(round(small)))
+        self.legend.setFont(font)
 
 
 class CompareSeries(QWidget):
@@ -236,6 +391,7 @@ class CompareSeries(QWidget):
         self.summary.setStyleSheet(f"background:{style.BACKGROUND}; color:{style.ACCENT}; "
                                    "padding:3px; font-weight:bold;")
         self.summary.setVisible(False)
+        self.summary.setWordWrap(True)  # one line wide forced a 1280 px window wider
         # The legend: each variant's name in its colour, above the plots (it never covers
         # a curve, and stays readable when the panels are small).
         self.key = QLabel("")
@@ -248,7 +404,10 @@ class CompareSeries(QWidget):
         self.presenter = style.Presenter()
         self.plots: dict[str, pg.PlotItem] = {}
         for row, key in enumerate(self.PANELS):
-            plot = self.graphics.addPlot(row=row, col=0)
+            # |grad G|'s log axis labelled at decades, as the single run's (pyqtgraph's own
+            # crowded 0.001-0.009 on top of each other).
+            axes = {"left": DecadeAxis("left")} if key == "grad_g" else None
+            plot = self.graphics.addPlot(row=row, col=0, axisItems=axes)
             style.style_plot(plot, self.TITLES[key], bottom="iteration")
             plot.setMenuEnabled(False)
             plot.setClipToView(True)
@@ -264,11 +423,21 @@ class CompareSeries(QWidget):
         self.plots["raster"].setLabel("left", "seed")
         self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "grad_g", "js",
                                                          "modes")}
-        self._markers: list = []
+        self.markers = EventMarkers()
+        self._events: list = []
+        self._shown: list[str] = []
         self._mixture = False
-        self._events: tuple = ()
         self._labels: list[str] = []
         self.seeds = False
+        # Event labels are placed again once the step axis has moved (it ranges itself
+        # after a draw), on a timer owned by the view, as in the single run's series.
+        from PySide6.QtCore import QTimer
+
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(0)
+        self._label_timer.timeout.connect(self._place_labels)
+        self.plots["loss_d"].sigXRangeChanged.connect(self._label_timer.start)
         self._show(mixture=False)
 
     def set_members(self, labels: list[str], seeds: bool = False) -> None:
@@ -296,7 +465,8 @@ class CompareSeries(QWidget):
         self.raster.clear()
         self.summary.setText("")
         self.summary.setVisible(False)
-        self._draw_events(())
+        self._events = []
+        self.markers.clear()
         self._show(mixture=False)
 
     def set_presentation(self, on: bool) -> None:
@@ -336,8 +506,7 @@ class CompareSeries(QWidget):
             text = mean_se_text(finals or [])
             self.summary.setText(text)
             self.summary.setVisible(bool(text))
-        if histories:
-            self._draw_events(tuple(getattr(histories[0], "events", ())))
+        self._draw_events(events_of(histories))
 
     def _draw_raster(self, histories) -> None:
         """Rows: seeds; columns: RASTER_COLUMNS even steps from the first measurement to the
@@ -362,20 +531,24 @@ class CompareSeries(QWidget):
         self.raster.setImage(image, levels=(0, max(float(total), 1.0)))
         self.raster.setRect(float(steps[0]), -0.5, max(span, 1.0), float(len(rows)))
 
-    def _draw_events(self, events: tuple) -> None:
-        if events == self._events:
-            return
+    def _draw_events(self, events: list) -> None:
+        """Every event of the variants on each panel shown; the labels on the top one."""
         self._events = events
-        for plot, line in self._markers:
-            plot.removeItem(line)
-        self._markers = []
-        for step, label in events:
-            for key in ("loss_d", "js"):
-                line = pg.InfiniteLine(pos=step, angle=90, pen=style.pen(style.MUTED, 1, dash=True),
-                                       label=label if key == "loss_d" else None,
-                                       labelOpts={"position": 0.9, "color": style.LABEL})
-                self.plots[key].addItem(line, ignoreBounds=True)
-                self._markers.append((self.plots[key], line))
+        self.markers.draw([self.plots[k] for k in self._shown], events)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        if self._shown:
+            self.markers.place(self.plots[self._shown[0]].vb)
+
+    def marker_labels(self) -> list[tuple[float, str]]:
+        """(step, label) of every event marker drawn, in the order drawn (top panel)."""
+        return self.markers.labels()
+
+    def close(self) -> bool:
+        """Stop placing event labels first: closing clears the scene under them."""
+        self._label_timer.stop()
+        return super().close()
 
     def _show(self, mixture: bool | None = None) -> None:
         """Show the panels that apply (modes on a mixture, the raster over seeds) and fit:
@@ -398,6 +571,9 @@ class CompareSeries(QWidget):
         shown = [k for k in self.PANELS if k in keep]
         for key, plot in self.plots.items():  # one step axis label, at the bottom
             plot.getAxis("bottom").setLabel("iteration" if shown and key == shown[-1] else None)
+        if shown != self._shown:  # the markers follow the panels shown
+            self._shown = shown
+            self._draw_events(self._events)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().resizeEvent(event)

@@ -102,6 +102,9 @@ class DecadeAxis(pg.AxisItem):
         decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
         steps = [d + math.log10(m) for d in range(lo, hi) for m in (2, 5)]
         steps = [v for v in steps if minVal <= v <= maxVal]
+        every = max(1, math.ceil(len(decades) * 18 / max(size, 1.0)))  # 18 px a label at least
+        if every > 1:  # a short panel over many decades: every other (third...) decade
+            return [(float(every), decades[::every])]
         if len(decades) >= 2:
             return [(1.0, decades), (None, steps)]
         return [(None, sorted(decades + steps))]
@@ -142,6 +145,82 @@ MARKERS_BELOW = 400
 #: Least height in px of a panel (normal, presentation): chosen panels that do not fit
 #: at this height are left out, the last ones first, so that those shown stay readable.
 PANEL_MIN_PX = (90, 140)
+
+
+class EventMarkers:
+    """A run's events on stacked plots that share the step axis.
+
+    Each (step, label) event is a dashed vertical line on every plot given; the
+    label reads across, just under the top of the first plot, beside its line:
+    to its right, or to its left in the right third of the step axis (where it
+    would run out of the panel), lower down where it would cover one placed
+    before it. One way for the single run's series and the comparison's.
+    """
+
+    #: Heights of a label on its line (share of the panel from the bottom), per tier.
+    TIERS = (0.97, 0.62, 0.27)
+
+    def __init__(self) -> None:
+        self.items: list = []  # (plot, line), in the order drawn
+        self._drawn = None
+
+    def clear(self) -> None:
+        for plot, line in self.items:
+            plot.removeItem(line)
+        self.items = []
+        self._drawn = None
+
+    def draw(self, plots: list, events) -> None:
+        """Mark ``events`` ((step, label) pairs) on ``plots`` (the top one first)."""
+        events = list(events)
+        key = (events, [id(p) for p in plots])
+        if key == self._drawn:
+            return
+        self.clear()
+        self._drawn = key
+        for step, label in events:
+            for i, plot in enumerate(plots):
+                # Across, just under the top and beside the line: a label along the line
+                # ran up out of the panel.
+                opts = dict(position=self.TIERS[0], color=style.ACCENT,
+                            fill=pg.mkBrush(20, 20, 24, 200), anchors=[(0, 0), (0, 0)]) \
+                    if i == 0 else None
+                line = pg.InfiniteLine(pos=float(step), angle=90,
+                                       pen=pg.mkPen(255, 213, 79, 140, width=1,
+                                                    style=pg.QtCore.Qt.PenStyle.DashLine),
+                                       label=label if i == 0 else None, labelOpts=opts)
+                line.setZValue(5)
+                plot.addItem(line, ignoreBounds=True)
+                self.items.append((plot, line))
+
+    def place(self, vb) -> None:
+        """Place the labels for the step range ``vb`` (a view box of the plots) shows."""
+        if not self.items:
+            return
+        x0, x1 = vb.viewRange()[0]
+        px_per_step = vb.width() / (x1 - x0) if x1 > x0 else 0.0
+        tiers: list[list[tuple[float, float]]] = [[] for _ in self.TIERS]  # pixel spans taken
+        for _plot, line in self.items:
+            label = getattr(line, "label", None)
+            if label is None:
+                continue
+            right_third = line.value() > x0 + 0.66 * (x1 - x0)
+            side = (1, 0) if right_third else (0, 0)
+            if label.anchors[0] != side:
+                label.anchors = [side, side]
+            # A label that would cover one placed before it goes lower down the line.
+            at = (line.value() - x0) * px_per_step
+            width = label.textItem.boundingRect().width()
+            span = (at - width, at) if right_third else (at, at + width)
+            tier = next((k for k, taken in enumerate(tiers)
+                         if not any(a < span[1] and span[0] < b for a, b in taken)), 0)
+            tiers[tier].append(span)
+            label.setPosition(self.TIERS[tier])
+
+    def labels(self) -> list[tuple[float, str]]:
+        """(step, label) of every marker drawn, in the order drawn (top plot)."""
+        return [(line.value(), line.label.format) for _plot, line in self.items
+                if getattr(line, "label", None) is not None]
 
 
 #: The losses' title: the curves, and the dashed line of D's loss at equilibrium.
@@ -240,8 +319,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
                 elif isinstance(item, pg.InfiniteLine):
                     self.presenter.line(item)
         self._chosen = set(self.DEFAULT)
-        self._markers: list = []
-        self._events_drawn = None
+        self.markers = EventMarkers()
         self._mode_rows: list[tuple[float, np.ndarray]] = []
         self._mode_step = None
         self._critic = None
@@ -499,63 +577,20 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         step = max(1, int(math.ceil(m / 5)))  # a mode's number on at most ~5 rows
         self.plots["raster"].getAxis("left").setTicks([[(i, str(i)) for i in range(0, m, step)]])
 
+    @property
+    def _markers(self) -> list:
+        return self.markers.items
+
     def _clear_markers(self) -> None:
-        for plot, line in self._markers:
-            plot.removeItem(line)
-        self._markers = []
-        self._events_drawn = None
+        self.markers.clear()
 
     def _draw_events(self, events) -> None:
         """A vertical marker for each (step, label) event; the label on the top panel."""
-        events = list(events)
-        if events == self._events_drawn:
-            return
-        self._clear_markers()
-        self._events_drawn = events
-        shown = [k for k in self.shown() if k != "bars"]
-        for step, label in events:
-            for i, key in enumerate(shown):
-                plot = self.plots[key]
-                # Across, just under the top and beside the line: a label along the line
-                # ran up out of the panel.
-                opts = dict(position=0.97, color=style.ACCENT, fill=pg.mkBrush(20, 20, 24, 200),
-                            anchors=[(0, 0), (0, 0)]) if i == 0 else None
-                line = pg.InfiniteLine(pos=float(step), angle=90,
-                                       pen=pg.mkPen(255, 213, 79, 140, width=1,
-                                                    style=pg.QtCore.Qt.PenStyle.DashLine),
-                                       label=label if i == 0 else None,
-                                       labelOpts=opts)
-                line.setZValue(5)
-                plot.addItem(line)
-                self._markers.append((plot, line))
+        self.markers.draw([self.plots[k] for k in self.shown() if k != "bars"], events)
 
     def _place_labels(self) -> None:
-        """Event labels to the right of their line, or to its left in the right third of
-        the step axis (where they would run out of the panel)."""
-        if not self._markers:
-            return
-        vb = self.plots["loss"].vb
-        x0, x1 = vb.viewRange()[0]
-        px_per_step = vb.width() / (x1 - x0) if x1 > x0 else 0.0
-        tiers: list[list[tuple[float, float]]] = [[], [], []]  # pixel spans taken per height
-        for _plot, line in self._markers:
-            label = getattr(line, "label", None)
-            if label is None:
-                continue
-            right_third = line.value() > x0 + 0.66 * (x1 - x0)
-            side = (1, 0) if right_third else (0, 0)
-            if label.anchors[0] != side:
-                label.anchors = [side, side]
-            # A label that would cover one placed before it goes lower down the line.
-            at = (line.value() - x0) * px_per_step
-            width = label.textItem.boundingRect().width()
-            span = (at - width, at) if right_third else (at, at + width)
-            tier = next((k for k, taken in enumerate(tiers)
-                         if not any(a < span[1] and span[0] < b for a, b in taken)), 0)
-            tiers[tier].append(span)
-            label.setPosition((0.97, 0.62, 0.27)[tier])
+        self.markers.place(self.plots["loss"].vb)
 
     def marker_labels(self) -> list[tuple[float, str]]:
         """(step, label) of every event marker drawn, in the order drawn (top panel)."""
-        return [(line.value(), line.label.format) for _plot, line in self._markers
-                if getattr(line, "label", None) is not None]
+        return self.markers.labels()
