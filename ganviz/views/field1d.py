@@ -218,10 +218,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         shrunk once the view is SHRINK_AT times wider than needed; "y": the left axis' top,
         changed only when it must (no jitter)."""
         if kind == "x":
-            shown = self._xrange or self._extent
-            if shown is None:  # the first panel not drawn since a new run: its draw sets it
-                return
-            v0, v1 = shown
+            v0, v1 = self._xrange or self._extent
             inside = v0 <= want[0] and want[1] <= v1
             if not inside or (v1 - v0) > SHRINK_AT * (want[1] - want[0]):
                 self._set_xrange(*want)

@@ -696,10 +696,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         """Show ``want`` (``kind`` "xy": ((x0, x1), (y0, y1))) if the view must change: grow at
         once; shrink back only when the view is SHRINK_AT times larger than needed in one
         direction (no jitter while the samples move about inside)."""
-        shown = self._view_range or self._grid_range
-        if shown is None:  # the first panel not drawn since a new run: its first draw sets it
-            return
-        (vx0, vx1), (vy0, vy1) = shown
+        (vx0, vx1), (vy0, vy1) = self._view_range or self._grid_range
         inside = (vx0 <= want[0][0] and want[0][1] <= vx1 and vy0 <= want[1][0]
                   and want[1][1] <= vy1)
         roomy = ((vx1 - vx0) > SHRINK_AT * (want[0][1] - want[0][0])
