@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -30,6 +30,8 @@ from .timeseries import SMOOTH_SHARE, DecadeAxis, EventMarkers, held, smooth
 PANEL_MIN_PX = 110
 #: Columns of the seeds' raster: even steps over the measured span.
 RASTER_COLUMNS = 200
+#: How long the small multiples gather their panels' reports of a view change, ms.
+UNION_MS = 50
 #: One colour per variant (up to 8), distinct on the dark background and from each other.
 PALETTE = ("#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#ffd54f", "#f06292", "#4db6ac",
            "#e0e0e0")
@@ -190,6 +192,10 @@ class Multiples(QWidget):
         self.shared = SharedRange(self.views)
         self._sent = None
         self._shown: dict[int, tuple] = {}
+        self._union_timer = QTimer(self)  # the panels' reports of one change, gathered
+        self._union_timer.setSingleShot(True)
+        self._union_timer.setInterval(UNION_MS)
+        self._union_timer.timeout.connect(self._send_now)
         self.dim = None
         self._presenting = False
         self._layers: dict = {}
@@ -210,6 +216,7 @@ class Multiples(QWidget):
         self.shared = SharedRange(self.views)
         self._sent = None  # the union of the panels' rectangles, last sent
         self._shown: dict[int, tuple] = {}  # what each panel said it shows
+        self._union_timer.stop()
         self.dim = dim
         rows, cols = grid_shape(len(labels))
         for i, text in enumerate(labels):
@@ -251,10 +258,18 @@ class Multiples(QWidget):
         self._fonts()
 
     def _send_union(self, i: int, shown) -> None:
-        """Panel ``i`` shows ``shown``: send the union of what the panels show. With the
-        aspect locked, panels of different widths (their colour bars' labels differ) show
-        different rectangles, and every member's fields must cover its own panel."""
+        """Panel ``i`` shows ``shown``: send the union of what the panels show, once they
+        have all said so. With the aspect locked, panels of different widths (their colour
+        bars' labels differ) show different rectangles, and every member's fields must
+        cover its own panel. The linked panels report one change one after the other: a
+        union sent at each report would ask every member for new fields several times
+        (each a heavy measurement in the training process)."""
         self._shown[i] = shown
+        self._union_timer.start()
+
+    def _send_now(self) -> None:
+        if not self._shown:
+            return
         rects = list(self._shown.values())
         rect = tuple((min(r[a][0] for r in rects), max(r[a][1] for r in rects))
                      for a in range(len(rects[0])))
