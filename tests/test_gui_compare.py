@@ -150,21 +150,24 @@ def test_a_comparison_preset_opens_its_variants_and_controls_spare_the_key(qtbot
 
 
 def test_the_small_multiples_draw_their_fields_over_the_shown_rectangle(qtbot, make_window):
-    # The panels' axes are linked: the first one's rectangle reaches every member's probe.
+    # The panels' axes are linked: moved in the first, every panel shows another area, and
+    # every member draws its fields over the union of what they show, paused too.
     window = make_window(SMALL)
     window.controller.compare("k=1,2")
     c = window.controller.comparison
     qtbot.waitUntil(lambda: all(s is not None for s in c.latest), timeout=30_000)
     window.controller.pause()
-    wide = ((-9.0, 9.0), (-5.0, 5.0))
-    window.multiples.views[0].view_changed.emit(wide)
-    window.controller.step()
+    window.multiples.views[0].plot.setRange(xRange=(-9.0, 9.0), yRange=(-5.0, 5.0), padding=0)
 
-    def over_wide():
-        return all(s is not None and s.xs[0] <= -9.0 + 1e-9 and s.xs[-1] >= 9.0 - 1e-9
-                   and s.ys[0] <= -5.0 + 1e-9 and s.ys[-1] >= 5.0 - 1e-9 for s in c.latest)
+    def covered():
+        shown = [v.visible_rect() for v in window.multiples.views]
+        return all(s.xs[0] <= x0 + 1e-6 and s.xs[-1] >= x1 - 1e-6
+                   and s.ys[0] <= y0 + 1e-6 and s.ys[-1] >= y1 - 1e-6
+                   for s in c.latest for (x0, x1), (y0, y1) in shown)
 
-    qtbot.waitUntil(over_wide, timeout=30_000)
+    qtbot.waitUntil(lambda: covered() and not any(v._settle.isActive()
+                                                   for v in window.multiples.views),
+                    timeout=30_000)
 
 
 def test_a_finished_comparison_is_drawn_again_over_a_new_rectangle(qtbot, make_window):

@@ -142,8 +142,9 @@ class Lockstep:
         if changes:
             for inbox in self.inboxes:
                 inbox.put(dict(changes))
-            # A freeze while paused shows its picture; other changes wait for the next step.
-            wake = any(k.startswith("freeze_") for k in changes)
+            # A freeze or a new view while paused shows its picture (as a single run's loop
+            # does); other changes wait for the next step.
+            wake = any(k.startswith("freeze_") or k == "view" for k in changes)
         if m.paused != self._paused:
             self._paused = m.paused
             for inbox in self.inboxes:

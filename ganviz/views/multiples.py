@@ -235,9 +235,9 @@ class Multiples(QWidget):
                 view.plot.setYLink(self.views[0].plot)
                 view.plot.disableAutoRange()  # the first panel's range, never its own
             view.view_changed.connect(lambda rect, i=i: self._send_union(i, rect))
-            # One legend explains every panel: in 1-D the first panel's; in 2-D one
-            # under the grid (a legend inside a narrow panel was cut).
-            view.legend.setVisible(i == 0 and dim == 1)
+            # One legend under the grid explains every panel (a legend inside a narrow
+            # panel was cut).
+            view.legend.setVisible(False)
             view.plot.setTitle(None)  # the panel's title is its value
             for key, on in self._layers.items():
                 view.set_layer(key, on)
@@ -284,6 +284,8 @@ class Multiples(QWidget):
             view.draw(snap)
             if self.dim == 2:
                 self._after_draw(i, view)
+            elif i == 0:  # the 1-D legend's words follow the first panel's (p_g cut, D*)
+                self._update_legend()
 
     def _after_draw(self, i: int, view) -> None:
         """What a 2-D panel's draw changed of the shared parts: cheap comparisons."""
@@ -315,14 +317,17 @@ class Multiples(QWidget):
         self.bar.getAxis("left").setLabel(f"{label}{f' ({unit})' if unit else ''}, every panel")
 
     def _update_legend(self) -> None:
-        """The shared legend (2-D): the first panel's entries; the arrows' scale, which
+        """The shared legend: the first panel's entries; in 2-D the arrows' scale, which
         differs per panel, as each variant's number in its colour."""
-        if self.dim != 2 or not self.views:
+        if not self.views:
             self.legend.setVisible(False)
             return
         view = self.views[0]
-        text = legend_html(view.legend, arrows=view.arrows,
-                           scales=[v.arrow_scale for v in self.views])
+        if self.dim == 2:
+            text = legend_html(view.legend, arrows=view.arrows,
+                               scales=[v.arrow_scale for v in self.views])
+        else:
+            text = legend_html(view.legend)
         if text != self._legend_text:
             self._legend_text = text
             self.legend.setText(text)
