@@ -238,12 +238,33 @@ def test_csv_action_goes_through_the_dialog_method(win, tmp_path, monkeypatch):
 # --- recording -------------------------------------------------------------------
 
 
+def _frames(qtbot, window, n):
+    """Wait until the recording holds ``n`` frames. The window draws a frame per snapshot of
+    the shared run; ``frame_drawn`` is emitted here too, so that these tests of recording
+    do not hang on that run's pace. A timeout says what the run and the recorder were at."""
+    rec = window.exporter.recorder
+
+    def enough() -> bool:
+        window.frame_drawn.emit()
+        return rec.frame_count >= n
+
+    try:
+        qtbot.waitUntil(enough, timeout=15_000)
+    except Exception:
+        sup = window.controller.supervisor
+        pending = sum(not f.done() for f in rec._frames)
+        pytest.fail(f"{rec.frame_count} of {n} frames; recording {rec.recording}, {pending} "
+                    f"being encoded; run {sup.status}, paused {sup.paused}, step "
+                    f"{getattr(window.controller.latest, 'step', None)}; "
+                    f"banner {window.banner.text()!r}")
+
+
 def _record(qtbot, window, frames=4):
     rec = window.exporter.recorder
     window.exporter.start_recording()
     assert rec.recording and window.exporter.rec_label.isVisible()
     assert "REC" in window.exporter.rec_label.text()
-    qtbot.waitUntil(lambda: rec.frame_count >= frames, timeout=15_000)
+    _frames(qtbot, window, frames)
     return rec
 
 
@@ -297,7 +318,7 @@ def test_record_action_starts_then_stops_and_saves(win, qtbot, tmp_path, monkeyp
     act.trigger()
     rec = win.exporter.recorder
     assert rec.recording and act.text() == "Stop recording and save..."
-    qtbot.waitUntil(lambda: rec.frame_count >= 3, timeout=15_000)
+    _frames(qtbot, win, 3)
     with qtbot.waitSignal(rec.saved, timeout=30_000):
         act.trigger()
     assert not rec.recording and act.text() == "Start &recording"
@@ -324,6 +345,9 @@ def test_recording_stops_at_its_limit_and_says_so(win, qtbot):
     try:
         with qtbot.waitSignal(rec.stopped, timeout=15_000) as blocker:
             win.exporter.start_recording()
+            # frames until the limit stops it (the shared run's pace aside, as in _frames)
+            qtbot.waitUntil(lambda: (win.frame_drawn.emit(), not rec.recording)[1],
+                            timeout=15_000)
     finally:
         rec.max_seconds = limit
     assert "limit" in blocker.args[0]
