@@ -598,11 +598,9 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.flat.setText(text)
         self.flat.setVisible(bool(text))
         if text and self._view_range is not None:
-            width = self.plot.vb.width() - 12
-            if 0 < width < self.flat.textItem.boundingRect().width():
-                self.flat.setText(short or text)
-                if width < self.flat.textItem.boundingRect().width():
-                    self.flat.setTextWidth(width)
+            if short and self.flat.textItem.boundingRect().width() > self.plot.vb.width():
+                self.flat.setText(short)
+            self._fit_text(self.flat, 1.0)
             (x0, x1), (y0, _) = self.visible_rect()
             self.flat.setPos(0.5 * (x0 + x1), y0)
 

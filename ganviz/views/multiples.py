@@ -23,7 +23,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import style
-from .field2d import moved
+from .field2d import moved, nice_ticks
 from .timeseries import SMOOTH_SHARE, DecadeAxis, EventMarkers, held, smooth
 
 #: Least height in px of a time-series panel: panels that would be lower are left out.
@@ -59,16 +59,21 @@ def mean_se_text(values, what: str = "modes captured") -> str:
     return f"{what}: {a.mean():.1f} \u00b1 {se:.1f} (s.e. over {len(a)} seeds)"
 
 
+def cover(rects) -> tuple:
+    """The smallest rectangle ((x0, x1), ...) that takes in every one of ``rects``."""
+    rects = list(rects)
+    return tuple((min(r[a][0] for r in rects), max(r[a][1] for r in rects))
+                 for a in range(len(rects[0])))
+
+
 def union(kind: str, wants) -> tuple | float:
     """What takes in every want: (x0, x1) for ``kind`` "x", ((x0, x1), (y0, y1)) for "xy",
     the largest top for "y"."""
-    wants = list(wants)
     if kind == "y":
         return max(wants)
     if kind == "x":
-        return (min(w[0] for w in wants), max(w[1] for w in wants))
-    return ((min(w[0][0] for w in wants), max(w[0][1] for w in wants)),
-            (min(w[1][0] for w in wants), max(w[1][1] for w in wants)))
+        return cover((w,) for w in wants)[0]
+    return cover(wants)
 
 
 class SharedRange:
@@ -190,8 +195,8 @@ class Multiples(QWidget):
         self.titles: list[QLabel] = []
         self._cells: list[QWidget] = []
         self.shared = SharedRange(self.views)
-        self._sent = None
-        self._shown: dict[int, tuple] = {}
+        self._sent = None  # the union of the panels' rectangles, last sent
+        self._shown: dict[int, tuple] = {}  # what each panel said it shows
         self._union_timer = QTimer(self)  # the panels' reports of one change, gathered
         self._union_timer.setSingleShot(True)
         self._union_timer.setInterval(UNION_MS)
@@ -214,8 +219,8 @@ class Multiples(QWidget):
             cell.deleteLater()
         self.views, self.titles, self._cells = [], [], []
         self.shared = SharedRange(self.views)
-        self._sent = None  # the union of the panels' rectangles, last sent
-        self._shown: dict[int, tuple] = {}  # what each panel said it shows
+        self._sent = None
+        self._shown.clear()
         self._union_timer.stop()
         self.dim = dim
         rows, cols = grid_shape(len(labels))
@@ -270,9 +275,7 @@ class Multiples(QWidget):
     def _send_now(self) -> None:
         if not self._shown:
             return
-        rects = list(self._shown.values())
-        rect = tuple((min(r[a][0] for r in rects), max(r[a][1] for r in rects))
-                     for a in range(len(rects[0])))
+        rect = cover(self._shown.values())
         if moved(self._sent, rect):
             self._sent = rect
             self.view_changed.emit(rect)
@@ -289,8 +292,9 @@ class Multiples(QWidget):
 
     def _after_draw(self, i: int, view) -> None:
         """What a 2-D panel's draw changed of the shared parts: cheap comparisons."""
-        if view.colour_scale() != self._colour_scales[i]:
-            self._colour_scales[i] = view.colour_scale()
+        scale = view.colour_scale()
+        if scale != self._colour_scales[i]:
+            self._colour_scales[i] = scale
             self._share_bar()
         self._update_legend()
 
@@ -298,8 +302,6 @@ class Multiples(QWidget):
         """One bar beside the grid when every panel's heatmap has the same fixed scale;
         otherwise each panel keeps its own (a panel without one would be wider than the
         others, and the linked, aspect-locked axes would then show each a different span)."""
-        from .field2d import nice_ticks
-
         scales = self._colour_scales
         shared = scales[0] if scales and scales[0] is not None and all(
             s == scales[0] for s in scales) else None
@@ -451,8 +453,6 @@ class CompareSeries(QWidget):
         self.seeds = False
         # Event labels are placed again once the step axis has moved (it ranges itself
         # after a draw), on a timer owned by the view, as in the single run's series.
-        from PySide6.QtCore import QTimer
-
         self._label_timer = QTimer(self)
         self._label_timer.setSingleShot(True)
         self._label_timer.setInterval(0)
