@@ -164,6 +164,37 @@ def test_the_drawn_grid_follows_a_requested_view_and_the_metrics_do_not():
     np.testing.assert_array_equal(back["d_star"], before["d_star"])
 
 
+def test_a_new_view_redraws_the_fields_without_measuring_the_metrics_again():
+    """Between budgeted measurements a view change draws D, p_g and D* over it at once, as a
+    full measurement would, while the metrics, mode counts and fields_step stay."""
+    cfg = Config(data="ring8", z_dim=2, hidden=32)
+    e = Engine(cfg)
+    for _ in range(20):
+        e.train_step()
+    probe = Probe(e)
+    first = probe.measure(force=True)
+    for _ in range(5):
+        e.train_step()
+    measured = []
+    real = probe.yardstick.measure
+    probe.yardstick.measure = lambda *a, **kw: measured.append(1) or real(*a, **kw)
+    probe._spent = 1e9  # the budget is spent: no measurement is due
+    view = ((-5.0, 4.0), (-3.0, 6.0))
+    probe.set_view(view)
+    redrawn = probe.measure()
+    assert not measured and redrawn["fields_step"] == first["fields_step"] == 20
+    assert redrawn["metrics"] == first["metrics"]
+    assert redrawn["mode_counts"] is first["mode_counts"]
+    assert (redrawn["xs"][0], redrawn["xs"][-1], redrawn["ys"][0], redrawn["ys"][-1]) == (-5.0, 4.0, -3.0, 6.0)
+    again = probe.measure()  # drawn once: the next snapshot reuses it
+    assert again["d"] is redrawn["d"] and not measured
+    # The same pictures as a full measurement at this step (step 25), bit for bit.
+    whole = probe.measure(force=True)
+    assert measured and whole["fields_step"] == 25
+    for name in ("xs", "ys", "p_data", "p_g", "d", "d_star"):
+        np.testing.assert_array_equal(redrawn[name], whole[name], err_msg=name)
+
+
 def test_a_bad_view_falls_back_to_the_measuring_grid():
     probe = Probe(Engine(Config(data="gaussian", z_dim=1, hidden=16)))
     base = probe.measure(force=True)["xs"]

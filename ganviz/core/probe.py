@@ -127,7 +127,7 @@ class Probe:
         self._budget = MEASURE_BUDGET * getattr(engine, "measure_share", 1.0)
 
     def set_view(self, view) -> None:
-        """Draw the fields (D, p_g, D*) over ``view`` from the next heavy measurement on.
+        """Draw the fields (D, p_g, D*) over ``view`` from the next snapshot on.
 
         ``view`` is ((x0, x1),) in 1-D, ((x0, x1), (y0, y1)) in 2-D, data
         units: the rectangle a window shows. The grid over it holds as many
@@ -138,7 +138,7 @@ class Probe:
         the target's own grid (:class:`~ganviz.core.metrics.Yardstick`).
         """
         self.view = self._view_grid(view)
-        self._redraw = True  # the next snapshot measures (and draws) afresh
+        self._redraw = True  # the next snapshot draws afresh
 
     def _view_grid(self, view):
         t = self.engine.target
@@ -205,24 +205,38 @@ class Probe:
             counts = _frozen(r["mode_counts"])
         self._metrics = m
         self.kl_reason = r.get("kl_reason") or None
-        grid = dict(xs=self.xs, ys=self.ys, p_data=self.p_data)
         if view is not None:  # drawn over the window's view; the metrics above are not
-            x = fake.double().cpu().numpy()
-            x = x[np.isfinite(x).all(axis=1)]
-            grid = {k: view[k] for k in ("xs", "ys", "p_data")}
-            d = loss.drawn(e.D_drawn(view["points"])).reshape(view["shape"]).double().cpu().numpy()
-            p_g, ratio = metrics.drawn_fields(x, view["xs"], view["ys"], view["p_data"],
-                                              d_star=loss.d_star is not None)
+            fields = self._drawn_fields(fake, loss)
         else:
-            ratio = r["d_star"]
-        self._fields = dict(
-            **grid,
-            p_g=_frozen(p_g.reshape(grid["p_data"].shape)),
-            d=_frozen(d),
-            d_star=None if loss.d_star is None else _frozen(self._loss_d_star(loss, ratio)),
-            mode_counts=counts,
-        )
+            fields = dict(xs=self.xs, ys=self.ys, p_data=self.p_data,
+                          p_g=_frozen(p_g.reshape(self.shape)), d=_frozen(d),
+                          d_star=None if loss.d_star is None
+                          else _frozen(self._loss_d_star(loss, r["d_star"])))
+        self._fields = dict(**fields, mode_counts=counts)
         self._fields_step = e.step
+
+    def _drawn_fields(self, fake, loss) -> dict:
+        """D, p_g and D* over the window's view (``self.view``) from generator samples ``fake``."""
+        view = self.view
+        x = fake.double().cpu().numpy()
+        x = x[np.isfinite(x).all(axis=1)]
+        d = loss.drawn(self.engine.D_drawn(view["points"])).reshape(view["shape"]).double().cpu().numpy()
+        p_g, ratio = metrics.drawn_fields(x, view["xs"], view["ys"], view["p_data"],
+                                          d_star=loss.d_star is not None)
+        return dict(xs=view["xs"], ys=view["ys"], p_data=view["p_data"],
+                    p_g=_frozen(p_g.reshape(view["shape"])), d=_frozen(d),
+                    d_star=None if loss.d_star is None else _frozen(self._loss_d_star(loss, ratio)))
+
+    @torch.no_grad()
+    def _redraw_fields(self) -> None:
+        """The fields over a new view, now; the metrics and mode counts stay those of
+        ``fields_step``. A view follows the samples and changes often early in a run:
+        measuring the metrics again for each (the Wasserstein assignment, the divergences)
+        would cost training twice as much."""
+        if self.view is None:  # the measuring grid's fields come with its metrics
+            return self._heavy(kl=False)
+        loss = losses.get(self.engine.config.loss)
+        self._fields.update(self._drawn_fields(self.engine.G_drawn(self.z_eval), loss))
 
     @staticmethod
     def _loss_d_star(loss, ratio: np.ndarray) -> np.ndarray:
@@ -257,15 +271,18 @@ class Probe:
 
     def measure(self, force: bool = False) -> dict:
         """Fields and metrics for a snapshot; heavy ones only within the time budget."""
-        now = time.perf_counter()
-        if (force or self._fields_step < 0 or self._redraw
-                or self._spent <= self._budget * (now - self._born)):
-            self._redraw = False
+        start = time.perf_counter()
+        due = force or self._fields_step < 0 or self._spent <= self._budget * (start - self._born)
+        if due:
             # A forced measurement is a result (a schedule's row, a pause, the last step):
             # complete. A refresh within the budget skips KL, most of its cost, so the
             # window's curves get several points a second.
             self._heavy(kl=force or self._fields_step < 0)
-            self._spent += time.perf_counter() - now
+        elif self._redraw:  # a new view is drawn at once, budget or not
+            self._redraw_fields()
+        if due or self._redraw:
+            self._redraw = False
+            self._spent += time.perf_counter() - start
         e = self.engine
         return dict(
             metrics=dict(self._metrics),

@@ -17,8 +17,10 @@ class Snapshot:
     """What the views draw and the metric files record, at one step of one run.
 
     Grid fields are (n,) in 1-D and (h, w) in 2-D, rows along ``ys``. Sample
-    fields are (n_show, dim). Fields that a refresh did not recompute are
-    those of ``fields_step`` (heavy fields refresh less often than curves).
+    fields are (n_show, dim). The metrics and mode counts are those of
+    ``fields_step`` (heavy measurements refresh less often than curves); the
+    drawn grids (p_g, d, d_star) are of that step, or later where a new view
+    was drawn since (:meth:`~ganviz.core.probe.Probe.set_view`).
     """
 
     run_id: int
