@@ -383,7 +383,7 @@ def test_colour_bar_ticks_always_have_short_numbers():
 def test_2d_view_sends_what_it_shows_and_keeps_it_when_the_grid_follows(qtbot, pg_style):
     from dataclasses import replace
 
-    from ganviz.views.field2d import FieldView2D
+    from ganviz.views.field2d import FIELD_MARGIN, FieldView2D
 
     view = FieldView2D()
     qtbot.addWidget(view)
@@ -394,14 +394,18 @@ def test_2d_view_sends_what_it_shows_and_keeps_it_when_the_grid_follows(qtbot, p
         view.draw(snap)
     (x0, x1), (y0, y1) = sent.args[0]
     assert x0 < -4 and x1 > 4 and y0 <= -3 and y1 >= 3  # the whole visible panel
-    assert sent.args[0] == view.visible_rect()
+    # ... and a margin beyond each edge, so that a view following the samples a little
+    # needs no new fields.
+    for (a0, a1), (v0, v1) in zip(sent.args[0], view.visible_rect()):
+        assert (a0, a1) == pytest.approx((v0 - FIELD_MARGIN * (v1 - v0), v1 + FIELD_MARGIN * (v1 - v0)))
     # The run answers with fields over that rectangle: drawn there, the view stays put.
     xs, ys = np.linspace(x0, x1, 90), np.linspace(y0, y1, 40)
     shape = (len(ys), len(xs))
     bigger = replace(snap, step=11, xs=xs, ys=ys, p_data=np.zeros(shape), p_g=np.zeros(shape),
                      d=np.full(shape, 0.5), d_star=np.full(shape, 0.5))
+    shown = view.visible_rect()
     view.draw(bigger)
-    assert view.visible_rect() == sent.args[0]
+    assert view.visible_rect() == shown
     r = view.d_img.mapRectToView(view.d_img.boundingRect())
     assert r.left() <= x0 and r.right() >= x1 and r.top() <= y0 and r.bottom() >= y1
     again = []
@@ -411,6 +415,25 @@ def test_2d_view_sends_what_it_shows_and_keeps_it_when_the_grid_follows(qtbot, p
     view.forget()
     view._send_view()
     assert again == []  # no run drawn: nothing to send
+
+
+def test_fields_are_asked_again_only_when_they_no_longer_cover_the_view_or_look_coarse():
+    from ganviz.views.field2d import fields_wanted
+
+    def close(a, b):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
+
+    shown = ((-4.0, 4.0), (-2.0, 2.0))
+    asked = fields_wanted(None, shown)
+    close(asked, ((-4.8, 4.8), (-2.4, 2.4)))  # 10% of the span beyond each edge
+    assert fields_wanted(asked, shown) is None
+    assert fields_wanted(asked, ((-4.6, 3.4), (-2.0, 2.3))) is None  # moved within the margin
+    close(fields_wanted(asked, ((-5.0, 4.0), (-2.0, 2.0))), ((-5.9, 4.9), (-2.4, 2.4)))  # past it
+    # Zoomed in: asked again once the fields are more than 1.6 times as wide as the view.
+    assert fields_wanted(asked, ((-3.0, 3.0), (-1.5, 1.5))) is None  # 9.6 / 6.0 = 1.6
+    close(fields_wanted(asked, ((-2.9, 2.9), (-1.5, 1.5))), ((-3.48, 3.48), (-1.8, 1.8)))
+    assert fields_wanted(((-2.0, 6.0),), ((-1.0, 5.0),)) is None  # 1-D the same way
+    close(fields_wanted(((-2.0, 6.0),), ((-1.0, 7.0),)), ((-1.8, 7.8),))
 
 
 def test_1d_view_grows_to_take_the_samples_in_and_sends_its_range(qtbot, pg_style):

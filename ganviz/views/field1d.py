@@ -15,7 +15,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 
 from . import style
-from .field2d import EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, moved, target_extent, view_settled
+from .field2d import (
+    EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, fields_wanted, target_extent, view_settled,
+)
 
 LAYERS = {
     "p_data": "p_data (exact)",
@@ -82,8 +84,8 @@ def _phi(z: np.ndarray) -> np.ndarray:
 class DensityView1D(pg.GraphicsLayoutWidget):
     """p_data, p_g, D(x) and D*(x) on one x axis; the z -> x map and a rug below."""
 
-    #: The visible x range ((x0, x1),), data units, once it settled after a change: the
-    #: run then draws p_g, D and D* over it (Probe.set_view).
+    #: The visible x range ((x0, x1),), data units, once it settled after a change, with a
+    #: margin (fields_wanted): the run then draws p_g, D and D* over it (Probe.set_view).
     view_changed = Signal(object)
 
     def __init__(self, parent=None) -> None:
@@ -194,8 +196,8 @@ class DensityView1D(pg.GraphicsLayoutWidget):
     def _send_view(self) -> None:
         if self._extent is None:  # no run drawn yet
             return
-        rect = self.visible_rect()
-        if moved(self._sent_view, rect):
+        rect = fields_wanted(self._sent_view, self.visible_rect())
+        if rect is not None:
             self._sent_view = rect
             self.view_changed.emit(rect)
 
@@ -381,7 +383,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
     def _d_axis(self, snap, d: np.ndarray) -> None:
         """D's axis as the loss registry says: a probability, a fixed raw range, or fitted."""
         if snap.d_range is None:  # a critic's scores have no range: fit them to the axis
-            self._critic_axis(d)
+            self._critic_axis(self._on_plot(snap.xs, d))
             return
         self._d_label("D(x)")
         key = (snap.d_kind, tuple(snap.d_range))
@@ -419,10 +421,21 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self.plot.getAxis("right").setLabel("critic D(x)")
             self.plot.getAxis("right").setTicks(None)
 
+    def _on_plot(self, xs: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """The values of ``a`` (over ``xs``) inside the x range shown: the run draws the
+        fields a little beyond it (fields_wanted), and what is off the plot must not set
+        its axes."""
+        if self._xrange is None:
+            return a
+        inside = (xs >= self._xrange[0]) & (xs <= self._xrange[1])
+        return a[inside] if inside.any() else a
+
     def _fit_y(self, snap) -> None:
         """Left axis range: room for p_data and p_g, changed only when it must (no jitter)."""
-        top = float(np.nanmax(snap.p_data)) if snap.p_data is not None else 1.0
-        peak = float(np.nanmax(snap.p_g)) if np.isfinite(snap.p_g).any() else 0.0
+        p_data = None if snap.p_data is None else self._on_plot(snap.xs, snap.p_data)
+        p_g = self._on_plot(snap.xs, snap.p_g)
+        top = float(np.nanmax(p_data)) if p_data is not None else 1.0
+        peak = float(np.nanmax(p_g)) if np.isfinite(p_g).any() else 0.0
         want = HEADROOM * max(1.05 * top, min(1.05 * peak, PEAK_CAP * top))
         if self.shared is not None:  # linked panels: room for every panel's densities
             self.shared.want(self, "y", want)
@@ -430,7 +443,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
             self.apply_range("y", want)
         cap = self._ymax / HEADROOM
         if peak > cap * 1.02 and snap.xs is not None:  # cut by the axis: say how high it is
-            at = float(snap.xs[int(np.nanargmax(snap.p_g))])
+            at = float(self._on_plot(snap.xs, snap.xs)[int(np.nanargmax(p_g))])
             self.peak.setText(f"\u2191 p_g peak {peak:.3g}, cut at {cap:.2g}")
             self.peak.setPos(at, cap)
             self.peak.setVisible(self.visible["p_g"])

@@ -125,6 +125,13 @@ LEGEND_GAP_PX = 8
 VIEW_SETTLE_MS = 200
 #: ... when an edge moved by more than this share of the span since it was last sent.
 VIEW_MOVED = 0.01
+#: The fields asked of the run reach this share of the shown span beyond each edge, so
+#: that a view that follows the samples a little needs no new ones (each request is a
+#: measurement in the training process, at every member of a comparison) ...
+FIELD_MARGIN = 0.1
+#: ... and are asked again once they are this many times wider than what is shown (their
+#: cells would look coarse), or no longer cover it.
+REFINE_AT = 1.6
 
 
 def target_extent(snap):
@@ -149,6 +156,20 @@ def view_settled(view, snap) -> bool:
         if g0 > r0 + tol or g1 < r1 - tol:
             return False
     return True
+
+
+def fields_wanted(asked, shown):
+    """The rectangle to ask the run's fields over so that they cover ``shown``, or None
+    while ``asked`` (the rectangle last asked for; None: none yet) still does.
+
+    Both are ((x0, x1),) or ((x0, x1), (y0, y1)), data units. A new request reaches
+    FIELD_MARGIN of the span beyond each edge of ``shown``.
+    """
+    if asked is not None and all(a0 <= v0 and v1 <= a1 and (a1 - a0) <= REFINE_AT * (v1 - v0)
+                                 for (a0, a1), (v0, v1) in zip(asked, shown)):
+        return None
+    return tuple((v0 - FIELD_MARGIN * (v1 - v0), v1 + FIELD_MARGIN * (v1 - v0))
+                 for v0, v1 in shown)
 
 
 def moved(old, new, share: float = VIEW_MOVED) -> bool:
@@ -287,7 +308,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
     """D(x) as a heatmap under p_g, real and fake samples and the generator's arrows."""
 
     #: The visible rectangle ((x0, x1), (y0, y1)), data units, once it settled after a
-    #: change: the run then draws D, p_g and D* over it (Probe.set_view).
+    #: change, with a margin (fields_wanted): the run then draws D, p_g and D* over it
+    #: (Probe.set_view).
     view_changed = Signal(object)
 
     def __init__(self, parent=None) -> None:
@@ -404,8 +426,8 @@ class FieldView2D(pg.GraphicsLayoutWidget):
     def _send_view(self) -> None:
         if self._grid_range is None:  # no run drawn yet
             return
-        rect = self.visible_rect()
-        if moved(self._sent_view, rect):
+        rect = fields_wanted(self._sent_view, self.visible_rect())
+        if rect is not None:
             self._sent_view = rect
             self.view_changed.emit(rect)
 
