@@ -36,6 +36,9 @@ SERIES_EVERY, LONG_HISTORY, SLOW_EVERY = 3, 20_000, 4
 #: Compare mode: panels of the small multiples drawn per frame at most (more take turns):
 #: four 2-D panels cost about 20 ms a frame to draw and paint at 1600x1000.
 PANELS_PER_FRAME = 4
+#: ... and the overlaid series every COMPARE_SERIES_EVERY frames (5 a second at 30 frames
+#: a second): each variant's curves in every panel take about 18 ms to paint.
+COMPARE_SERIES_EVERY = 6
 BANNER_STYLE = {
     "info": "background:#1f3b57; color:#e3f2fd; border:1px solid #3a6d99;",
     "warn": "background:#5a4a12; color:#fff8e1; border:1px solid #a68a1f;",
@@ -580,7 +583,7 @@ class MainWindow(QMainWindow):
         for i in todo:
             drawn[i] = comparison.latest[i]
             self.multiples.draw(i, drawn[i])
-        if everything or self._frames % SERIES_EVERY == 0 or self.controller.paused:
+        if everything or self._frames % COMPARE_SERIES_EVERY == 0 or self.controller.paused:
             self.compare_series.draw(comparison.histories, comparison.finals())
 
     @Slot(object)

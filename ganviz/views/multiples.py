@@ -526,7 +526,14 @@ class CompareSeries(QWidget):
             text = mean_se_text(finals or [])
             self.summary.setText(text)
             self.summary.setVisible(bool(text))
+        # The ranges follow the new data now: pyqtgraph would fit them while painting, and
+        # the axes that then change would paint everything a second time.
+        for key in self._shown:
+            vb = self.plots[key].vb
+            vb.updateAutoRange()
+            vb.updateMatrix()  # what pyqtgraph does before a paint: the labels map through it
         self._draw_events(events_of(histories))
+        self._label_timer.stop()  # placed for the new range just now
 
     def _draw_raster(self, histories) -> None:
         """Rows: seeds; columns: RASTER_COLUMNS even steps from the first measurement to the
@@ -580,6 +587,9 @@ class CompareSeries(QWidget):
                   if (k != "modes" or mixture) and (k != "raster" or (mixture and self.seeds))]
         fit = max(1, int(self.graphics.height() // PANEL_MIN_PX)) if self.isVisible() else 9
         keep = set(wanted[:fit])
+        shown = [k for k in self.PANELS if k in keep]
+        if shown == self._shown:  # unchanged: a layout pass here would repaint every panel
+            return
         layout = self.graphics.ci.layout
         for i, (key, plot) in enumerate(self.plots.items()):
             on = key in keep
@@ -588,12 +598,10 @@ class CompareSeries(QWidget):
             plot.setMinimumHeight(0)
             layout.setRowStretchFactor(i, 1 if on else 0)
             layout.setRowMaximumHeight(i, 10_000 if on else 0)
-        shown = [k for k in self.PANELS if k in keep]
         for key, plot in self.plots.items():  # one step axis label, at the bottom
             plot.getAxis("bottom").setLabel("iteration" if shown and key == shown[-1] else None)
-        if shown != self._shown:  # the markers follow the panels shown
-            self._shown = shown
-            self._draw_events(self._events)
+        self._shown = shown  # the markers follow the panels shown
+        self._draw_events(self._events)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().resizeEvent(event)
