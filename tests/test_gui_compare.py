@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -268,6 +270,28 @@ def _history(steps, events=()):
     for step, label in events:
         h.mark(step, label)
     return h
+
+
+def test_the_overlaid_js_keeps_the_single_runs_scale_when_every_variant_sits_at_ln_2(
+        qtbot, pg_style):
+    # A fitted axis spread 0.693147 +- 1e-6 over the panel, and its labels were too long
+    # to show: variants pinned at ln 2 must read as such, on the single run's 0 - 0.76.
+    from ganviz.views.multiples import CompareSeries
+    from ganviz.views.timeseries import JS_RANGE
+
+    series = CompareSeries()
+    qtbot.addWidget(series)
+    series.resize(380, 700)
+    series.show()
+    series.set_members(["loss=minimax", "loss=wgan"])
+    histories = [_history(range(1, 201)), _history(range(1, 201))]
+    for h, last in zip(histories, (math.log(2.0), math.log(2.0) - 2e-6)):
+        for step in (50, 100, 200):
+            h.measured.append([float(step)], {k: [last if k == "js" else np.nan]
+                                              for k in h.measured.names})
+    series.draw(histories)
+    qtbot.waitUntil(lambda: series.plots["js"].vb.viewRange()[0][1] >= 200, timeout=5000)
+    assert series.plots["js"].vb.viewRange()[1] == pytest.approx(list(JS_RANGE))
 
 
 def test_the_overlaid_series_mark_each_event_once_with_labels_inside_the_top_panel(

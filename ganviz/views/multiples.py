@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 
 from . import style
 from .field2d import moved, nice_ticks
-from .timeseries import SMOOTH_SHARE, DecadeAxis, EventMarkers, held, smooth
+from .timeseries import JS_RANGE, LN2, SMOOTH_SHARE, DecadeAxis, EventMarkers, held, ref_line, smooth
 
 #: Least height in px of a time-series panel: panels that would be lower are left out.
 PANEL_MIN_PX = 110
@@ -442,6 +442,10 @@ class CompareSeries(QWidget):
         self.raster.setLookupTable(style.density_lut(style.GEN, 255))
         self.plots["raster"].addItem(self.raster)
         self.plots["grad_g"].setLogMode(y=True)  # gradients differ by decades between variants
+        # JS on the single run's fixed scale: variants pinned near ln 2 read as such (a fitted
+        # axis spread 0.6931 +- 1e-6 over the panel, with labels too long to show).
+        ref_line(self.plots["js"], LN2, "ln 2: no overlap", below=True)
+        self.plots["js"].setYRange(*JS_RANGE, padding=0)
         self.plots["raster"].setLabel("left", "seed")
         self.curves: dict[str, list] = {k: [] for k in ("loss_d", "loss_g", "grad_g", "js",
                                                          "modes")}

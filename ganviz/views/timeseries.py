@@ -17,6 +17,8 @@ import pyqtgraph as pg
 from . import style
 
 LN2 = math.log(2.0)
+#: The JS panels' fixed range, nats: 0 to a little over its bound ln 2, whatever the run.
+JS_RANGE = (0.0, 0.76)
 #: Hover text of each plot (rich text).
 TIPS = {
     "loss": "<b>Losses</b> per iteration (nats for the sigmoid losses)<br>"
@@ -83,7 +85,8 @@ def _curve(plot: pg.PlotItem, colour: str, name: str, width: float = 1.0,
     return item
 
 
-def _ref_line(plot: pg.PlotItem, y: float, label: str, below: bool = False) -> pg.InfiniteLine:
+def ref_line(plot: pg.PlotItem, y: float, label: str, below: bool = False) -> pg.InfiniteLine:
+    """A dashed horizontal reference line at ``y`` on ``plot``, labelled at its right end."""
     anchor = (1, 0) if below else (1, 1)
     line = pg.InfiniteLine(pos=y, angle=0, pen=style.pen(style.MUTED, 1.2, dash=True),
                            label=label or None, labelOpts=dict(position=0.98, color="#bdbdbd",
@@ -285,11 +288,11 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self.loss_d, self.loss_d_raw = self._per_step(p["loss"], style.DISC, "loss D")
         self.loss_g, self.loss_g_raw = self._per_step(p["loss"], style.GEN, "loss G")
         # Named in the title: a label on the line sat on the curves and was cut at the edge.
-        self.equilibrium = _ref_line(p["loss"], 2 * LN2, "")
+        self.equilibrium = ref_line(p["loss"], 2 * LN2, "")
         style.coloured_title(p["loss"], LOSS_TITLE)
         self.js, self.js_dots = self._measured(p["js"], style.ACCENT, "JS")
-        _ref_line(p["js"], LN2, "ln 2: no overlap", below=True)
-        p["js"].setYRange(0.0, 0.76, padding=0)
+        ref_line(p["js"], LN2, "ln 2: no overlap", below=True)
+        p["js"].setYRange(*JS_RANGE, padding=0)
         self.w1, self.w1_dots = self._measured(p["w1"], style.DATA, "W1")
         self.kl, self.kl_dots = self._measured(p["kl"], style.ACCENT, "KL")
         p["grad"].setLogMode(y=True)
@@ -297,7 +300,7 @@ class TimeSeriesView(pg.GraphicsLayoutWidget):
         self.grad_d, self.grad_d_raw = self._per_step(p["grad"], style.DISC, "|grad D|")
         self.d_real, self.d_real_raw = self._per_step(p["dout"], style.DATA, "D(real)")
         self.d_fake, self.d_fake_raw = self._per_step(p["dout"], style.GEN, "D(fake)")
-        self.half = _ref_line(p["dout"], 0.5, "1/2")
+        self.half = ref_line(p["dout"], 0.5, "1/2")
         self.captured, self.captured_dots = self._measured(p["modes"], style.GEN, "captured")
         self.total = _curve(p["modes"], style.DATA, "total", dash=True)
         self.quality, self.quality_dots = self._measured(p["quality"], style.GEN, "quality")
