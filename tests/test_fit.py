@@ -96,6 +96,18 @@ def test_headless_json_says_p_data_is_an_estimate(tmp_path, capsys):
     assert "p_data" not in json.loads(capsys.readouterr().out)
 
 
+def test_each_run_of_a_headless_comparison_says_p_data_is_an_estimate(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_text("".join(f"{float(a)!r} {float(b)!r}\n" for a, b in sample(300, MU2)))
+    small = ["--steps", "10", "--every", "10", "--set", "hidden=16", "--set", "batch_size=64"]
+    assert main(["--headless", "--set", f"data=points:{path}", *small]) == 0
+    single = json.loads(capsys.readouterr().out)["p_data"]
+    assert main(["--headless", "--set", f"data=points:{path}", "--compare", "k=1,2", *small]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["p_data"] for r in runs] == [single, single]
+    assert single["n_points"] == 300
+
+
 def test_a_given_kernel_width_is_that_density_exactly(tmp_path):
     path = tmp_path / "p.csv"
     x = np.random.default_rng(2).normal(size=(50, 2))

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganviz.core.config import Config, ConfigError
+from ganviz.core.datakey import with_p_data
 from ganviz.core.events import Finished, Started
 from ganviz.core.history import History, MetricsCsv
 from ganviz.core.variants import COMPARE_KEYS, label, most_values, parse_compare
@@ -90,6 +91,8 @@ class Comparison:
                 entry.update(self.results[i])
             elif snap is not None:
                 entry.update(snap.metrics, step=snap.step, config=snap.config)
+            if "config" in entry:  # an estimated target says so, as a single run's object
+                entry = with_p_data(entry, entry["config"]["data"])
             runs.append(entry)
         return {"compare": {"key": self.key, "values": list(self.values)}, "runs": runs}
 

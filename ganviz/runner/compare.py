@@ -25,6 +25,7 @@ from typing import IO
 import numpy as np
 
 from ganviz.core.config import Config
+from ganviz.core.datakey import with_p_data
 from ganviz.core.variants import label
 
 from .fixed import Interrupted, stop_on_signals
@@ -316,7 +317,7 @@ def run_compare(
             entry.update(r["metrics"])
         else:
             entry.update(config=c.to_dict(), diverged=r["diverged"])
-        runs.append(entry)
+        runs.append(with_p_data(entry, c.data))  # as its single headless run says
     out = {
         "compare": {"key": key, "values": [getattr(c, key) for c in configs]},
         "steps": steps,
