@@ -280,18 +280,25 @@ def _history(steps, events=()):
     return h
 
 
-def test_the_overlaid_js_keeps_the_single_runs_scale_when_every_variant_sits_at_ln_2(
-        qtbot, pg_style):
-    # A fitted axis spread 0.693147 +- 1e-6 over the panel, and its labels were too long
-    # to show: variants pinned at ln 2 must read as such, on the single run's 0 - 0.76.
+def _series(qtbot, labels):
+    """The overlaid series of a comparison of ``labels``, shown at a side column's size."""
     from ganviz.views.multiples import CompareSeries
-    from ganviz.views.timeseries import JS_RANGE
 
     series = CompareSeries()
     qtbot.addWidget(series)
     series.resize(380, 700)
     series.show()
-    series.set_members(["loss=minimax", "loss=wgan"])
+    series.set_members(labels)
+    return series
+
+
+def test_the_overlaid_js_keeps_the_single_runs_scale_when_every_variant_sits_at_ln_2(
+        qtbot, pg_style):
+    # A fitted axis spread 0.693147 +- 1e-6 over the panel, and its labels were too long
+    # to show: variants pinned at ln 2 must read as such, on the single run's 0 - 0.76.
+    from ganviz.views.timeseries import JS_RANGE
+
+    series = _series(qtbot, ["loss=minimax", "loss=wgan"])
     histories = [_history(range(1, 201)), _history(range(1, 201))]
     for h, last in zip(histories, (math.log(2.0), math.log(2.0) - 2e-6)):
         for step in (50, 100, 200):
@@ -304,13 +311,9 @@ def test_the_overlaid_js_keeps_the_single_runs_scale_when_every_variant_sits_at_
 
 def test_the_overlaid_series_mark_each_event_once_with_labels_inside_the_top_panel(
         qtbot, pg_style):
-    from ganviz.views.multiples import CompareSeries, events_of
+    from ganviz.views.multiples import events_of
 
-    series = CompareSeries()
-    qtbot.addWidget(series)
-    series.resize(380, 700)
-    series.show()
-    series.set_members(["k=1", "k=5"])
+    series = _series(qtbot, ["k=1", "k=5"])
     a = _history(range(1, 401), [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D")])
     b = _history(range(1, 401), [(0, "reset"), (200, "lr G 0.0003"), (390, "freeze D"),
                                  (395, "only b")])
