@@ -436,6 +436,62 @@ def test_fields_are_asked_again_only_when_they_no_longer_cover_the_view_or_look_
     close(fields_wanted(((-2.0, 6.0),), ((-1.0, 7.0),)), ((-1.8, 7.8),))
 
 
+def test_a_pan_or_zoom_holds_the_view_until_the_a_button_lets_it_follow_again(qtbot, pg_style):
+    # Zoomed into a mode, a teacher's view must not jump back at the next frame because
+    # the follow-the-samples rule wanted another range.
+    from dataclasses import replace
+
+    from ganviz.views.field2d import FieldView2D
+
+    view = FieldView2D()
+    qtbot.addWidget(view)
+    view.resize(600, 600)
+    view.show()
+    snap = make_snapshot(2)
+    view.draw(snap)
+    vb = view.plot.vb
+    vb.setRange(xRange=(0.5, 1.5), yRange=(-0.5, 0.5), padding=0)
+    vb.sigRangeChangedManually.emit([True, True])  # what a drag or the wheel sends
+    zoomed = view.visible_rect()
+    far = np.random.default_rng(1).normal((7.0, 0.0), 0.2, (64, 2))  # samples beyond the grid
+    view.draw(replace(snap, step=11, fake=far))
+    assert view.held() and view.visible_rect() == zoomed
+    assert view.edge.isVisible()  # the samples off the plot are still marked
+    view.plot.autoBtn.clicked.emit(view.plot.autoBtn)  # "A": follow the samples again
+    assert not view.held()
+    (x0, x1), _ = view.visible_rect()
+    assert x0 <= -3 and x1 >= far[:, 0].max()  # the grid and the samples, as before the zoom
+    view.forget()
+    assert not view.held()
+
+
+def test_linked_panels_hold_together(qtbot, pg_style):
+    from dataclasses import replace
+
+    from ganviz.views.multiples import Multiples
+
+    m = Multiples()
+    qtbot.addWidget(m)
+    m.resize(700, 400)
+    m.show()
+    m.set_members(2, ["k=1", "k=5"])
+    snaps = [make_snapshot(2, step=10 + i) for i in range(2)]
+    for i, snap in enumerate(snaps):
+        m.draw(i, snap)
+    m.views[1].plot.vb.setRange(xRange=(0.0, 2.0), yRange=(-1.0, 1.0), padding=0)
+    m.views[1].plot.vb.sigRangeChangedManually.emit([True, True])  # zoomed in the second panel
+    shown = m.views[0].visible_rect()
+    far = np.random.default_rng(2).normal((0.0, 7.0), 0.2, (64, 2))
+    for i, snap in enumerate(snaps):
+        m.draw(i, replace(snap, step=20, fake=far))
+    assert all(v.held() for v in m.views) and m.views[0].visible_rect() == shown
+    m.views[0].plot.autoBtn.clicked.emit(m.views[0].plot.autoBtn)
+    for i, snap in enumerate(snaps):
+        m.draw(i, replace(snap, step=21, fake=far))
+    assert not any(v.held() for v in m.views)
+    assert all(v.visible_rect()[1][1] >= far[:, 1].max() for v in m.views)
+
+
 def test_1d_view_grows_to_take_the_samples_in_and_sends_its_range(qtbot, pg_style):
     from dataclasses import replace
 

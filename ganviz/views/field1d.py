@@ -16,7 +16,8 @@ from PySide6.QtCore import QTimer, Signal
 
 from . import style
 from .field2d import (
-    EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, fields_wanted, target_extent, view_settled,
+    EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, fields_wanted, hold_on_mouse, target_extent,
+    view_settled,
 )
 
 LAYERS = {
@@ -178,6 +179,8 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._xrange = None  # (x0, x1) shown: the extent, grown to take in the samples
         self._sent_view = None
         self.shared = None  # linked panels' SharedRange (views.multiples): it sets the ranges
+        self._held = False  # the user panned or zoomed: the view stays (hold_on_mouse)
+        hold_on_mouse(self)
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(VIEW_SETTLE_MS)
@@ -250,7 +253,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         want = (max(min(e0, lo - pad), mid - reach), min(max(e1, hi + pad), mid + reach))
         if self.shared is not None:  # linked panels: one range takes in every panel's samples
             self.shared.want(self, "x", want)
-        else:
+        elif not self._held:
             self.apply_range("x", want)
 
     def _sync_views(self) -> None:
@@ -272,12 +275,38 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         for item in self.items[name]:
             item.setVisible(bool(on))
 
+    def held(self) -> bool:
+        """Whether the user holds the view where they panned or zoomed it (hold_on_mouse)."""
+        return self.shared.held if self.shared is not None else self._held
+
+    def hold(self, on: bool) -> None:
+        """Keep the view where the user put it (``on``), or follow the samples again."""
+        if self.shared is not None:
+            self.shared.held = on
+        self._held = on
+        if on or self._xrange is None:
+            return
+        # The A button turned pyqtgraph's own fit on: the samples decide the ranges, from
+        # the ones they last asked for.
+        self.plot.disableAutoRange()
+        leader = self if self.shared is None else self.shared.views[0]
+        if leader._xrange is not None:
+            leader._set_xrange(*leader._xrange)
+        if leader._ymax is not None:
+            leader.plot.setYRange(0.0, leader._ymax, padding=0.0)
+            leader.plot.disableAutoRange(axis="y")
+        last = self._last
+        if last is not None and last.fake is not None:
+            x = np.asarray(last.fake, dtype=np.float64)[:, 0]
+            self._follow_samples(x[np.isfinite(x)])
+
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
         """Forget the drawn run (a new one is coming)."""
         self._drawn.clear()
         self._ymax = None
         self._last = None
         self._extent = self._xrange = self._sent_view = None
+        self._held = False
         for item in (self.peak, self.edge):
             item.setVisible(False)
 
@@ -439,9 +468,9 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         want = HEADROOM * max(1.05 * top, min(1.05 * peak, PEAK_CAP * top))
         if self.shared is not None:  # linked panels: room for every panel's densities
             self.shared.want(self, "y", want)
-        else:
+        elif not self._held:
             self.apply_range("y", want)
-        cap = self._ymax / HEADROOM
+        cap = (self._ymax or want) / HEADROOM  # none yet: a panel first drawn while held
         if peak > cap * 1.02 and snap.xs is not None:  # cut by the axis: say how high it is
             at = float(self._on_plot(snap.xs, snap.xs)[int(np.nanargmax(p_g))])
             self.peak.setText(f"\u2191 p_g peak {peak:.3g}, cut at {cap:.2g}")

@@ -172,6 +172,15 @@ def fields_wanted(asked, shown):
                  for v0, v1 in shown)
 
 
+def hold_on_mouse(view) -> None:
+    """A pan or zoom with the mouse holds ``view`` where the user put it: it stops following
+    the samples (which would undo a zoom into a mode at the next frame), with its linked
+    panels. pyqtgraph's "A" button (bottom left, on hover) or a new run lets it follow
+    them again. ``view`` has ``plot`` and ``hold(on)``."""
+    view.plot.vb.sigRangeChangedManually.connect(lambda *_: view.hold(True))
+    view.plot.autoBtn.clicked.connect(lambda *_: view.hold(False))
+
+
 def moved(old, new, share: float = VIEW_MOVED) -> bool:
     """Whether rectangle ``new`` differs from ``old`` (None: always) by more than ``share``
     of its span at any edge."""
@@ -405,6 +414,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._view_range = None  # what the view shows now (the grid, or grown)
         self._sent_view = None  # the visible rectangle last sent to the run
         self.shared = None  # linked panels' SharedRange (views.multiples): it sets the range
+        self._held = False  # the user panned or zoomed: the view stays (hold_on_mouse)
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(VIEW_SETTLE_MS)
@@ -412,6 +422,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.plot.vb.sigRangeChanged.connect(lambda *_: self._settle.start())
         self._refitting = False
         self.plot.vb.sigResized.connect(self._refit)
+        hold_on_mouse(self)
 
     def visible_rect(self):
         """((x0, x1), (y0, y1)) the plot shows now, data units (wider than asked: the
@@ -506,6 +517,26 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._drawn.pop("d", None)
             self.draw(self._last)
 
+    def held(self) -> bool:
+        """Whether the user holds the view where they panned or zoomed it (hold_on_mouse)."""
+        return self.shared.held if self.shared is not None else self._held
+
+    def hold(self, on: bool) -> None:
+        """Keep the view where the user put it (``on``), or follow the samples again."""
+        if self.shared is not None:
+            self.shared.held = on
+        self._held = on
+        if on or self._view_range is None:
+            return
+        # The A button turned pyqtgraph's own fit on (over the fields too): the samples
+        # decide the range, from the one they last asked for.
+        self.plot.disableAutoRange()
+        leader = self if self.shared is None else self.shared.views[0]
+        if leader._view_range is not None:
+            leader._set_view(leader._view_range)
+        if self._last is not None and self._last.fake is not None:
+            self._keep_in_view(np.asarray(self._last.fake, dtype=np.float64))
+
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout
         """Forget the drawn run (a new one is coming): the view goes back to the grid."""
         self._drawn.clear()
@@ -513,6 +544,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._grid_range = None
         self._view_range = None
         self._sent_view = None
+        self._held = False
         self._picked = (None, None)
         self._modes_drawn = None
         self.edge.setVisible(False)
@@ -658,7 +690,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
 
     def _refit(self, *_args) -> None:
         """The legend's band follows the plot's height and the legend's size."""
-        if self._view_range is not None and not self._refitting:
+        if self._view_range is not None and not self._refitting and not self.held():
             self._refitting = True
             try:
                 self._set_view(self._view_range)
@@ -683,7 +715,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
                 (max(min(gy0, lo[1] - pad), cy - reach), min(max(gy1, hi[1] + pad), cy + reach)))
         if self.shared is not None:  # linked panels: one range takes in every panel's samples
             self.shared.want(self, "xy", want)
-        else:
+        elif not self._held:
             self.apply_range("xy", want)
         # Off the plot is off what is shown: the aspect-locked plot shows more than asked.
         (vx0, vx1), (vy0, vy1) = self.visible_rect()

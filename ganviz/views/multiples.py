@@ -89,6 +89,7 @@ class SharedRange:
     def __init__(self, views: list) -> None:
         self.views = views
         self._wants: dict[str, dict[int, object]] = {}
+        self.held = False  # the user panned or zoomed a panel: the range stays where they put it
 
     def leads(self, view) -> bool:
         """Whether ``view`` sets the range (the first panel)."""
@@ -98,6 +99,8 @@ class SharedRange:
         """``view``'s samples want ``value`` (see :func:`union`); show what all panels want."""
         wants = self._wants.setdefault(kind, {})
         wants[id(view)] = value
+        if self.held:
+            return
         leader = self.views[0]
         if not leader.has_range():  # the first panel has drawn nothing yet: it applies
             view.apply_range(kind, value)  # every want kept here when it draws; until then
@@ -108,6 +111,7 @@ class SharedRange:
 
     def forget(self) -> None:
         self._wants.clear()
+        self.held = False
 
 
 def events_of(histories) -> list:
