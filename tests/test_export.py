@@ -284,8 +284,9 @@ def test_gif_from_a_recording(win, qtbot, tmp_path):
     frames = iio.imread(path, index=None)
     w, h = rec.size
     assert w <= 960 and w % 2 == 0 and h % 2 == 0
-    # Pillow merges identical consecutive frames (adding their durations).
-    assert 2 <= frames.shape[0] <= rec.frame_count and rec.frame_count >= 4
+    # Pillow merges identical consecutive frames (adding their durations): the shared run
+    # may not move between two grabs.
+    assert 1 <= frames.shape[0] <= rec.frame_count and rec.frame_count >= 4
     assert frames.shape[1:3] == (h, w)
     assert frames[0][..., :3].std() > 10
     assert iio.immeta(path).get("loop") == 0  # loops forever
@@ -322,7 +323,10 @@ def test_record_action_starts_then_stops_and_saves(win, qtbot, tmp_path, monkeyp
     with qtbot.waitSignal(rec.saved, timeout=30_000):
         act.trigger()
     assert not rec.recording and act.text() == "Start &recording"
-    assert 2 <= len(iio.imread(path, index=None)) <= rec.frame_count
+    # Pillow merges identical consecutive frames (the run may not have moved between two
+    # grabs), so the file may hold fewer; test_write_frames_gif_progress_and_cancel counts
+    # distinct ones.
+    assert rec.frame_count >= 3 and 1 <= len(iio.imread(path, index=None)) <= rec.frame_count
 
 
 def test_ctrl_r_records_and_plain_r_stays_reset(win, qtbot):
