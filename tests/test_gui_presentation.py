@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 
 from ganviz.core.config import Config
 from ganviz.core.history import History
-from test_gui_views import make_snapshot
+from test_gui_views import make_snapshot, shown
 
 #: Widgets a user can press, drag, type into or pick from.
 INTERACTIVE = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit)
@@ -80,10 +80,7 @@ def test_control_tooltips_state_the_theory(panel):
 def test_1d_view_tooltips_show_over_the_plots(qtbot, pg_style):
     from ganviz.views.field1d import LAYER_TIPS, LAYERS, TIPS, DensityView1D
 
-    view = DensityView1D()
-    qtbot.addWidget(view)
-    view.resize(700, 500)
-    view.show()
+    view = shown(qtbot, DensityView1D(), 700, 500)
     view.draw(make_snapshot(1))
     assert "p<sub>data</sub>(x) / (p<sub>data</sub>(x) + p<sub>g</sub>(x))" in TIPS["plot"]
     assert tooltip_over(view, view.plot.vb) == TIPS["plot"]
@@ -97,10 +94,7 @@ def test_1d_view_tooltips_show_over_the_plots(qtbot, pg_style):
 def test_2d_view_tooltips_show_over_the_plot(qtbot, pg_style):
     from ganviz.views.field2d import LAYER_TIPS, LAYERS, TIPS, FieldView2D
 
-    view = FieldView2D()
-    qtbot.addWidget(view)
-    view.resize(700, 600)
-    view.show()
+    view = shown(qtbot, FieldView2D(), 700, 600)
     view.draw(make_snapshot(2))
     assert tooltip_over(view, view.plot.vb) == TIPS["plot"]
     assert view.cbar.toolTip() == TIPS["cbar"]
@@ -112,10 +106,7 @@ def test_2d_view_tooltips_show_over_the_plot(qtbot, pg_style):
 def test_time_series_tooltips_show_over_each_plot(qtbot, pg_style):
     from ganviz.views.timeseries import TIPS, TimeSeriesView
 
-    view = TimeSeriesView()
-    qtbot.addWidget(view)
-    view.resize(500, 900)
-    view.show()
+    view = shown(qtbot, TimeSeriesView(), 500, 900)
     history = History()
     for step in range(5, 100, 5):
         history.add(make_snapshot(2, step=step))

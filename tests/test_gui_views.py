@@ -83,15 +83,20 @@ def _d_star(entry, p_data, p_g):
     return None if entry.d_star is None else entry.d_star(p_data, p_g)
 
 
+def shown(qtbot, view, width: int, height: int):
+    """``view`` at ``width`` x ``height`` px, shown; qtbot closes it after the test."""
+    qtbot.addWidget(view)
+    view.resize(width, height)
+    view.show()
+    return view
+
+
 @pytest.mark.parametrize("critic", [False, True])
 @pytest.mark.parametrize("measured", [True, False])
 def test_1d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
     from ganviz.views.field1d import LAYERS, DensityView1D
 
-    view = DensityView1D()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
+    view = shown(qtbot, DensityView1D(), 600, 500)
     blank = _pixels(view)
     view.draw(make_snapshot(1, critic=critic, measured=measured))
     view.draw(make_snapshot(1, critic=critic, measured=measured, step=11))
@@ -107,10 +112,7 @@ def test_1d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
 def test_1d_view_draws_d_on_the_scale_of_its_loss(qtbot, pg_style):
     from ganviz.views.field1d import DensityView1D
 
-    view = DensityView1D()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
+    view = shown(qtbot, DensityView1D(), 600, 500)
     view.draw(make_snapshot(1, loss="hinge"))
     lo, hi = view.dview.viewRange()[1]
     assert lo == pytest.approx(-1.5) and hi >= 1.5  # raw output, D* = sign in [-1, 1]
@@ -132,10 +134,7 @@ def test_1d_view_draws_d_on_the_scale_of_its_loss(qtbot, pg_style):
 def test_2d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
     from ganviz.views.field2d import LAYERS, FieldView2D
 
-    view = FieldView2D()
-    qtbot.addWidget(view)
-    view.resize(600, 600)
-    view.show()
+    view = shown(qtbot, FieldView2D(), 600, 600)
     blank = _pixels(view)
     snap = make_snapshot(2, critic=critic, measured=measured)
     view.draw(snap)
@@ -163,10 +162,7 @@ def test_2d_view_draws_a_snapshot(qtbot, pg_style, critic, measured):
 def test_time_series_draw_histories(qtbot, pg_style):
     from ganviz.views.timeseries import TimeSeriesView
 
-    view = TimeSeriesView()
-    qtbot.addWidget(view)
-    view.resize(500, 800)
-    view.show()
+    view = shown(qtbot, TimeSeriesView(), 500, 800)
     blank = _pixels(view)
     history = History()
     for step in range(5, 200, 5):
@@ -258,10 +254,7 @@ def test_1d_view_draws_d_star_as_measured_and_drops_it_for_a_critic(qtbot, pg_st
 
     from ganviz.views.field1d import DensityView1D
 
-    view = DensityView1D()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
+    view = shown(qtbot, DensityView1D(), 600, 500)
     snap = make_snapshot(1)
     d_star = np.array(snap.d_star, dtype=np.float64)
     d_star[:40] = np.nan  # unreliable there: the measurement says so
@@ -284,10 +277,7 @@ def test_1d_view_says_flat_critic_cut_peaks_and_samples_off_the_plot(qtbot, pg_s
 
     from ganviz.views.field1d import PEAK_CAP, DensityView1D
 
-    view = DensityView1D()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
+    view = shown(qtbot, DensityView1D(), 600, 500)
     snap = make_snapshot(1, critic=True)
     flat = np.full_like(snap.xs, 0.3) + 1e-4 * np.sin(snap.xs)  # a critic that barely varies
     spike = snap.p_g * 0 + 0.01
@@ -312,10 +302,7 @@ def test_2d_view_follows_the_samples_or_marks_them_at_the_edge(qtbot, pg_style):
 
     from ganviz.views.field2d import EXTEND_MAX, FieldView2D
 
-    view = FieldView2D()
-    qtbot.addWidget(view)
-    view.resize(600, 600)
-    view.show()
+    view = shown(qtbot, FieldView2D(), 600, 600)
     snap = make_snapshot(2)  # grid -3..3
     view.draw(replace(snap, fake=np.random.default_rng(0).normal(size=(64, 2)) * 0.3 + [4.5, 0]))
     (x0, x1), _ = view.plot.vb.viewRange()
@@ -351,10 +338,7 @@ def test_mode_raster_and_bars_draw_samples_per_mode(qtbot, pg_style):
 
     from ganviz.views.timeseries import TimeSeriesView
 
-    view = TimeSeriesView()
-    qtbot.addWidget(view)
-    view.resize(500, 900)
-    view.show()
+    view = shown(qtbot, TimeSeriesView(), 500, 900)
     history = History()
     for step, counts in ((10, [0, 12]), (20, [12, 0]), (30, [6, 6])):
         snap = replace(make_snapshot(2, step=step), mode_counts=np.array(counts))
@@ -403,9 +387,9 @@ def test_2d_view_sends_what_it_shows_and_keeps_it_when_the_grid_follows(qtbot, p
     shape = (len(ys), len(xs))
     bigger = replace(snap, step=11, xs=xs, ys=ys, p_data=np.zeros(shape), p_g=np.zeros(shape),
                      d=np.full(shape, 0.5), d_star=np.full(shape, 0.5))
-    shown = view.visible_rect()
+    rect = view.visible_rect()
     view.draw(bigger)
-    assert view.visible_rect() == shown
+    assert view.visible_rect() == rect
     r = view.d_img.mapRectToView(view.d_img.boundingRect())
     assert r.left() <= x0 and r.right() >= x1 and r.top() <= y0 and r.bottom() >= y1
     again = []
@@ -423,10 +407,10 @@ def test_fields_are_asked_again_only_when_they_no_longer_cover_the_view_or_look_
     def close(a, b):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
 
-    shown = ((-4.0, 4.0), (-2.0, 2.0))
-    asked = fields_wanted(None, shown)
+    view_rect = ((-4.0, 4.0), (-2.0, 2.0))
+    asked = fields_wanted(None, view_rect)
     close(asked, ((-4.8, 4.8), (-2.4, 2.4)))  # 10% of the span beyond each edge
-    assert fields_wanted(asked, shown) is None
+    assert fields_wanted(asked, view_rect) is None
     assert fields_wanted(asked, ((-4.6, 3.4), (-2.0, 2.3))) is None  # moved within the margin
     close(fields_wanted(asked, ((-5.0, 4.0), (-2.0, 2.0))), ((-5.9, 4.9), (-2.4, 2.4)))  # past it
     # Zoomed in: asked again once the fields are more than 1.6 times as wide as the view.
@@ -443,10 +427,7 @@ def test_a_pan_or_zoom_holds_the_view_until_the_a_button_lets_it_follow_again(qt
 
     from ganviz.views.field2d import FieldView2D
 
-    view = FieldView2D()
-    qtbot.addWidget(view)
-    view.resize(600, 600)
-    view.show()
+    view = shown(qtbot, FieldView2D(), 600, 600)
     snap = make_snapshot(2)
     view.draw(snap)
     vb = view.plot.vb
@@ -470,21 +451,18 @@ def test_linked_panels_hold_together(qtbot, pg_style):
 
     from ganviz.views.multiples import Multiples
 
-    m = Multiples()
-    qtbot.addWidget(m)
-    m.resize(700, 400)
-    m.show()
+    m = shown(qtbot, Multiples(), 700, 400)
     m.set_members(2, ["k=1", "k=5"])
     snaps = [make_snapshot(2, step=10 + i) for i in range(2)]
     for i, snap in enumerate(snaps):
         m.draw(i, snap)
     m.views[1].plot.vb.setRange(xRange=(0.0, 2.0), yRange=(-1.0, 1.0), padding=0)
     m.views[1].plot.vb.sigRangeChangedManually.emit([True, True])  # zoomed in the second panel
-    shown = m.views[0].visible_rect()
+    rect = m.views[0].visible_rect()
     far = np.random.default_rng(2).normal((0.0, 7.0), 0.2, (64, 2))
     for i, snap in enumerate(snaps):
         m.draw(i, replace(snap, step=20, fake=far))
-    assert all(v.held() for v in m.views) and m.views[0].visible_rect() == shown
+    assert all(v.held() for v in m.views) and m.views[0].visible_rect() == rect
     m.views[0].plot.autoBtn.clicked.emit(m.views[0].plot.autoBtn)
     for i, snap in enumerate(snaps):
         m.draw(i, replace(snap, step=21, fake=far))
@@ -497,10 +475,7 @@ def test_1d_view_grows_to_take_the_samples_in_and_sends_its_range(qtbot, pg_styl
 
     from ganviz.views.field1d import DensityView1D
 
-    view = DensityView1D()
-    qtbot.addWidget(view)
-    view.resize(600, 500)
-    view.show()
+    view = shown(qtbot, DensityView1D(), 600, 500)
     snap = make_snapshot(1)  # grid -3..5
     fake = np.random.default_rng(0).normal(9.0, 0.3, (64, 1))  # right of the grid
     with qtbot.waitSignal(view.view_changed, timeout=5000) as sent:
@@ -531,10 +506,7 @@ def test_p_g_mass_levels_match_the_gaussian_closed_form():
 def test_2d_heatmap_shows_d_d_star_or_their_gap_and_p_g_lines_on_request(qtbot, pg_style):
     from ganviz.views.field2d import FieldView2D, upsample
 
-    view = FieldView2D()
-    qtbot.addWidget(view)
-    view.resize(600, 600)
-    view.show()
+    view = shown(qtbot, FieldView2D(), 600, 600)
     snap = make_snapshot(2)
     d_star = np.array(snap.d_star, dtype=np.float64)
     d_star[:5] = np.nan  # blank where p_g's estimate is too thin
@@ -569,10 +541,7 @@ def test_2d_heatmap_shows_d_d_star_or_their_gap_and_p_g_lines_on_request(qtbot, 
 def test_d_panel_restarts_its_scale_after_a_switch_to_a_critic(qtbot, pg_style):
     from ganviz.views.timeseries import TimeSeriesView
 
-    view = TimeSeriesView()
-    qtbot.addWidget(view)
-    view.resize(500, 900)
-    view.show()
+    view = shown(qtbot, TimeSeriesView(), 500, 900)
     history = History()
     for step in (10, 20):  # probabilities first
         snap = make_snapshot(2, step=step)
@@ -595,10 +564,7 @@ def test_d_panel_restarts_its_scale_after_a_switch_to_a_critic(qtbot, pg_style):
 def test_event_labels_stay_inside_and_do_not_cover_each_other(qtbot, pg_style):
     from ganviz.views.timeseries import TimeSeriesView
 
-    view = TimeSeriesView()
-    qtbot.addWidget(view)
-    view.resize(420, 800)
-    view.show()
+    view = shown(qtbot, TimeSeriesView(), 420, 800)
     history = History()
     for step in range(10, 400, 10):
         snap = make_snapshot(2, step=step)
@@ -625,10 +591,7 @@ def test_linked_panels_show_one_range_that_takes_in_every_panels_samples(qtbot, 
 
     from ganviz.views.multiples import Multiples
 
-    grid = Multiples()
-    qtbot.addWidget(grid)
-    grid.resize(900, 500)
-    grid.show()
+    grid = shown(qtbot, Multiples(), 900, 500)
     grid.set_members(dim, ["left", "right"])
     rng = np.random.default_rng(0)
     shift = np.zeros(dim)
@@ -642,13 +605,13 @@ def test_linked_panels_show_one_range_that_takes_in_every_panels_samples(qtbot, 
     for view in grid.views:
         x0, x1 = view.plot.vb.viewRange()[0]
         assert x0 <= -6.0 and x1 >= 7.0, (x0, x1)  # both panels' samples are in view
-    shown = [v.plot.vb.viewRange() for v in grid.views]
+    ranges = [v.plot.vb.viewRange() for v in grid.views]
     changes.clear()
     for _ in range(3):  # drawn again and again: the range stays
         for i, snap in enumerate(snaps):
             grid.draw(i, replace(snap, step=snap.step + 1))
     assert changes == []
-    assert [v.plot.vb.viewRange() for v in grid.views] == shown
+    assert [v.plot.vb.viewRange() for v in grid.views] == ranges
 
 
 def test_mode_rings_and_the_arrow_legend_follow_each_snapshot(qtbot, pg_style):
@@ -660,10 +623,7 @@ def test_mode_rings_and_the_arrow_legend_follow_each_snapshot(qtbot, pg_style):
 
     from ganviz.views.field2d import FieldView2D
 
-    view = FieldView2D()
-    qtbot.addWidget(view)
-    view.resize(600, 600)
-    view.show()
+    view = shown(qtbot, FieldView2D(), 600, 600)
     snap = make_snapshot(2)  # modes (1, 0) missed, (-1, 0) captured
     view.draw(snap)
     styles = lambda: [p.style() for p in view.modes.data["pen"]]  # noqa: E731
@@ -704,10 +664,7 @@ def test_mode_raster_draws_a_reopened_sessions_counts(qtbot, pg_style):
     """A history loaded from a session (no snapshot yet) fills the raster and the bars."""
     from ganviz.views.timeseries import TimeSeriesView
 
-    view = TimeSeriesView()
-    qtbot.addWidget(view)
-    view.resize(500, 900)
-    view.show()
+    view = shown(qtbot, TimeSeriesView(), 500, 900)
     history = History()
     history.load({"step": np.array([10.0, 20.0])},
                  {"step": np.array([10.0, 20.0]), "js": np.array([0.5, 0.4]),

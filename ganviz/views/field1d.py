@@ -16,7 +16,7 @@ from PySide6.QtCore import QTimer, Signal
 
 from . import style
 from .field2d import (
-    EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, fields_wanted, hold_on_mouse, target_extent,
+    EXTEND_MAX, SHRINK_AT, VIEW_SETTLE_MS, HoldsOnMouse, fields_wanted, target_extent,
     view_settled,
 )
 
@@ -82,7 +82,7 @@ def _phi(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + erf(np.asarray(z, dtype=np.float64) / math.sqrt(2.0)))
 
 
-class DensityView1D(pg.GraphicsLayoutWidget):
+class DensityView1D(HoldsOnMouse, pg.GraphicsLayoutWidget):
     """p_data, p_g, D(x) and D*(x) on one x axis; the z -> x map and a rug below."""
 
     #: The visible x range ((x0, x1),), data units, once it settled after a change, with a
@@ -179,8 +179,7 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         self._xrange = None  # (x0, x1) shown: the extent, grown to take in the samples
         self._sent_view = None
         self.shared = None  # linked panels' SharedRange (views.multiples): it sets the ranges
-        self._held = False  # the user panned or zoomed: the view stays (hold_on_mouse)
-        hold_on_mouse(self)
+        self._hold_on_mouse()
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(VIEW_SETTLE_MS)
@@ -275,29 +274,14 @@ class DensityView1D(pg.GraphicsLayoutWidget):
         for item in self.items[name]:
             item.setVisible(bool(on))
 
-    def held(self) -> bool:
-        """Whether the user holds the view where they panned or zoomed it (hold_on_mouse)."""
-        return self.shared.held if self.shared is not None else self._held
-
-    def hold(self, on: bool) -> None:
-        """Keep the view where the user put it (``on``), or follow the samples again."""
-        if self.shared is not None:
-            self.shared.held = on
-        self._held = on
-        if on or self._xrange is None:
-            return
-        # The A button turned pyqtgraph's own fit on: the samples decide the ranges, from
-        # the ones they last asked for.
-        self.plot.disableAutoRange()
-        leader = self if self.shared is None else self.shared.views[0]
+    def _follow_again(self, leader) -> None:
         if leader._xrange is not None:
             leader._set_xrange(*leader._xrange)
         if leader._ymax is not None:
             leader.plot.setYRange(0.0, leader._ymax, padding=0.0)
             leader.plot.disableAutoRange(axis="y")
-        last = self._last
-        if last is not None and last.fake is not None:
-            x = np.asarray(last.fake, dtype=np.float64)[:, 0]
+        if self._last is not None and self._last.fake is not None:
+            x = np.asarray(self._last.fake, dtype=np.float64)[:, 0]
             self._follow_samples(x[np.isfinite(x)])
 
     def forget(self) -> None:  # not clear(): GraphicsLayoutWidget binds that to its layout

@@ -172,13 +172,37 @@ def fields_wanted(asked, shown):
                  for v0, v1 in shown)
 
 
-def hold_on_mouse(view) -> None:
-    """A pan or zoom with the mouse holds ``view`` where the user put it: it stops following
-    the samples (which would undo a zoom into a mode at the next frame), with its linked
-    panels. pyqtgraph's "A" button (bottom left, on hover) or a new run lets it follow
-    them again. ``view`` has ``plot`` and ``hold(on)``."""
-    view.plot.vb.sigRangeChangedManually.connect(lambda *_: view.hold(True))
-    view.plot.autoBtn.clicked.connect(lambda *_: view.hold(False))
+class HoldsOnMouse:
+    """A data view that follows the samples, unless the user holds it.
+
+    A pan or zoom with the mouse holds the view where the user put it: it
+    stops following the samples (which would undo a zoom into a mode at the
+    next frame), with its linked panels (``shared.held``). pyqtgraph's "A"
+    button (bottom left, on hover) or a new run lets it follow them again.
+    The view has ``plot``, ``shared`` and ``_held``, and implements
+    ``_follow_again(leader)``: show again the range the samples last asked
+    for (``leader`` sets the range of linked panels).
+    """
+
+    def _hold_on_mouse(self) -> None:
+        self._held = False
+        self.plot.vb.sigRangeChangedManually.connect(lambda *_: self.hold(True))
+        self.plot.autoBtn.clicked.connect(lambda *_: self.hold(False))
+
+    def held(self) -> bool:
+        """Whether the user holds the view where they panned or zoomed it."""
+        return self.shared.held if self.shared is not None else self._held
+
+    def hold(self, on: bool) -> None:
+        """Keep the view where the user put it (``on``), or follow the samples again."""
+        if self.shared is not None:
+            self.shared.held = on
+        self._held = on
+        if not on:
+            # The A button turned pyqtgraph's own fit on (over the fields too): the
+            # samples decide the range again.
+            self.plot.disableAutoRange()
+            self._follow_again(self if self.shared is None else self.shared.views[0])
 
 
 def moved(old, new, share: float = VIEW_MOVED) -> bool:
@@ -313,7 +337,7 @@ def contour_path(grid: np.ndarray, xs: np.ndarray, ys: np.ndarray, level: float)
     return np.concatenate(out_x), np.concatenate(out_y)
 
 
-class FieldView2D(pg.GraphicsLayoutWidget):
+class FieldView2D(HoldsOnMouse, pg.GraphicsLayoutWidget):
     """D(x) as a heatmap under p_g, real and fake samples and the generator's arrows."""
 
     #: The visible rectangle ((x0, x1), (y0, y1)), data units, once it settled after a
@@ -414,7 +438,6 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self._view_range = None  # what the view shows now (the grid, or grown)
         self._sent_view = None  # the visible rectangle last sent to the run
         self.shared = None  # linked panels' SharedRange (views.multiples): it sets the range
-        self._held = False  # the user panned or zoomed: the view stays (hold_on_mouse)
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(VIEW_SETTLE_MS)
@@ -422,7 +445,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
         self.plot.vb.sigRangeChanged.connect(lambda *_: self._settle.start())
         self._refitting = False
         self.plot.vb.sigResized.connect(self._refit)
-        hold_on_mouse(self)
+        self._hold_on_mouse()
 
     def visible_rect(self):
         """((x0, x1), (y0, y1)) the plot shows now, data units (wider than asked: the
@@ -517,21 +540,7 @@ class FieldView2D(pg.GraphicsLayoutWidget):
             self._drawn.pop("d", None)
             self.draw(self._last)
 
-    def held(self) -> bool:
-        """Whether the user holds the view where they panned or zoomed it (hold_on_mouse)."""
-        return self.shared.held if self.shared is not None else self._held
-
-    def hold(self, on: bool) -> None:
-        """Keep the view where the user put it (``on``), or follow the samples again."""
-        if self.shared is not None:
-            self.shared.held = on
-        self._held = on
-        if on or self._view_range is None:
-            return
-        # The A button turned pyqtgraph's own fit on (over the fields too): the samples
-        # decide the range, from the one they last asked for.
-        self.plot.disableAutoRange()
-        leader = self if self.shared is None else self.shared.views[0]
+    def _follow_again(self, leader) -> None:
         if leader._view_range is not None:
             leader._set_view(leader._view_range)
         if self._last is not None and self._last.fake is not None:
