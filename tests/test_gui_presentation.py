@@ -283,3 +283,32 @@ def test_large_titles_never_widen_a_plot_beyond_its_widget(qtbot, pg_style):
     for plot in series.plots.values():
         assert plot.geometry().right() <= series.width()
     assert field.cbar.geometry().right() <= field.width()
+
+
+def test_drawing_and_editing_handles_grow_in_presentation_mode_and_come_back(qtbot, pg_style):
+    # On a projector the mixture editor's handles, rings and weight labels are read from
+    # the back of the room; the pick radius grows with the handles.
+    from ganviz.views import style
+    from ganviz.views.draw import PICK_PX, DrawOverlay, MixtureEditor
+    from ganviz.views.field2d import FieldView2D
+
+    view = shown(qtbot, FieldView2D(), 600, 500)
+    editor, brush = MixtureEditor(2), DrawOverlay(2)
+    view.add_overlay(editor)
+    view.add_overlay(brush)
+    editor.set_components([1.0, 1.0], [[-1.0, 0.0], [1.0, 1.0]], [0.3, 0.2])  # labels now
+    label_pt = editor.labels[0].textItem.font().pointSizeF()
+    ring_w = editor.rings.opts["pen"].widthF()
+    view.set_presentation(True)
+    assert editor.centres.opts["size"] == pytest.approx(14 * style.PRESENT_SIZE)
+    assert editor.sizers.opts["size"] == pytest.approx(10 * style.PRESENT_SIZE)
+    assert brush.scatter.opts["size"] == pytest.approx(5 * style.PRESENT_SIZE)
+    assert editor.rings.opts["pen"].widthF() == pytest.approx(ring_w * style.PRESENT_PEN)
+    assert editor.labels[0].textItem.font().pointSizeF() == pytest.approx(label_pt * style.PRESENT_FONT)
+    assert editor.pick_px() == pytest.approx(PICK_PX * style.PRESENT_SIZE)
+    editor.set_components([1.0, 1.0, 1.0], [[-1, 0], [1, 1], [0, 2]], [0.3, 0.2, 0.2])
+    assert editor.labels[2].textItem.font().pointSizeF() == pytest.approx(label_pt * style.PRESENT_FONT)
+    view.set_presentation(False)
+    assert (editor.centres.opts["size"], brush.scatter.opts["size"]) == (14, 5)
+    assert editor.rings.opts["pen"].widthF() == ring_w and editor.pick_px() == PICK_PX
+    assert all(label.textItem.font().pointSizeF() == label_pt for label in editor.labels)

@@ -25,6 +25,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 
+from . import style
+
 #: The brush radius as a share of the view's larger span, by default ...
 BRUSH = 0.04
 #: ... and points a dab adds.
@@ -51,6 +53,8 @@ class _MouseCatcher(pg.GraphicsObject):
         super().__init__()
         self.setZValue(50)
         self.setVisible(False)
+        self.presenter: style.Presenter | None = None  # the host view's (present)
+        self._children: list = []
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt name
         vb = self.getViewBox()
@@ -78,6 +82,29 @@ class _MouseCatcher(pg.GraphicsObject):
     def add_child(self, item) -> None:
         """An item drawn with this one (its children share its coordinates)."""
         item.setParentItem(self)
+        self._children.append(item)
+        if self.presenter is not None:
+            self._present(item)
+
+    def present(self, presenter: style.Presenter) -> None:
+        """Take the host view's presentation mode: thicker lines, larger handles and
+        labels on a projector, and a pick radius that grows with the handles."""
+        self.presenter = presenter
+        for item in self._children:
+            self._present(item)
+
+    def _present(self, item) -> None:
+        if isinstance(item, pg.ScatterPlotItem):
+            self.presenter.scatter(item)
+        elif isinstance(item, pg.TextItem):
+            self.presenter.text(item)
+        else:
+            self.presenter.curve(item, thin_fast=False)
+
+    def pick_px(self) -> float:
+        """Handles are picked within this many pixels (PICK_PX, grown with them)."""
+        on = self.presenter is not None and self.presenter.on
+        return PICK_PX * (style.PRESENT_SIZE if on else 1.0)
 
 
 class DrawOverlay(_MouseCatcher):
@@ -321,7 +348,7 @@ class MixtureEditor(_MouseCatcher):
         w = self.weights / self.weights.sum() if len(self.weights) else self.weights
         while len(self.labels) < len(w):
             label = pg.TextItem("", color=DRAW_COLOUR, anchor=(0.5, 1.6))
-            label.setParentItem(self)
+            self.add_child(label)
             self.labels.append(label)
         for i, label in enumerate(self.labels):
             label.setVisible(i < len(w))
@@ -338,7 +365,7 @@ class MixtureEditor(_MouseCatcher):
         for kind, pts in zip(("centre", "size"), self.handles()):
             d = np.hypot((pts[:, 0] - pos.x()) / px, (pts[:, 1] - pos.y()) / py)
             i = int(np.argmin(d))
-            if d[i] <= PICK_PX and (best is None or d[i] < best):
+            if d[i] <= self.pick_px() and (best is None or d[i] < best):
                 best, which = d[i], (kind, i)
         return which
 

@@ -263,6 +263,7 @@ class DensityView1D(HoldsOnMouse, pg.GraphicsLayoutWidget):
         """Host an interactive item (:mod:`ganviz.views.draw`) in D's view box, which lies on
         top and gets the mouse first: x in data units, y from 0 to about 1."""
         self.dview.addItem(item, ignoreBounds=True)
+        item.present(self.presenter)
 
     def set_presentation(self, on: bool) -> None:
         """Large text, thick lines (a projector) when ``on``; exactly the normal look when off."""

@@ -468,6 +468,7 @@ class FieldView2D(HoldsOnMouse, pg.GraphicsLayoutWidget):
     def add_overlay(self, item) -> None:
         """Host an interactive item over the data (:mod:`ganviz.views.draw`), outside auto-range."""
         self.plot.addItem(item, ignoreBounds=True)
+        item.present(self.presenter)
 
     def colour_scale(self):
         """(label, (lo, hi)) of the heatmap's colour scale when it is fixed (D as a

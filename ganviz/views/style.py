@@ -270,6 +270,17 @@ class Presenter:
         self._add(look(size, pen), look(size * PRESENT_SIZE,
                                         scaled_pen(pen, PRESENT_PEN) if pen else None))
 
+    def text(self, item: pg.TextItem) -> None:
+        """A text item's font."""
+        font = QFont(item.textItem.font())
+
+        def look(f):
+            def apply():
+                item.setFont(QFont(f))
+            return apply
+
+        self._add(look(font), look(scaled_font(font, PRESENT_FONT)))
+
     def axis(self, axis: pg.AxisItem) -> None:
         """An axis: tick font, label size and a fixed width if it has one."""
         tick = axis.style.get("tickFont")  # None: the application's font
